@@ -1,0 +1,54 @@
+// Command foxhole serves the Foxhole API on one port.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"foxhole.dev/foxhole/internal/app"
+	"foxhole.dev/foxhole/internal/config"
+)
+
+func main() {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "foxhole:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "foxhole:", err)
+		os.Exit(1)
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("server stopped with an error")
+		os.Exit(1)
+	}
+}
+
+// newLogger writes JSON lines, or readable lines when stderr is a terminal
+// and the format is left on auto.
+func newLogger(cfg config.Config) zerolog.Logger {
+	level, _ := zerolog.ParseLevel(cfg.LogLevel)
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	console := cfg.LogFormat == "console" ||
+		(cfg.LogFormat == "auto" && isatty.IsTerminal(os.Stderr.Fd()))
+	var log zerolog.Logger
+	if console {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	} else {
+		log = zerolog.New(os.Stderr)
+	}
+	return log.Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,52 @@
+package auth
+
+import (
+	"net/http"
+	"strings"
+
+	"foxhole.dev/foxhole/internal/errs"
+)
+
+// Middleware authenticates every request that isPublic does not exempt
+// (public requests pass untouched, whatever token they carry),
+// before anything reads its body, and puts the user in the request context.
+// A request without a valid token is answered by fail with an
+// errs.Unauthenticated error.
+func (s *Service) Middleware(isPublic func(*http.Request) bool, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isPublic(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			token := BearerToken(r)
+			if token == "" {
+				fail(w, r, errs.New(errs.Unauthenticated, "missing access token: send Authorization: Bearer <token>"))
+				return
+			}
+			userID, err := s.Authenticate(r.Context(), token)
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithUser(r.Context(), userID)))
+		})
+	}
+}
+
+// BearerToken returns the access token of r: from `Authorization: Bearer`,
+// or, for WebSocket upgrades that browsers cannot give headers, from the
+// `token` query parameter.
+func BearerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return ""
+		}
+		return strings.TrimSpace(token)
+	}
+	if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return r.URL.Query().Get("token")
+	}
+	return ""
+}

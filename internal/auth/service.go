@@ -1,0 +1,160 @@
+// Package auth creates users, exchanges their secrets for access tokens, and
+// authenticates every call that needs a user.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"foxhole.dev/foxhole/internal/cache"
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+// Users is the part of the store that auth needs.
+type Users interface {
+	CreateUser(ctx context.Context, u *store.User) error
+	UserBySecretHash(ctx context.Context, h []byte) (*store.User, error)
+	TokenVersion(ctx context.Context, id string) (int64, error)
+	RotateSecret(ctx context.Context, id string, h []byte, now int64) (int64, error)
+}
+
+// Service implements registration, tokens and authentication.
+type Service struct {
+	users  Users
+	tokens *Tokens
+	cache  cache.Cache
+	now    func() time.Time
+}
+
+// versionTTL bounds how long a cached token version may be trusted. RotateSecret
+// deletes the entry at once; the TTL only matters for a cache that lost the delete.
+const versionTTL = time.Minute
+
+// secretPrefix marks user secrets so that people and secret scanners
+// recognise them.
+const secretPrefix = "fxs_"
+
+// NewService returns a Service on the given store, tokens and cache.
+func NewService(users Users, tokens *Tokens, c cache.Cache) *Service {
+	return &Service{users: users, tokens: tokens, cache: c, now: time.Now}
+}
+
+// Register creates a user named screenName (generated when empty) and
+// returns it with its secret, which is not kept.
+func (s *Service) Register(ctx context.Context, screenName string) (*store.User, string, error) {
+	if screenName == "" {
+		screenName = "anon-" + randomID(5)
+	} else {
+		var err error
+		if screenName, err = store.CleanScreenName(screenName); err != nil {
+			return nil, "", err
+		}
+	}
+	secret := newSecret()
+	now := s.now().UnixMicro()
+	u := &store.User{
+		ID:           randomID(16),
+		SecretHash:   hashSecret(secret),
+		ScreenName:   screenName,
+		TokenVersion: 1,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if err := s.users.CreateUser(ctx, u); err != nil {
+		return nil, "", fmt.Errorf("create user: %w", err)
+	}
+	return u, secret, nil
+}
+
+// CreateToken returns an access token for the user whose secret is given.
+func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.Time, error) {
+	u, err := s.users.UserBySecretHash(ctx, hashSecret(secret))
+	if errors.Is(err, errs.NotFound) {
+		return "", time.Time{}, errs.New(errs.Unauthenticated, "unknown user secret")
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
+}
+
+// RotateSecret gives the user a new secret and revokes the old one and every
+// token issued so far.
+func (s *Service) RotateSecret(ctx context.Context, userID string) (string, error) {
+	secret := newSecret()
+	if _, err := s.users.RotateSecret(ctx, userID, hashSecret(secret), s.now().UnixMicro()); err != nil {
+		return "", fmt.Errorf("rotate secret: %w", err)
+	}
+	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
+		return "", fmt.Errorf("forget token version: %w", err)
+	}
+	return secret, nil
+}
+
+// Authenticate checks an access token and returns its user's id. A bad,
+// expired or revoked token, or one whose user is gone, is errs.Unauthenticated.
+func (s *Service) Authenticate(ctx context.Context, token string) (string, error) {
+	userID, ver, err := s.tokens.Verify(token)
+	if err != nil {
+		return "", errs.New(errs.Unauthenticated, "invalid access token")
+	}
+	current, err := s.tokenVersion(ctx, userID)
+	if errors.Is(err, errs.NotFound) {
+		return "", errs.New(errs.Unauthenticated, "invalid access token")
+	}
+	if err != nil {
+		return "", err
+	}
+	if ver != current {
+		return "", errs.New(errs.Unauthenticated, "access token revoked")
+	}
+	return userID, nil
+}
+
+func (s *Service) tokenVersion(ctx context.Context, userID string) (int64, error) {
+	key := versionKey(userID)
+	if b, ok, err := s.cache.Get(ctx, key); err == nil && ok {
+		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return v, nil
+		}
+	}
+	v, err := s.users.TokenVersion(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	// A failed cache write only costs a later database read.
+	_ = s.cache.Set(ctx, key, strconv.AppendInt(nil, v, 10), versionTTL)
+	return v, nil
+}
+
+func versionKey(userID string) string { return "auth:ver:" + userID }
+
+// newSecret returns 256 random bits, URL-safe.
+func newSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return secretPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// randomID returns n random bytes in lowercase Crockford base32.
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return strings.ToLower(idEncoding.EncodeToString(b))
+}

@@ -1,0 +1,120 @@
+package auth
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const issuer = "foxhole"
+
+// Tokens issues and verifies HS256 access tokens.
+type Tokens struct {
+	key    []byte
+	ttl    time.Duration
+	parser *jwt.Parser
+}
+
+// claims are the access token's claims. Ver is the user's token version when
+// the token was issued: RotateSecret bumps it, revoking every older token.
+type claims struct {
+	Ver int64 `json:"ver"`
+	jwt.RegisteredClaims
+}
+
+// NewTokens returns Tokens that sign with key and issue tokens valid for ttl.
+func NewTokens(key []byte, ttl time.Duration) *Tokens {
+	return &Tokens{
+		key: key,
+		ttl: ttl,
+		// Only HS256 is accepted: no "none", no switching to another algorithm.
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithIssuer(issuer),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(5*time.Second),
+		),
+	}
+}
+
+// Issue signs a token for the user at the given token version.
+func (t *Tokens) Issue(userID string, version int64, now time.Time) (string, time.Time, error) {
+	exp := now.Add(t.ttl)
+	c := claims{Ver: version, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer:    issuer,
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+	return s, exp, err
+}
+
+// Verify checks the token's signature, algorithm, issuer and times, and
+// returns its subject and token version.
+func (t *Tokens) Verify(token string) (userID string, version int64, err error) {
+	var c claims
+	if _, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil }); err != nil {
+		return "", 0, err
+	}
+	if c.Subject == "" || c.Ver < 1 {
+		return "", 0, errors.New("token has no subject or version")
+	}
+	return c.Subject, c.Ver, nil
+}
+
+// LoadOrCreateKey returns the signing key kept in dir, creating a random one
+// (mode 0600) the first time, so that tokens survive a restart.
+func LoadOrCreateKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "jwt.key")
+	key, err := os.ReadFile(path)
+	if err == nil {
+		if len(key) < 32 {
+			return nil, fmt.Errorf("signing key %s is shorter than 32 bytes", path)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	key = make([]byte, 64)
+	rand.Read(key)
+	// Write beside, fsync, then link into place: a crash never leaves a short key,
+	// and two processes starting together agree on one key.
+	tmp, err := os.CreateTemp(dir, ".jwt.key-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return os.ReadFile(path)
+		}
+		return nil, err
+	}
+	return key, nil
+}

@@ -1,0 +1,21 @@
+// Package cache defines the small key-value cache that Foxhole keeps in front
+// of the database. The embedded default lives in process (cache/memory); a
+// shared one lets several processes see each other's invalidations.
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// Cache maps string keys to byte values that expire after a TTL.
+// A cache may drop any entry at any time; callers treat a miss as
+// "ask the source of truth".
+type Cache interface {
+	// Get returns the value for key and whether it was present.
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	// Set stores value under key for ttl.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}

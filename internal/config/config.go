@@ -1,0 +1,231 @@
+// Package config turns the environment into one validated Config.
+// Nothing else in Foxhole reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is Foxhole's whole configuration, validated once at start.
+type Config struct {
+	Addr    string // FOXHOLE_ADDR: listen address.
+	DataDir string // FOXHOLE_DATA_DIR: database, blobs and the signing key.
+
+	// JWTSecret signs access tokens (FOXHOLE_JWT_SECRET). Empty: a key is
+	// generated once and kept in DataDir.
+	JWTSecret []byte
+	TokenTTL  time.Duration // FOXHOLE_TOKEN_TTL: access token lifetime.
+
+	CORSOrigins     []string      // FOXHOLE_CORS_ORIGINS: comma-separated browser origins.
+	MaxRequestBytes int64         // FOXHOLE_MAX_REQUEST_BYTES: largest accepted RPC message.
+	ShutdownTimeout time.Duration // FOXHOLE_SHUTDOWN_TIMEOUT: how long draining may take.
+
+	LogLevel  string // FOXHOLE_LOG_LEVEL: debug, info, warn or error.
+	LogFormat string // FOXHOLE_LOG_FORMAT: json, console, or auto (console on a terminal).
+
+	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
+	S3        S3     // FOXHOLE_S3_*: empty endpoint for the local disk.
+}
+
+// S3 locates an S3-compatible object store such as MinIO.
+type S3 struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	Secure    bool
+}
+
+// Default returns the configuration used when the environment sets nothing.
+func Default() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./data",
+		TokenTTL:        time.Hour,
+		MaxRequestBytes: 8 << 20,
+		ShutdownTimeout: 15 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "auto",
+		S3:              S3{Bucket: "foxhole"},
+	}
+}
+
+// Load reads the configuration through getenv (os.Getenv in production).
+// The error names the first bad variable and what is wrong with it, on one line.
+func Load(getenv func(string) string) (Config, error) {
+	c := Default()
+	p := parser{getenv: getenv}
+
+	p.str("FOXHOLE_ADDR", &c.Addr)
+	p.str("FOXHOLE_DATA_DIR", &c.DataDir)
+	if s := getenv("FOXHOLE_JWT_SECRET"); s != "" {
+		if len(s) < 32 {
+			p.fail("FOXHOLE_JWT_SECRET", "must be at least 32 bytes long")
+		}
+		c.JWTSecret = []byte(s)
+	}
+	p.duration("FOXHOLE_TOKEN_TTL", &c.TokenTTL, time.Minute, 30*24*time.Hour)
+	if s := getenv("FOXHOLE_CORS_ORIGINS"); s != "" {
+		for _, o := range strings.Split(s, ",") {
+			o = strings.TrimSpace(o)
+			if o == "" {
+				continue
+			}
+			if !validOrigin(o) {
+				p.fail("FOXHOLE_CORS_ORIGINS", fmt.Sprintf("%q is not an origin like https://app.example.com", o))
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	p.size("FOXHOLE_MAX_REQUEST_BYTES", &c.MaxRequestBytes, 1<<10, 1<<30)
+	p.duration("FOXHOLE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second, time.Hour)
+	p.oneOf("FOXHOLE_LOG_LEVEL", &c.LogLevel, "debug", "info", "warn", "error")
+	p.oneOf("FOXHOLE_LOG_FORMAT", &c.LogFormat, "auto", "json", "console")
+
+	if s := getenv("FOXHOLE_VALKEY_URL"); s != "" {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			p.fail("FOXHOLE_VALKEY_URL", "must look like redis://host:6379/0")
+		}
+		c.ValkeyURL = s
+	}
+	p.str("FOXHOLE_S3_ENDPOINT", &c.S3.Endpoint)
+	p.str("FOXHOLE_S3_ACCESS_KEY", &c.S3.AccessKey)
+	p.str("FOXHOLE_S3_SECRET_KEY", &c.S3.SecretKey)
+	p.str("FOXHOLE_S3_BUCKET", &c.S3.Bucket)
+	p.boolean("FOXHOLE_S3_SECURE", &c.S3.Secure)
+	if c.S3.Endpoint != "" {
+		if strings.Contains(c.S3.Endpoint, "/") {
+			p.fail("FOXHOLE_S3_ENDPOINT", "must be host:port without a scheme or path")
+		}
+		if c.S3.AccessKey == "" {
+			p.fail("FOXHOLE_S3_ACCESS_KEY", "is required when FOXHOLE_S3_ENDPOINT is set")
+		}
+		if c.S3.SecretKey == "" {
+			p.fail("FOXHOLE_S3_SECRET_KEY", "is required when FOXHOLE_S3_ENDPOINT is set")
+		}
+	}
+
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			p.fail("FOXHOLE_ADDR", "must be host:port, e.g. 127.0.0.1:8080")
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		p.fail("FOXHOLE_DATA_DIR", "must not be empty")
+	}
+	return c, p.err
+}
+
+// parser keeps the first error so that Load reads as a list of variables.
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) fail(name, reason string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s %s", name, reason)
+	}
+}
+
+func (p *parser) str(name string, dst *string) {
+	if s := p.getenv(name); s != "" {
+		*dst = s
+	}
+}
+
+func (p *parser) duration(name string, dst *time.Duration, lo, hi time.Duration) {
+	s := p.getenv(name)
+	if s == "" {
+		return
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be a duration such as 1h or 90s, not %q", s))
+		return
+	}
+	if d < lo || d > hi {
+		p.fail(name, fmt.Sprintf("must be between %s and %s, not %s", lo, hi, d))
+		return
+	}
+	*dst = d
+}
+
+// size parses a byte count, with an optional KiB, MiB or GiB suffix.
+func (p *parser) size(name string, dst *int64, lo, hi int64) {
+	s := p.getenv(name)
+	if s == "" {
+		return
+	}
+	n, err := ParseSize(s)
+	if err != nil {
+		p.fail(name, err.Error())
+		return
+	}
+	if n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be between %d and %d bytes, not %d", lo, hi, n))
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) oneOf(name string, dst *string, allowed ...string) {
+	s := p.getenv(name)
+	if s == "" {
+		return
+	}
+	for _, a := range allowed {
+		if s == a {
+			*dst = s
+			return
+		}
+	}
+	p.fail(name, fmt.Sprintf("must be one of %s, not %q", strings.Join(allowed, ", "), s))
+}
+
+func (p *parser) boolean(name string, dst *bool) {
+	s := p.getenv(name)
+	if s == "" {
+		return
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("must be true or false, not %q", s))
+		return
+	}
+	*dst = b
+}
+
+// ParseSize reads a byte count such as 4096, 4KiB, 8MiB or 1GiB.
+func ParseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	mult := int64(1)
+	num := s
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, errors.New("must be a byte count such as 4096, 512KiB, 8MiB or 1GiB, not " + strconv.Quote(s))
+	}
+	return n * mult, nil
+}
+
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.User == nil
+}

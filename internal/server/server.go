@@ -1,0 +1,188 @@
+// Package server assembles Foxhole's http.Handler: every Connect service,
+// health, reflection and the plain HTTP routes, behind request ids, access
+// logs, CORS and authentication; and the http.Server that serves it over
+// HTTP/1.1 and cleartext HTTP/2 on one port.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/validate"
+	"github.com/rs/cors"
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/profile"
+)
+
+// Options is everything the handler serves and how.
+type Options struct {
+	Log     zerolog.Logger
+	Auth    *auth.Service
+	Profile *profile.Service
+	// Checks are what /readyz asks, by name (e.g. "database").
+	Checks map[string]func(context.Context) error
+	// CORSOrigins are the browser origins allowed to call cross-origin.
+	// Empty: same-origin only.
+	CORSOrigins []string
+	// MaxRequestBytes bounds every RPC message the server reads.
+	MaxRequestBytes int64
+}
+
+// unaryReadTimeout bounds how long a unary call may take to send its body,
+// so a client trickling bytes cannot hold a connection forever. Streams are
+// exempt: they may stay open for hours.
+const unaryReadTimeout = 30 * time.Second
+
+// publicProcedures need no access token.
+var publicProcedures = map[string]bool{
+	foxholev1connect.AuthServiceRegisterProcedure:    true,
+	foxholev1connect.AuthServiceCreateTokenProcedure: true,
+}
+
+// Handler is the whole of Foxhole's HTTP surface.
+type Handler struct {
+	http.Handler
+	ready *readiness
+}
+
+// New builds the handler.
+func New(o Options) *Handler {
+	connectOpts := connect.WithHandlerOptions(
+		connect.WithInterceptors(errorInterceptor{}, validate.NewInterceptor()),
+		connect.WithReadMaxBytes(int(o.MaxRequestBytes)),
+		connect.WithRecover(func(ctx context.Context, _ connect.Spec, _ http.Header, p any) error {
+			zerolog.Ctx(ctx).Error().Interface("panic", p).Msg("handler panicked")
+			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+		}),
+	)
+
+	mux := http.NewServeMux()
+	mux.Handle(foxholev1connect.NewAuthServiceHandler(auth.NewHandler(o.Auth), connectOpts))
+	mux.Handle(foxholev1connect.NewProfileServiceHandler(profile.NewHandler(o.Profile), connectOpts))
+	mux.Handle(foxholev1connect.NewFileServiceHandler(foxholev1connect.UnimplementedFileServiceHandler{}, connectOpts))
+	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(foxholev1connect.UnimplementedRealtimeServiceHandler{}, connectOpts))
+
+	services := []string{
+		foxholev1connect.AuthServiceName,
+		foxholev1connect.ProfileServiceName,
+		foxholev1connect.FileServiceName,
+		foxholev1connect.RealtimeServiceName,
+	}
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
+	reflector := grpcreflect.NewStaticReflector(append(services, grpchealth.HealthV1ServiceName)...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	ready := &readiness{checks: o.Checks}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /readyz", ready)
+
+	authn := o.Auth.Middleware(isPublic, writeError)
+	var h http.Handler = mux
+	h = noteUser(h)
+	h = unaryDeadline(h)
+	h = authn(h)
+	if len(o.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: o.CORSOrigins,
+			AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodDelete),
+			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", "X-Request-Id"),
+			ExposedHeaders: append(connectcors.ExposedHeaders(), "X-Request-Id"),
+			MaxAge:         7200,
+		}).Handler(h)
+	}
+	h = accessLog(o.Log, h)
+	return &Handler{Handler: h, ready: ready}
+}
+
+// SetDraining makes /readyz answer 503 from now on, so that load balancers
+// stop sending new calls while in-flight ones finish.
+func (h *Handler) SetDraining() { h.ready.draining.Store(true) }
+
+// isPublic reports whether r may proceed without an access token: the
+// calls that obtain one, health, reflection and the probes.
+func isPublic(r *http.Request) bool {
+	p := r.URL.Path
+	return publicProcedures[p] ||
+		p == "/healthz" || p == "/readyz" ||
+		strings.HasPrefix(p, "/"+grpchealth.HealthV1ServiceName+"/") ||
+		strings.HasPrefix(p, "/grpc.reflection.")
+}
+
+// writeError answers an error raised before any Connect handler runs, in the
+// protocol the client speaks: Connect, gRPC and gRPC-Web clients get their
+// own error format, anything else a JSON body.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ce := toConnect(r.Context(), err)
+	setCode(r.Context(), ce)
+	ew := connect.NewErrorWriter()
+	if ew.IsSupported(r) {
+		_ = ew.Write(w, r, ce)
+		return
+	}
+	status := http.StatusInternalServerError
+	switch ce.Code() {
+	case connect.CodeUnauthenticated:
+		status = http.StatusUnauthorized
+	case connect.CodeInvalidArgument:
+		status = http.StatusBadRequest
+	case connect.CodeNotFound:
+		status = http.StatusNotFound
+	case connect.CodeResourceExhausted:
+		status = http.StatusRequestEntityTooLarge
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{
+		"code": ce.Code().String(), "message": ce.Message(),
+	}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// unaryDeadline gives unary RPCs a deadline for reading their body.
+func unaryDeadline(next http.Handler) http.Handler {
+	unary := unaryProcedures()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unary[r.URL.Path] {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// unaryProcedures lists the paths of every unary foxhole.v1 method.
+func unaryProcedures() map[string]bool {
+	paths := map[string]bool{}
+	protoregistry.GlobalFiles.RangeFilesByPackage("foxhole.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			sd := fd.Services().Get(i)
+			for j := range sd.Methods().Len() {
+				md := sd.Methods().Get(j)
+				if !md.IsStreamingClient() && !md.IsStreamingServer() {
+					paths["/"+string(sd.FullName())+"/"+string(md.Name())] = true
+				}
+			}
+		}
+		return true
+	})
+	return paths
+}
+

@@ -1,0 +1,100 @@
+// Package store keeps Foxhole's records in SQLite through bun.
+//
+// SQLite allows one writer at a time, so the store holds two pools on the
+// same file: a single-connection pool for writes, whose transactions take the
+// write lock up front (BEGIN IMMEDIATE) instead of failing on upgrade, and a
+// pool of readers that WAL mode lets run beside the writer.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/migrate"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Store is the database. Its methods are safe for concurrent use.
+type Store struct {
+	w *bun.DB // the only writer
+	r *bun.DB // readers
+}
+
+// Open opens (creating if needed) the database file in dir and applies every
+// pending migration.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "foxhole.db")
+	// synchronous(FULL): a commit is on disk before the call that made it
+	// answers, so an acknowledged write survives a power cut, not only a crash.
+	pragmas := url.Values{"_pragma": {
+		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(FULL)",
+	}}
+	dsn := "file:" + path + "?" + pragmas.Encode()
+
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+
+	rdb, err := sql.Open("sqlite", dsn+"&"+url.Values{"_pragma": {"query_only(ON)"}}.Encode())
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(0)
+
+	s := &Store{w: bun.NewDB(wdb, sqlitedialect.New()), r: bun.NewDB(rdb, sqlitedialect.New())}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(migrationFiles); err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	m := migrate.NewMigrator(s.w, ms)
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("init migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.NewRaw("SELECT 1").Scan(ctx, &one)
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"foxhole.dev/foxhole/internal/errs"
+)
+
+// User is a row of the users table. Times are Unix microseconds.
+type User struct {
+	bun.BaseModel `bun:"table:users"`
+
+	ID           string `bun:"id,pk"`
+	SecretHash   []byte `bun:"secret_hash"`
+	ScreenName   string `bun:"screen_name"`
+	TokenVersion int64  `bun:"token_version"`
+	CreatedAt    int64  `bun:"created_at"`
+	UpdatedAt    int64  `bun:"updated_at"`
+}
+
+// MaxScreenName is the longest screen name, in characters.
+const MaxScreenName = 64
+
+// CleanScreenName trims s and checks it is a valid screen name: 1 to 64
+// characters of any script, none of them a control character.
+func CleanScreenName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case !utf8.ValidString(s):
+		return "", errs.Invalidf("screen_name", "must be valid UTF-8")
+	case s == "":
+		return "", errs.Invalidf("screen_name", "must not be empty")
+	case utf8.RuneCountInString(s) > MaxScreenName:
+		return "", errs.Invalidf("screen_name", "must be at most %d characters", MaxScreenName)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", errs.Invalidf("screen_name", "must not contain control characters")
+	}
+	return s, nil
+}
+
+// CreateUser inserts u.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	_, err := s.w.NewInsert().Model(u).Exec(ctx)
+	return err
+}
+
+// UserByID returns the user with that id, or errs.NotFound.
+func (s *Store) UserByID(ctx context.Context, id string) (*User, error) {
+	u := new(User)
+	err := s.r.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
+	return u, notFound(err, "user")
+}
+
+// UserBySecretHash returns the user whose secret hashes to h, or errs.NotFound.
+func (s *Store) UserBySecretHash(ctx context.Context, h []byte) (*User, error) {
+	u := new(User)
+	err := s.r.NewSelect().Model(u).Where("secret_hash = ?", h).Scan(ctx)
+	return u, notFound(err, "user")
+}
+
+// TokenVersion returns the user's current token version, or errs.NotFound.
+func (s *Store) TokenVersion(ctx context.Context, id string) (int64, error) {
+	var v int64
+	err := s.r.NewSelect().Table("users").Column("token_version").Where("id = ?", id).Scan(ctx, &v)
+	return v, notFound(err, "user")
+}
+
+// RotateSecret stores a new secret hash for the user and bumps its token
+// version, revoking every token issued before. It returns the new version.
+func (s *Store) RotateSecret(ctx context.Context, id string, h []byte, now int64) (int64, error) {
+	var v int64
+	err := s.w.NewUpdate().Table("users").
+		Set("secret_hash = ?", h).
+		Set("token_version = token_version + 1").
+		Set("updated_at = ?", now).
+		Where("id = ?", id).
+		Returning("token_version").
+		Scan(ctx, &v)
+	return v, notFound(err, "user")
+}
+
+// UpdateScreenName sets the user's screen name and returns the updated row.
+func (s *Store) UpdateScreenName(ctx context.Context, id, name string, now int64) (*User, error) {
+	u := new(User)
+	err := s.w.NewUpdate().Model(u).
+		Set("screen_name = ?", name).
+		Set("updated_at = ?", now).
+		Where("id = ?", id).
+		Returning("*").
+		Scan(ctx)
+	return u, notFound(err, "user")
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, errs.NotFound)
+	}
+	return err
+}
