@@ -63,6 +63,8 @@ func New(o Options) *Handler {
 	connectOpts := connect.WithHandlerOptions(
 		connect.WithInterceptors(errorInterceptor{}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(int(o.MaxRequestBytes)),
+		// Compressing small messages costs more CPU than the bytes it saves.
+		connect.WithCompressMinBytes(4<<10),
 		connect.WithRecover(func(ctx context.Context, _ connect.Spec, _ http.Header, p any) error {
 			zerolog.Ctx(ctx).Error().Interface("panic", p).Msg("handler panicked")
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))

@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestVerifyAcceptsOnlyItsOwnHS256Tokens(t *testing.T) {
+	key := []byte(strings.Repeat("k", 64))
+	tokens := NewTokens(key, time.Hour)
+	now := time.Now()
+	good, _, err := tokens.Issue("u1", 3, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ver, err := tokens.Verify(good); err != nil || id != "u1" || ver != 3 {
+		t.Fatalf("Verify(good) = %q, %d, %v", id, ver, err)
+	}
+
+	sign := func(m jwt.SigningMethod, k any, c jwt.Claims) string {
+		s, err := jwt.NewWithClaims(m, c).SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	valid := func() claims {
+		return claims{Ver: 1, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: issuer, Subject: "u1",
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+		}}
+	}
+	expired := valid()
+	expired.ExpiresAt = jwt.NewNumericDate(now.Add(-time.Minute))
+	noExpiry := valid()
+	noExpiry.ExpiresAt = nil
+	wrongIssuer := valid()
+	wrongIssuer.Issuer = "someone"
+	noSubject := valid()
+	noSubject.Subject = ""
+	noVersion := valid()
+	noVersion.Ver = 0
+	future := valid()
+	future.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour))
+
+	cases := map[string]string{
+		"alg none":      sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid()),
+		"HS512":         sign(jwt.SigningMethodHS512, key, valid()),
+		"other key":     sign(jwt.SigningMethodHS256, []byte(strings.Repeat("x", 64)), valid()),
+		"expired":       sign(jwt.SigningMethodHS256, key, expired),
+		"no expiry":     sign(jwt.SigningMethodHS256, key, noExpiry),
+		"wrong issuer":  sign(jwt.SigningMethodHS256, key, wrongIssuer),
+		"no subject":    sign(jwt.SigningMethodHS256, key, noSubject),
+		"no version":    sign(jwt.SigningMethodHS256, key, noVersion),
+		"issued later":  sign(jwt.SigningMethodHS256, key, future),
+		"empty":         "",
+		"two parts":     "a.b",
+		"garbage parts": "a.b.c",
+	}
+	for name, tok := range cases {
+		if _, _, err := tokens.Verify(tok); err == nil {
+			t.Errorf("%s: Verify accepted the token", name)
+		}
+	}
+}
+
+func TestLoadOrCreateKeyKeepsOneKey(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadOrCreateKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreateKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) < 32 || string(a) != string(b) {
+		t.Fatalf("keys differ or are short: %d and %d bytes", len(a), len(b))
+	}
+}

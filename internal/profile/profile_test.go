@@ -1,0 +1,149 @@
+package profile_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/testutil"
+)
+
+func TestProfileOverEveryProtocol(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	for _, p := range testutil.Protocols {
+		t.Run(p.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			me := srv.Register(t, p, "before")
+			other := srv.Register(t, p, "someone else")
+			c := srv.Clients(p, me.Token)
+
+			got, err := c.Profile.GetProfile(ctx, connect.NewRequest(&foxholev1.GetProfileRequest{}))
+			if err != nil {
+				t.Fatalf("GetProfile: %v", err)
+			}
+			created := got.Msg.GetUser().GetCreatedAt().AsTime()
+
+			// Without a mask, the set fields change; id and created_at are ignored.
+			upd, err := c.Profile.UpdateProfile(ctx, connect.NewRequest(&foxholev1.UpdateProfileRequest{
+				User: &foxholev1.User{Id: other.ID, ScreenName: " after ", CreatedAt: timestamppb.New(created.Add(-1e12))},
+			}))
+			if err != nil {
+				t.Fatalf("UpdateProfile: %v", err)
+			}
+			u := upd.Msg.GetUser()
+			if u.GetScreenName() != "after" || u.GetId() != me.ID || !u.GetCreatedAt().AsTime().Equal(created) {
+				t.Errorf("after update: %v", u)
+			}
+			if !u.GetUpdatedAt().AsTime().After(created) {
+				t.Errorf("updated_at %v not after created_at %v", u.GetUpdatedAt().AsTime(), created)
+			}
+
+			// With a mask, only the named fields change, by proto or JSON name.
+			// (Over JSON, the mask travels as "screenName" and arrives as
+			// "screen_name"; binary protocols may carry either.)
+			paths := []string{"screen_name", "screenName"}
+			if p.Name == "connect-json" {
+				paths = paths[:1]
+			}
+			for _, path := range paths {
+				upd, err = c.Profile.UpdateProfile(ctx, connect.NewRequest(&foxholev1.UpdateProfileRequest{
+					User:       &foxholev1.User{ScreenName: "masked " + path},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}},
+				}))
+				if err != nil || upd.Msg.GetUser().GetScreenName() != "masked "+path {
+					t.Errorf("UpdateProfile with mask %q: %v, %v", path, upd, err)
+				}
+			}
+
+			pub, err := c.Profile.GetUser(ctx, connect.NewRequest(&foxholev1.GetUserRequest{Id: other.ID}))
+			if err != nil {
+				t.Fatalf("GetUser: %v", err)
+			}
+			if pub.Msg.GetUser().GetScreenName() != "someone else" || pub.Msg.GetUser().GetId() != other.ID {
+				t.Errorf("GetUser = %v", pub.Msg.GetUser())
+			}
+			_, err = c.Profile.GetUser(ctx, connect.NewRequest(&foxholev1.GetUserRequest{Id: "nobody"}))
+			if connect.CodeOf(err) != connect.CodeNotFound {
+				t.Errorf("GetUser(unknown) = %v, want not_found", err)
+			}
+		})
+	}
+}
+
+func TestUpdateProfileRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	p := testutil.Protocols[1]
+	me := srv.Register(t, p, "unchanged")
+	c := srv.Clients(p, me.Token)
+	mask := func(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
+	cases := []struct {
+		name string
+		req  *foxholev1.UpdateProfileRequest
+	}{
+		{"no user", &foxholev1.UpdateProfileRequest{UpdateMask: mask("screen_name")}},
+		{"nothing set", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{}}},
+		{"masked empty name", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{}, UpdateMask: mask("screen_name")}},
+		{"blank name", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{ScreenName: " \t "}}},
+		{"65 characters", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{ScreenName: strings.Repeat("é", 65)}}},
+		{"control character", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{ScreenName: "bell\a"}}},
+		{"newline inside", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{ScreenName: "two\nlines"}}},
+		{"id in mask", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{Id: "x"}, UpdateMask: mask("id")}},
+		{"created_at in mask", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{}, UpdateMask: mask("created_at")}},
+		{"unknown path", &foxholev1.UpdateProfileRequest{User: &foxholev1.User{ScreenName: "x"}, UpdateMask: mask("screen_name", "email")}},
+	}
+	for _, tc := range cases {
+		_, err := c.Profile.UpdateProfile(context.Background(), connect.NewRequest(tc.req))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("%s: %v, want invalid_argument", tc.name, err)
+		}
+	}
+	got, err := c.Profile.GetProfile(context.Background(), connect.NewRequest(&foxholev1.GetProfileRequest{}))
+	if err != nil || got.Msg.GetUser().GetScreenName() != "unchanged" {
+		t.Errorf("profile changed by rejected updates: %v, %v", got, err)
+	}
+}
+
+func TestScreenNamesInAnyScript(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	p := testutil.Protocols[0]
+	for _, name := range []string{"Ada", "José Núñez", "李小龍", "Ελένη", "🦊 fox", strings.Repeat("狐", 64), "a"} {
+		reg, err := srv.Clients(p, "").Auth.Register(context.Background(), connect.NewRequest(&foxholev1.RegisterRequest{ScreenName: name}))
+		if err != nil {
+			t.Errorf("Register(%q): %v", name, err)
+			continue
+		}
+		if reg.Msg.GetUser().GetScreenName() != name {
+			t.Errorf("Register(%q) stored %q", name, reg.Msg.GetUser().GetScreenName())
+		}
+	}
+}
+
+func BenchmarkGetProfile(b *testing.B) {
+	srv := testutil.Start(b)
+	for _, p := range testutil.Protocols {
+		b.Run(p.Name, func(b *testing.B) {
+			u := srv.Register(b, p, "bench")
+			c := srv.Clients(p, u.Token)
+			b.ReportAllocs()
+			b.SetParallelism(16) // 16 callers per core: measure throughput, not one round trip
+			b.RunParallel(func(pb *testing.PB) {
+				req := connect.NewRequest(&foxholev1.GetProfileRequest{})
+				for pb.Next() {
+					if _, err := c.Profile.GetProfile(context.Background(), req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,188 @@
+// Package testutil starts real Foxhole servers for tests and gives them
+// clients for every protocol the server speaks.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/rs/zerolog"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/internal/app"
+	"foxhole.dev/foxhole/internal/config"
+)
+
+// Server is a Foxhole serving on a loopback port, on a real SQLite file.
+type Server struct {
+	URL     string
+	DataDir string
+	Config  config.Config
+	App     *app.App
+	Logs    *LockedBuffer // every log line the server wrote
+
+	http    *httptest.Server
+	stopped bool
+}
+
+// Start starts a server on a fresh data dir. edit, when given, adjusts the
+// configuration first. The server stops when the test ends.
+func Start(t testing.TB, edit ...func(*config.Config)) *Server {
+	t.Helper()
+	return StartIn(t, t.TempDir(), edit...)
+}
+
+// StartIn starts a server on the data dir given, which may hold an earlier
+// server's data.
+func StartIn(t testing.TB, dir string, edit ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Addr = "127.0.0.1:0"
+	for _, e := range edit {
+		e(&cfg)
+	}
+	logs := &LockedBuffer{}
+	a, err := app.New(context.Background(), cfg, zerolog.New(logs))
+	if err != nil {
+		t.Fatalf("start foxhole: %v", err)
+	}
+	hs := httptest.NewUnstartedServer(a.Handler())
+	// Serve with the production http.Server settings: HTTP/1.1 and h2c.
+	hs.Config = a.Server()
+	hs.Start()
+	s := &Server{URL: hs.URL, DataDir: dir, Config: cfg, App: a, Logs: logs, http: hs}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop stops serving and closes the server's database. Calling it again
+// does nothing.
+func (s *Server) Stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.http.Close()
+	s.App.Close()
+}
+
+// HTTPClient speaks HTTP/2 without TLS (h2c), as gRPC needs.
+func HTTPClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{
+		Protocols:           &p,
+		MaxIdleConnsPerHost: 256,
+	}, Timeout: time.Minute}
+}
+
+// Protocol is one way of calling Foxhole.
+type Protocol struct {
+	Name string
+	Opts []connect.ClientOption
+}
+
+// Protocols lists every protocol Foxhole serves: Connect with JSON and with
+// binary protobuf, gRPC and gRPC-Web.
+var Protocols = []Protocol{
+	{"connect-json", []connect.ClientOption{connect.WithProtoJSON()}},
+	{"connect-proto", nil},
+	{"grpc", []connect.ClientOption{connect.WithGRPC()}},
+	{"grpc-web", []connect.ClientOption{connect.WithGRPCWeb()}},
+}
+
+// Clients are generated clients for every service, all speaking one
+// protocol and, when created with a token, carrying it.
+type Clients struct {
+	Auth     foxholev1connect.AuthServiceClient
+	Profile  foxholev1connect.ProfileServiceClient
+	File     foxholev1connect.FileServiceClient
+	Realtime foxholev1connect.RealtimeServiceClient
+}
+
+// Clients returns clients for s speaking p, sending token when it is not empty.
+func (s *Server) Clients(p Protocol, token string) Clients {
+	hc := HTTPClient()
+	opts := append([]connect.ClientOption{}, p.Opts...)
+	if token != "" {
+		opts = append(opts, connect.WithInterceptors(bearer(token)))
+	}
+	return Clients{
+		Auth:     foxholev1connect.NewAuthServiceClient(hc, s.URL, opts...),
+		Profile:  foxholev1connect.NewProfileServiceClient(hc, s.URL, opts...),
+		File:     foxholev1connect.NewFileServiceClient(hc, s.URL, opts...),
+		Realtime: foxholev1connect.NewRealtimeServiceClient(hc, s.URL, opts...),
+	}
+}
+
+// User is a registered test user.
+type User struct {
+	ID     string
+	Secret string
+	Token  string
+}
+
+// Register creates a user named name over p and obtains a token for it.
+func (s *Server) Register(t testing.TB, p Protocol, name string) User {
+	t.Helper()
+	c := s.Clients(p, "")
+	ctx := context.Background()
+	reg, err := c.Auth.Register(ctx, connect.NewRequest(&foxholev1.RegisterRequest{ScreenName: name}))
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	tok, err := c.Auth.CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: reg.Msg.GetUserSecret()}))
+	if err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	return User{ID: reg.Msg.GetUser().GetId(), Secret: reg.Msg.GetUserSecret(), Token: tok.Msg.GetAccessToken()}
+}
+
+// bearer sets `Authorization: Bearer <token>` on every call.
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// LockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
