@@ -47,7 +47,7 @@ func (h *Handler) CreateToken(ctx context.Context, req *connect.Request[foxholev
 func (h *Handler) RotateSecret(ctx context.Context, _ *connect.Request[foxholev1.RotateSecretRequest]) (*connect.Response[foxholev1.RotateSecretResponse], error) {
 	userID, ok := UserFrom(ctx)
 	if !ok {
-		return nil, errs.Unauthenticated
+		return nil, errs.ErrUnauthenticated
 	}
 	secret, err := h.svc.RotateSecret(ctx, userID)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // (public requests pass untouched, whatever token they carry),
 // before anything reads its body, and puts the user in the request context.
 // A request without a valid token is answered by fail with an
-// errs.Unauthenticated error.
+// errs.ErrUnauthenticated error.
 func (s *Service) Middleware(isPublic func(*http.Request) bool, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -21,7 +21,7 @@ func (s *Service) Middleware(isPublic func(*http.Request) bool, fail func(http.R
 			}
 			token := BearerToken(r)
 			if token == "" {
-				fail(w, r, errs.New(errs.Unauthenticated, "missing access token: send Authorization: Bearer <token>"))
+				fail(w, r, errs.New(errs.ErrUnauthenticated, "missing access token: send Authorization: Bearer <token>"))
 				return
 			}
 			userID, err := s.Authenticate(r.Context(), token)

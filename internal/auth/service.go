@@ -78,8 +78,8 @@ func (s *Service) Register(ctx context.Context, screenName string) (*store.User,
 // CreateToken returns an access token for the user whose secret is given.
 func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.Time, error) {
 	u, err := s.users.UserBySecretHash(ctx, hashSecret(secret))
-	if errors.Is(err, errs.NotFound) {
-		return "", time.Time{}, errs.New(errs.Unauthenticated, "unknown user secret")
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", time.Time{}, errs.New(errs.ErrUnauthenticated, "unknown user secret")
 	}
 	if err != nil {
 		return "", time.Time{}, err
@@ -101,21 +101,21 @@ func (s *Service) RotateSecret(ctx context.Context, userID string) (string, erro
 }
 
 // Authenticate checks an access token and returns its user's id. A bad,
-// expired or revoked token, or one whose user is gone, is errs.Unauthenticated.
+// expired or revoked token, or one whose user is gone, is errs.ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (string, error) {
 	userID, ver, err := s.tokens.Verify(token)
 	if err != nil {
-		return "", errs.New(errs.Unauthenticated, "invalid access token")
+		return "", errs.New(errs.ErrUnauthenticated, "invalid access token")
 	}
 	current, err := s.tokenVersion(ctx, userID)
-	if errors.Is(err, errs.NotFound) {
-		return "", errs.New(errs.Unauthenticated, "invalid access token")
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", errs.New(errs.ErrUnauthenticated, "invalid access token")
 	}
 	if err != nil {
 		return "", err
 	}
 	if ver != current {
-		return "", errs.New(errs.Unauthenticated, "access token revoked")
+		return "", errs.New(errs.ErrUnauthenticated, "access token revoked")
 	}
 	return userID, nil
 }

@@ -8,16 +8,16 @@ import (
 	"fmt"
 )
 
-// Sentinel kinds. Wrap them with fmt.Errorf("...: %w", errs.NotFound) or
+// Sentinel kinds. Wrap them with fmt.Errorf("...: %w", errs.ErrNotFound) or
 // create them with New to give the client a specific message.
 var (
-	NotFound          = errors.New("not found")
-	Unauthenticated   = errors.New("unauthenticated")
-	PermissionDenied  = errors.New("permission denied")
-	AlreadyExists     = errors.New("already exists")
-	ResourceExhausted = errors.New("resource exhausted")
-	OutOfRange        = errors.New("out of range")
-	Unavailable       = errors.New("unavailable")
+	ErrNotFound          = errors.New("not found")
+	ErrUnauthenticated   = errors.New("unauthenticated")
+	ErrPermissionDenied  = errors.New("permission denied")
+	ErrAlreadyExists     = errors.New("already exists")
+	ErrResourceExhausted = errors.New("resource exhausted")
+	ErrOutOfRange        = errors.New("out of range")
+	ErrUnavailable       = errors.New("unavailable")
 )
 
 // Error is a kind with a message meant for the client.

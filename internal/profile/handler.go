@@ -23,7 +23,7 @@ func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 func (h *Handler) GetProfile(ctx context.Context, _ *connect.Request[foxholev1.GetProfileRequest]) (*connect.Response[foxholev1.GetProfileResponse], error) {
 	userID, ok := auth.UserFrom(ctx)
 	if !ok {
-		return nil, errs.Unauthenticated
+		return nil, errs.ErrUnauthenticated
 	}
 	u, err := h.svc.Get(ctx, userID)
 	if err != nil {
@@ -36,7 +36,7 @@ func (h *Handler) GetProfile(ctx context.Context, _ *connect.Request[foxholev1.G
 func (h *Handler) UpdateProfile(ctx context.Context, req *connect.Request[foxholev1.UpdateProfileRequest]) (*connect.Response[foxholev1.UpdateProfileResponse], error) {
 	userID, ok := auth.UserFrom(ctx)
 	if !ok {
-		return nil, errs.Unauthenticated
+		return nil, errs.ErrUnauthenticated
 	}
 	changes, err := changesFrom(req.Msg)
 	if err != nil {

@@ -15,13 +15,13 @@ var codes = []struct {
 	kind error
 	code connect.Code
 }{
-	{errs.NotFound, connect.CodeNotFound},
-	{errs.Unauthenticated, connect.CodeUnauthenticated},
-	{errs.PermissionDenied, connect.CodePermissionDenied},
-	{errs.AlreadyExists, connect.CodeAlreadyExists},
-	{errs.ResourceExhausted, connect.CodeResourceExhausted},
-	{errs.OutOfRange, connect.CodeOutOfRange},
-	{errs.Unavailable, connect.CodeUnavailable},
+	{errs.ErrNotFound, connect.CodeNotFound},
+	{errs.ErrUnauthenticated, connect.CodeUnauthenticated},
+	{errs.ErrPermissionDenied, connect.CodePermissionDenied},
+	{errs.ErrAlreadyExists, connect.CodeAlreadyExists},
+	{errs.ErrResourceExhausted, connect.CodeResourceExhausted},
+	{errs.ErrOutOfRange, connect.CodeOutOfRange},
+	{errs.ErrUnavailable, connect.CodeUnavailable},
 	{context.Canceled, connect.CodeCanceled},
 	{context.DeadlineExceeded, connect.CodeDeadlineExceeded},
 }

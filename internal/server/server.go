@@ -187,4 +187,3 @@ func unaryProcedures() map[string]bool {
 	})
 	return paths
 }
-

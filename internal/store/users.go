@@ -52,21 +52,21 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	return err
 }
 
-// UserByID returns the user with that id, or errs.NotFound.
+// UserByID returns the user with that id, or errs.ErrNotFound.
 func (s *Store) UserByID(ctx context.Context, id string) (*User, error) {
 	u := new(User)
 	err := s.r.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
 	return u, notFound(err, "user")
 }
 
-// UserBySecretHash returns the user whose secret hashes to h, or errs.NotFound.
+// UserBySecretHash returns the user whose secret hashes to h, or errs.ErrNotFound.
 func (s *Store) UserBySecretHash(ctx context.Context, h []byte) (*User, error) {
 	u := new(User)
 	err := s.r.NewSelect().Model(u).Where("secret_hash = ?", h).Scan(ctx)
 	return u, notFound(err, "user")
 }
 
-// TokenVersion returns the user's current token version, or errs.NotFound.
+// TokenVersion returns the user's current token version, or errs.ErrNotFound.
 func (s *Store) TokenVersion(ctx context.Context, id string) (int64, error) {
 	var v int64
 	err := s.r.NewSelect().Table("users").Column("token_version").Where("id = ?", id).Scan(ctx, &v)
@@ -101,7 +101,7 @@ func (s *Store) UpdateScreenName(ctx context.Context, id, name string, now int64
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, errs.NotFound)
+		return fmt.Errorf("%s: %w", what, errs.ErrNotFound)
 	}
 	return err
 }

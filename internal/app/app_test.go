@@ -1,0 +1,107 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"foxhole.dev/foxhole/internal/app"
+	"foxhole.dev/foxhole/internal/config"
+)
+
+// TestShutdownDrainsInFlightCalls stops the server while a call is still
+// sending its body; the call completes and Serve returns cleanly.
+func TestShutdownDrainsInFlightCalls(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.ShutdownTimeout = 30 * time.Second
+	a, err := app.New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := make(chan struct{}, 1)
+	a.Server().ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateActive {
+			select {
+			case active <- struct{}{}:
+			default:
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+
+	body, send := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/foxhole.v1.AuthService/Register", body)
+	req.Header.Set("Content-Type", "application/json")
+	type result struct {
+		res *http.Response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		done <- result{res, err}
+	}()
+	if _, err := send.Write([]byte(`{"screenName":`)); err != nil {
+		t.Fatal(err)
+	}
+	<-active // the server is reading the call
+	stop()   // SIGTERM
+
+	// New connections are refused once draining starts.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("listener still accepts connections while draining")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	send.Write([]byte(`"drained"}`))
+	send.Close()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("in-flight call failed during shutdown: %v", r.err)
+	}
+	defer r.res.Body.Close()
+	var out struct {
+		User struct{ ScreenName string } `json:"user"`
+	}
+	if err := json.NewDecoder(r.res.Body).Decode(&out); err != nil || r.res.StatusCode != 200 || out.User.ScreenName != "drained" {
+		t.Fatalf("in-flight call: %d %+v %v", r.res.StatusCode, out, err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after shutdown: %v", err)
+	}
+}
+
+func TestUnsupportedBackendsAreRefused(t *testing.T) {
+	for name, edit := range map[string]func(*config.Config){
+		"valkey": func(c *config.Config) { c.ValkeyURL = "redis://127.0.0.1:6379/0" },
+		"s3":     func(c *config.Config) { c.S3.Endpoint = "127.0.0.1:9000" },
+	} {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		edit(&cfg)
+		if _, err := app.New(context.Background(), cfg, zerolog.Nop()); err == nil {
+			t.Errorf("%s: app started with a backend this build lacks", name)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+# Foxhole's recipes. `just` comes from npm: npm install -g rust-just.
+# buf, protoc-gen-go, protoc-gen-connect-go and staticcheck are Go tool
+# dependencies: buf and staticcheck in tools/go.mod (their requirements would
+# otherwise drag the server's own dependencies forward), the protoc plugins
+# in go.mod (so generated code matches the runtime it links against).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+buf := "go tool -modfile=tools/go.mod buf"
+staticcheck := "go tool -modfile=tools/go.mod staticcheck"
+# The protovalidate rules imported by proto/; the Go package generated from
+# the same file is buf.build/gen/go/bufbuild/protovalidate in go.mod.
+protovalidate := "github.com/bufbuild/protovalidate@v1.2.2"
+
+default:
+    @just --list
+
+# Serve on 127.0.0.1:8080 with the embedded defaults.
+run:
+    go run ./cmd/foxhole
+
+# Run every test, with the race detector.
+test:
+    go test -race -count=1 ./...
+
+# Copy the protovalidate protos from the Go module cache into .protodeps/.
+protodeps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir=$(go mod download -json {{protovalidate}} | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    mkdir -p .protodeps/buf/validate
+    install -m 0644 "$dir/proto/protovalidate/buf/validate/validate.proto" .protodeps/buf/validate/validate.proto
+
+# Regenerate gen/ from proto/.
+gen: protodeps
+    {{buf}} generate
+
+# Fail when gen/ is not what proto/ generates.
+gen-check: gen
+    git diff --exit-code -- gen
+    test -z "$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ is stale: run just gen"; exit 1; }
+
+# Lint protos (buf STANDARD) and Go (gofmt, go vet, staticcheck).
+lint: protodeps
+    {{buf}} format --diff --exit-code
+    {{buf}} lint
+    test -z "$(gofmt -l $(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $(git ls-files '*.go' | grep -v '^gen/'); exit 1; }
+    go vet ./...
+    {{staticcheck}} ./...
+
+# Fail when proto/ breaks compatibility with any earlier committed version.
+breaking: protodeps
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    for rev in $(git log --format=%h -- proto); do
+      mkdir -p "$tmp/$rev"
+      git archive "$rev" proto | tar -x -C "$tmp/$rev"
+      cp -r .protodeps "$tmp/$rev/.protodeps"
+      printf 'version: v2\nmodules:\n  - path: proto\n  - path: .protodeps\n' > "$tmp/$rev/buf.yaml"
+      {{buf}} build "$tmp/$rev" -o "$tmp/$rev.binpb"
+      {{buf}} breaking --against "$tmp/$rev.binpb"
+      echo "buf breaking: compatible with $rev"
+    done
+
+# Short runs of the Go benchmarks, so a change that breaks them shows up.
+bench-smoke:
+    go test -run '^$' -bench . -benchtime 200x ./...
+
+# Everything CI checks.
+ci: lint gen-check breaking test bench-smoke
+    go test ./...
