@@ -53,13 +53,14 @@ breaking: protodeps
     #!/usr/bin/env bash
     set -euo pipefail
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    {{buf}} build -o "$tmp/current.binpb"
     for rev in $(git log --format=%h -- proto); do
       mkdir -p "$tmp/$rev"
       git archive "$rev" proto | tar -x -C "$tmp/$rev"
       cp -r .protodeps "$tmp/$rev/.protodeps"
       printf 'version: v2\nmodules:\n  - path: proto\n  - path: .protodeps\n' > "$tmp/$rev/buf.yaml"
       {{buf}} build "$tmp/$rev" -o "$tmp/$rev.binpb"
-      {{buf}} breaking --against "$tmp/$rev.binpb"
+      {{buf}} breaking "$tmp/current.binpb" --against "$tmp/$rev.binpb"
       echo "buf breaking: compatible with $rev"
     done
 
