@@ -4,16 +4,25 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/blob"
+	"foxhole.dev/foxhole/internal/blob/local"
+	"foxhole.dev/foxhole/internal/blob/s3"
 	"foxhole.dev/foxhole/internal/cache/memory"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
@@ -21,11 +30,18 @@ import (
 
 // App is one running Foxhole.
 type App struct {
-	cfg     config.Config
-	log     zerolog.Logger
-	store   *store.Store
-	handler *server.Handler
-	http    *http.Server
+	cfg        config.Config
+	log        zerolog.Logger
+	store      *store.Store
+	files      *files.Service
+	localBlobs *local.Store // nil when files live in S3
+	handler    *server.Handler
+	http       *http.Server
+
+	stopBackground context.CancelFunc // ends background work such as the file sweep
+	wg             sync.WaitGroup
+	closeOnce      sync.Once
+	closeErr       error
 }
 
 // cacheEntries bounds the in-process cache.
@@ -35,9 +51,6 @@ const cacheEntries = 100_000
 func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
 	if cfg.ValkeyURL != "" {
 		return nil, errors.New("FOXHOLE_VALKEY_URL is set, but this build has no Valkey backend yet; unset it to use the in-process cache and hub")
-	}
-	if cfg.S3.Endpoint != "" {
-		return nil, errors.New("FOXHOLE_S3_ENDPOINT is set, but this build has no S3 backend yet; unset it to use the local disk")
 	}
 	key := cfg.JWTSecret
 	if len(key) == 0 {
@@ -50,22 +63,82 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
+	a := &App{cfg: cfg, log: log, store: st}
+	checks := map[string]func(context.Context) error{"database": st.Ping}
+
+	fileOpts := files.Options{
+		UnaryMaxBytes: cfg.FileUnaryMaxBytes,
+		MaxBytes:      cfg.FileMaxBytes,
+		Quota:         cfg.FileQuotaBytes,
+		URLTTL:        cfg.DownloadURLTTL,
+	}
+	var blobs blob.Store
+	if cfg.S3.Endpoint != "" {
+		s, err := s3.New(ctx, s3.Options(cfg.S3))
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("object store (FOXHOLE_S3_ENDPOINT): %w", err)
+		}
+		blobs, checks["object_store"] = s, s.Ping
+	} else {
+		l, err := local.New(filepath.Join(cfg.DataDir, "blobs"), deriveKey(key, "download urls"))
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		blobs, fileOpts.Verifier, a.localBlobs = l, l, l
+	}
+	a.files = files.NewService(st, blobs, fileOpts)
+
 	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), memory.New(cacheEntries))
-	h := server.New(server.Options{
-		Log:             log,
-		Auth:            authSvc,
-		Profile:         profile.NewService(st),
-		Checks:          map[string]func(context.Context) error{"database": st.Ping},
-		CORSOrigins:     cfg.CORSOrigins,
-		MaxRequestBytes: cfg.MaxRequestBytes,
+	a.handler = server.New(server.Options{
+		Log:               log,
+		Auth:              authSvc,
+		Profile:           profile.NewService(st),
+		Files:             a.files,
+		FileUnaryMaxBytes: cfg.FileUnaryMaxBytes,
+		PublicURL:         cfg.PublicURL,
+		Checks:            checks,
+		CORSOrigins:       cfg.CORSOrigins,
+		MaxRequestBytes:   cfg.MaxRequestBytes,
 	})
-	return &App{
-		cfg:     cfg,
-		log:     log,
-		store:   st,
-		handler: h,
-		http:    server.NewHTTPServer(cfg.Addr, h),
-	}, nil
+	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
+
+	var bg context.Context
+	bg, a.stopBackground = context.WithCancel(context.Background())
+	a.wg.Go(func() { a.sweepFiles(bg) })
+	return a, nil
+}
+
+// deriveKey returns a key for one purpose from the master signing key, so
+// that no two mechanisms share a key.
+func deriveKey(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("foxhole " + purpose))
+	return m.Sum(nil)
+}
+
+// sweepFiles removes file content left without metadata by a crash, at
+// start and then every hour.
+func (a *App) sweepFiles(ctx context.Context) {
+	const grace = time.Hour
+	for {
+		n, err := a.files.Sweep(ctx, grace)
+		if a.localBlobs != nil {
+			t, terr := a.localBlobs.RemoveStaleTemp(grace)
+			n, err = n+t, errors.Join(err, terr)
+		}
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("file sweep")
+		} else if n > 0 {
+			a.log.Info().Int("removed", n).Msg("file sweep removed orphaned content")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }
 
 // Handler returns the app's whole HTTP surface.
@@ -109,7 +182,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close releases the backends. Call it once, after serving has stopped.
+// Close stops background work and releases the backends, after serving
+// has stopped. Later calls do nothing.
 func (a *App) Close() error {
-	return a.store.Close()
+	a.closeOnce.Do(func() {
+		a.stopBackground()
+		a.wg.Wait()
+		a.closeErr = a.store.Close()
+	})
+	return a.closeErr
 }

@@ -92,10 +92,12 @@ func TestShutdownDrainsInFlightCalls(t *testing.T) {
 	}
 }
 
-func TestUnsupportedBackendsAreRefused(t *testing.T) {
+func TestUnusableBackendsStopStartup(t *testing.T) {
 	for name, edit := range map[string]func(*config.Config){
-		"valkey": func(c *config.Config) { c.ValkeyURL = "redis://127.0.0.1:6379/0" },
-		"s3":     func(c *config.Config) { c.S3.Endpoint = "127.0.0.1:9000" },
+		"valkey not in this build": func(c *config.Config) { c.ValkeyURL = "redis://127.0.0.1:6379/0" },
+		"s3 unreachable": func(c *config.Config) {
+			c.S3 = config.S3{Endpoint: "127.0.0.1:1", AccessKey: "a", SecretKey: "b", Bucket: "foxhole"}
+		},
 	} {
 		cfg := config.Default()
 		cfg.DataDir = t.TempDir()

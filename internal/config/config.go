@@ -29,6 +29,15 @@ type Config struct {
 	LogLevel  string // FOXHOLE_LOG_LEVEL: debug, info, warn or error.
 	LogFormat string // FOXHOLE_LOG_FORMAT: json, console, or auto (console on a terminal).
 
+	// PublicURL is the scheme and host clients reach Foxhole at
+	// (FOXHOLE_PUBLIC_URL), for download links. Empty: taken from each request.
+	PublicURL string
+
+	FileUnaryMaxBytes int64         // FOXHOLE_FILE_UNARY_MAX_BYTES: largest UploadFile content.
+	FileMaxBytes      int64         // FOXHOLE_FILE_MAX_BYTES: largest file on any path.
+	FileQuotaBytes    int64         // FOXHOLE_FILE_QUOTA_BYTES: total per user; 0 is unlimited.
+	DownloadURLTTL    time.Duration // FOXHOLE_DOWNLOAD_URL_TTL: lifetime of download URLs.
+
 	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
 	S3        S3     // FOXHOLE_S3_*: empty endpoint for the local disk.
 }
@@ -45,14 +54,17 @@ type S3 struct {
 // Default returns the configuration used when the environment sets nothing.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "./data",
-		TokenTTL:        time.Hour,
-		MaxRequestBytes: 8 << 20,
-		ShutdownTimeout: 15 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "auto",
-		S3:              S3{Bucket: "foxhole"},
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "./data",
+		TokenTTL:          time.Hour,
+		MaxRequestBytes:   8 << 20,
+		ShutdownTimeout:   15 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "auto",
+		FileUnaryMaxBytes: 4 << 20,
+		FileMaxBytes:      1 << 30,
+		DownloadURLTTL:    15 * time.Minute,
+		S3:                S3{Bucket: "foxhole"},
 	}
 }
 
@@ -87,6 +99,17 @@ func Load(getenv func(string) string) (Config, error) {
 	p.duration("FOXHOLE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second, time.Hour)
 	p.oneOf("FOXHOLE_LOG_LEVEL", &c.LogLevel, "debug", "info", "warn", "error")
 	p.oneOf("FOXHOLE_LOG_FORMAT", &c.LogFormat, "auto", "json", "console")
+
+	if s := getenv("FOXHOLE_PUBLIC_URL"); s != "" {
+		if !validOrigin(s) {
+			p.fail("FOXHOLE_PUBLIC_URL", fmt.Sprintf("%q is not a base URL like https://api.example.com", s))
+		}
+		c.PublicURL = strings.TrimSuffix(s, "/")
+	}
+	p.size("FOXHOLE_FILE_UNARY_MAX_BYTES", &c.FileUnaryMaxBytes, 0, 256<<20)
+	p.size("FOXHOLE_FILE_MAX_BYTES", &c.FileMaxBytes, 1, 1<<40)
+	p.size("FOXHOLE_FILE_QUOTA_BYTES", &c.FileQuotaBytes, 0, 1<<50)
+	p.duration("FOXHOLE_DOWNLOAD_URL_TTL", &c.DownloadURLTTL, time.Minute, 7*24*time.Hour)
 
 	if s := getenv("FOXHOLE_VALKEY_URL"); s != "" {
 		u, err := url.Parse(s)

@@ -24,6 +24,8 @@ import (
 
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/blob/local"
+	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
 )
 
@@ -32,6 +34,13 @@ type Options struct {
 	Log     zerolog.Logger
 	Auth    *auth.Service
 	Profile *profile.Service
+	Files   *files.Service
+	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
+	// MaxRequestBytes so that a larger file gets a clear answer.
+	FileUnaryMaxBytes int64
+	// PublicURL is the scheme and host clients reach Foxhole at; empty:
+	// taken from each request.
+	PublicURL string
 	// Checks are what /readyz asks, by name (e.g. "database").
 	Checks map[string]func(context.Context) error
 	// CORSOrigins are the browser origins allowed to call cross-origin.
@@ -74,7 +83,12 @@ func New(o Options) *Handler {
 	mux := http.NewServeMux()
 	mux.Handle(foxholev1connect.NewAuthServiceHandler(auth.NewHandler(o.Auth), connectOpts))
 	mux.Handle(foxholev1connect.NewProfileServiceHandler(profile.NewHandler(o.Profile), connectOpts))
-	mux.Handle(foxholev1connect.NewFileServiceHandler(foxholev1connect.UnimplementedFileServiceHandler{}, connectOpts))
+	fileOpts := connect.WithHandlerOptions(connectOpts,
+		// Room for the largest UploadFile plus its envelope, so that content
+		// just over the limit gets UploadFile's own explanation.
+		connect.WithReadMaxBytes(int(max(o.MaxRequestBytes, o.FileUnaryMaxBytes+64<<10))))
+	mux.Handle(foxholev1connect.NewFileServiceHandler(files.NewHandler(o.Files), fileOpts))
+	o.Files.Routes(mux, writeHTTPError)
 	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(foxholev1connect.UnimplementedRealtimeServiceHandler{}, connectOpts))
 
 	services := []string{
@@ -98,6 +112,7 @@ func New(o Options) *Handler {
 	var h http.Handler = mux
 	h = noteUser(h)
 	h = unaryDeadline(h)
+	h = withBaseURL(o.PublicURL, h)
 	h = authn(h)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
@@ -122,6 +137,7 @@ func isPublic(r *http.Request) bool {
 	p := r.URL.Path
 	return publicProcedures[p] ||
 		p == "/healthz" || p == "/readyz" ||
+		(r.Method == http.MethodGet && strings.HasPrefix(p, local.DownloadPath)) ||
 		strings.HasPrefix(p, "/"+grpchealth.HealthV1ServiceName+"/") ||
 		strings.HasPrefix(p, "/grpc.reflection.")
 }
@@ -137,6 +153,18 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		_ = ew.Write(w, r, ce)
 		return
 	}
+	writeJSONError(w, ce)
+}
+
+// writeHTTPError answers an error on a plain HTTP route (/files) with a
+// JSON body `{"error": {"code", "message"}}` and the matching HTTP status.
+func writeHTTPError(w http.ResponseWriter, r *http.Request, err error) {
+	ce := toConnect(r.Context(), err)
+	setCode(r.Context(), ce)
+	writeJSONError(w, ce)
+}
+
+func writeJSONError(w http.ResponseWriter, ce *connect.Error) {
 	status := http.StatusInternalServerError
 	switch ce.Code() {
 	case connect.CodeUnauthenticated:
@@ -147,6 +175,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusNotFound
 	case connect.CodeResourceExhausted:
 		status = http.StatusRequestEntityTooLarge
+	case connect.CodeCanceled:
+		status = 499 // client closed request
+	case connect.CodeUnavailable:
+		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, map[string]any{"error": map[string]string{
 		"code": ce.Code().String(), "message": ce.Message(),
@@ -157,6 +189,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// withBaseURL tells the file service the origin clients reach Foxhole at:
+// the configured public URL, else the request's own scheme and host.
+func withBaseURL(public string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base := public
+		if base == "" {
+			scheme := "http"
+			if r.TLS != nil {
+				scheme = "https"
+			}
+			base = scheme + "://" + r.Host
+		}
+		next.ServeHTTP(w, r.WithContext(files.WithBaseURL(r.Context(), base)))
+	})
 }
 
 // unaryDeadline gives unary RPCs a deadline for reading their body.

@@ -1,0 +1,199 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+var _ foxholev1connect.FileServiceHandler = (*Handler)(nil)
+
+// ChunkSize is the size of the content chunks DownloadFile sends.
+const ChunkSize = 256 << 10
+
+// Handler serves foxhole.v1.FileService.
+type Handler struct{ svc *Service }
+
+// NewHandler returns the FileService handler for svc.
+func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+
+func caller(ctx context.Context) (string, error) {
+	id, ok := auth.UserFrom(ctx)
+	if !ok {
+		return "", errs.ErrUnauthenticated
+	}
+	return id, nil
+}
+
+// UploadFile implements foxholev1connect.FileServiceHandler.
+func (h *Handler) UploadFile(ctx context.Context, req *connect.Request[foxholev1.UploadFileRequest]) (*connect.Response[foxholev1.UploadFileResponse], error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	content := req.Msg.GetContent()
+	if limit := h.svc.opt.UnaryMaxBytes; int64(len(content)) > limit {
+		return nil, errs.New(errs.ErrResourceExhausted,
+			"UploadFile takes at most %d bytes; send larger files with UploadFileStream or PUT /files/{name}", limit)
+	}
+	f, err := h.svc.Upload(ctx, owner, req.Msg.GetName(), req.Msg.GetContentType(), strings.NewReader(string(content)), h.svc.opt.UnaryMaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.UploadFileResponse{File: FileProto(f)}), nil
+}
+
+// UploadFileStream implements foxholev1connect.FileServiceHandler.
+func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientStream[foxholev1.UploadFileStreamRequest]) (*connect.Response[foxholev1.UploadFileStreamResponse], error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !stream.Receive() {
+		if err := stream.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errs.Invalidf("metadata", "the stream is empty; send metadata first")
+	}
+	md := stream.Msg().GetMetadata()
+	if md == nil {
+		return nil, errs.Invalidf("metadata", "must be the first message of the stream")
+	}
+	f, err := h.svc.Upload(ctx, owner, md.GetName(), md.GetContentType(), &chunkReader{stream: stream}, 0)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.UploadFileStreamResponse{File: FileProto(f)}), nil
+}
+
+// chunkReader reads the content that follows the metadata of an upload
+// stream, one chunk message at a time.
+type chunkReader struct {
+	stream *connect.ClientStream[foxholev1.UploadFileStreamRequest]
+	buf    []byte
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		if !c.stream.Receive() {
+			if err := c.stream.Err(); err != nil {
+				return 0, err
+			}
+			return 0, io.EOF
+		}
+		if c.stream.Msg().GetMetadata() != nil {
+			return 0, errs.Invalidf("metadata", "must be sent once, in the first message")
+		}
+		c.buf = c.stream.Msg().GetChunk()
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+// GetFile implements foxholev1connect.FileServiceHandler.
+func (h *Handler) GetFile(ctx context.Context, req *connect.Request[foxholev1.GetFileRequest]) (*connect.Response[foxholev1.GetFileResponse], error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.svc.Get(ctx, owner, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	u, exp, err := h.svc.DownloadURL(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(u, "/") {
+		u = baseURL(ctx) + u
+	}
+	return connect.NewResponse(&foxholev1.GetFileResponse{
+		File:                 FileProto(f),
+		DownloadUrl:          u,
+		DownloadUrlExpiresAt: timestamppb.New(exp),
+	}), nil
+}
+
+// DownloadFile implements foxholev1connect.FileServiceHandler.
+func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxholev1.DownloadFileRequest], stream *connect.ServerStream[foxholev1.DownloadFileResponse]) error {
+	owner, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	f, rc, err := h.svc.Open(ctx, owner, req.Msg.GetId())
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	buf := make([]byte, ChunkSize)
+	msg := &foxholev1.DownloadFileResponse{File: FileProto(f)}
+	for {
+		n, err := io.ReadFull(rc, buf)
+		if n > 0 || msg.File != nil {
+			msg.Chunk = buf[:n]
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+			msg.File = nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// ListFiles implements foxholev1connect.FileServiceHandler.
+func (h *Handler) ListFiles(ctx context.Context, req *connect.Request[foxholev1.ListFilesRequest]) (*connect.Response[foxholev1.ListFilesResponse], error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, next, err := h.svc.List(ctx, owner, int(req.Msg.GetPageSize()), req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	res := &foxholev1.ListFilesResponse{NextPageToken: next, Files: make([]*foxholev1.File, len(files))}
+	for i := range files {
+		res.Files[i] = FileProto(&files[i])
+	}
+	return connect.NewResponse(res), nil
+}
+
+// DeleteFile implements foxholev1connect.FileServiceHandler.
+func (h *Handler) DeleteFile(ctx context.Context, req *connect.Request[foxholev1.DeleteFileRequest]) (*connect.Response[foxholev1.DeleteFileResponse], error) {
+	owner, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.Delete(ctx, owner, req.Msg.GetId()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.DeleteFileResponse{}), nil
+}
+
+// FileProto returns the API view of f.
+func FileProto(f *store.File) *foxholev1.File {
+	return &foxholev1.File{
+		Id:          f.ID,
+		Name:        f.Name,
+		Size:        f.Size,
+		ContentType: f.ContentType,
+		Sha256:      f.SHA256,
+		CreatedAt:   timestamppb.New(time.UnixMicro(f.CreatedAt)),
+	}
+}

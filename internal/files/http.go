@@ -1,0 +1,160 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+// Routes serves the plain HTTP side of files: `PUT /files/{name}` uploads a
+// raw body, and `GET /files/download/{id}` serves signed download URLs.
+// fail writes an error response.
+func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *http.Request, error)) {
+	mux.HandleFunc("PUT /files/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		owner, err := caller(r.Context())
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if r.ContentLength > s.opt.MaxBytes {
+			fail(w, r, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", s.opt.MaxBytes))
+			return
+		}
+		body := &bodyReader{r: http.MaxBytesReader(w, r.Body, s.opt.MaxBytes)}
+		f, err := s.Upload(r.Context(), owner, r.PathValue("name"), r.Header.Get("Content-Type"), body, 0)
+		if err != nil {
+			if body.err != nil {
+				err = body.err
+			}
+			fail(w, r, err)
+			return
+		}
+		b, err := protojson.Marshal(FileProto(f))
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(b)
+	})
+
+	mux.HandleFunc("GET /files/download/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, q := r.PathValue("id"), r.URL.Query()
+		// A bad or expired signature looks exactly like a missing file.
+		if s.opt.Verifier == nil || !s.opt.Verifier.Verify(id, q.Get("expires"), q.Get("signature")) {
+			fail(w, r, errs.New(errs.ErrNotFound, "file not found"))
+			return
+		}
+		f, err := s.meta.FileByIDAnyOwner(r.Context(), id)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", f.ContentType)
+		h.Set("ETag", `"`+f.SHA256+`"`)
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+		// The content is the user's, served from Foxhole's origin: never let
+		// a browser run it.
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "sandbox")
+		h.Set("Cache-Control", "private, max-age=0")
+		content := &blobSeeker{ctx: r.Context(), s: s, f: f}
+		defer content.Close()
+		http.ServeContent(w, r, "", time.UnixMicro(f.CreatedAt), content)
+	})
+}
+
+// bodyReader remembers why reading a request body failed, to answer a
+// body over the limit with 413 and a cut-off body as cancelled.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		if tooBig, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			b.err = errs.New(errs.ErrResourceExhausted, "body is larger than the limit of %d bytes", tooBig.Limit)
+		} else {
+			b.err = &errs.Error{Kind: context.Canceled, Msg: "upload interrupted: " + err.Error()}
+		}
+	}
+	return n, err
+}
+
+// blobSeeker lets http.ServeContent, which answers Range and conditional
+// requests, read a stored object: seeks are free, and a read opens the
+// object at the current offset.
+type blobSeeker struct {
+	ctx context.Context
+	s   *Service
+	f   *store.File
+	off int64
+	rc  io.ReadCloser
+}
+
+func (b *blobSeeker) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += b.off
+	case io.SeekEnd:
+		offset += b.f.Size
+	}
+	if offset < 0 {
+		return 0, errors.New("seek before start")
+	}
+	if offset != b.off && b.rc != nil {
+		b.rc.Close()
+		b.rc = nil
+	}
+	b.off = offset
+	return offset, nil
+}
+
+// Close closes the object reader, if one is open.
+func (b *blobSeeker) Close() {
+	if b.rc != nil {
+		b.rc.Close()
+	}
+}
+
+func (b *blobSeeker) Read(p []byte) (int, error) {
+	if b.off >= b.f.Size {
+		return 0, io.EOF
+	}
+	if b.rc == nil {
+		rc, err := b.s.blobs.Get(b.ctx, b.f.ID, b.off, -1)
+		if err != nil {
+			return 0, err
+		}
+		b.rc = rc
+	}
+	n, err := b.rc.Read(p)
+	b.off += int64(n)
+	return n, err
+}
+
+type baseURLKey struct{}
+
+// WithBaseURL returns a context carrying the scheme and host that clients
+// reach Foxhole at, to make relative download URLs absolute.
+func WithBaseURL(ctx context.Context, base string) context.Context {
+	return context.WithValue(ctx, baseURLKey{}, base)
+}
+
+func baseURL(ctx context.Context) string {
+	s, _ := ctx.Value(baseURLKey{}).(string)
+	return s
+}

@@ -1,0 +1,84 @@
+package testutil
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// MinIO is a real MinIO server started for a test.
+type MinIO struct {
+	Endpoint  string // host:port
+	AccessKey string
+	SecretKey string
+}
+
+// StartMinIO starts a MinIO server on a free loopback port in a temporary
+// directory, and stops it when the test ends. The binary is the one named
+// by FOXHOLE_TEST_MINIO, else `minio` on PATH; without one the test is
+// skipped with a message saying how to install it (CI always has it).
+func StartMinIO(t testing.TB) *MinIO {
+	t.Helper()
+	bin := os.Getenv("FOXHOLE_TEST_MINIO")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("minio"); err != nil {
+			t.Skip("no minio binary: install one with `go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c` or set FOXHOLE_TEST_MINIO")
+		}
+	}
+	addr, console := freeAddr(t), freeAddr(t)
+	m := &MinIO{Endpoint: addr, AccessKey: "foxholetest", SecretKey: "foxholetest-secret"}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(),
+		"MINIO_ROOT_USER="+m.AccessKey,
+		"MINIO_ROOT_PASSWORD="+m.SecretKey,
+		"MINIO_BROWSER=off",
+		"MINIO_UPDATE=off",
+		"HOME="+dir,
+	)
+	logs := &LockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start minio: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	waitHealthy(t, "http://"+addr+"/minio/health/live", logs)
+	return m
+}
+
+// freeAddr returns a loopback address with a port free at the time of the call.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(t testing.TB, url string, logs fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not healthy after 60s; output:\n%s", url, strings.TrimSpace(logs.String()))
+}
