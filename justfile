@@ -64,10 +64,23 @@ breaking: protodeps
       echo "buf breaking: compatible with $rev"
     done
 
-# Short runs of the Go benchmarks, so a change that breaks them shows up.
+# Stream 1 GiB files up and down on every path and backend.
+test-large:
+    FOXHOLE_TEST_LARGE=1 go test -count=1 -run TestLargeFile -v ./internal/files/
+
+# One short pass over every Go benchmark (small sizes only), so a change
+# that breaks one shows up.
 bench-smoke:
-    go test -run '^$' -bench . -benchtime 200x ./...
+    go test -short -run '^$' -bench . -benchtime 1x ./...
+
+# The file benchmarks in full, with their baselines (docs/benchmarks.md).
+bench-files:
+    go test -run '^$' -bench 'Upload|Download|RawDisk|MinIOClient' -benchtime 3x -count 1 ./internal/files/
+
+# The MinIO server the tests start (built from the Go module proxy, once).
+minio:
+    command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Everything CI checks.
-ci: lint gen-check breaking test bench-smoke
+ci: minio lint gen-check breaking test test-large bench-smoke
     go test ./...

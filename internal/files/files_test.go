@@ -264,12 +264,17 @@ func TestSignedDownloadURLs(t *testing.T) {
 	}
 	other := upload(t, c, "other", []byte("x"))
 	for name, bad := range map[string]string{
-		"other id":        tamper(func(p string, q url.Values) string { return strings.Replace(p, f.GetId(), other.GetId(), 1) + "?" + q.Encode() }),
-		"later expiry":    tamper(func(p string, q url.Values) string { q.Set("expires", "9999999999"); return p + "?" + q.Encode() }),
-		"expired":         tamper(func(p string, q url.Values) string { q.Set("expires", "1"); return p + "?" + q.Encode() }),
-		"wrong signature": tamper(func(p string, q url.Values) string { q.Set("signature", strings.Repeat("0", 64)); return p + "?" + q.Encode() }),
-		"no signature":    tamper(func(p string, q url.Values) string { q.Del("signature"); return p + "?" + q.Encode() }),
-		"traversal":       srv.URL + "/files/download/..%2F..%2Ffoxhole.db?" + q.Encode(),
+		"other id": tamper(func(p string, q url.Values) string {
+			return strings.Replace(p, f.GetId(), other.GetId(), 1) + "?" + q.Encode()
+		}),
+		"later expiry": tamper(func(p string, q url.Values) string { q.Set("expires", "9999999999"); return p + "?" + q.Encode() }),
+		"expired":      tamper(func(p string, q url.Values) string { q.Set("expires", "1"); return p + "?" + q.Encode() }),
+		"wrong signature": tamper(func(p string, q url.Values) string {
+			q.Set("signature", strings.Repeat("0", 64))
+			return p + "?" + q.Encode()
+		}),
+		"no signature": tamper(func(p string, q url.Values) string { q.Del("signature"); return p + "?" + q.Encode() }),
+		"traversal":    srv.URL + "/files/download/..%2F..%2Ffoxhole.db?" + q.Encode(),
 	} {
 		res, body := fetch(t, bad)
 		if res.StatusCode != http.StatusNotFound || bytes.Contains(body, content[:16]) {
