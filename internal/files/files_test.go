@@ -28,14 +28,14 @@ import (
 // backend is a place files can live.
 type backend struct {
 	name  string
-	start func(t *testing.T, edit ...func(*config.Config)) *testutil.Server
+	start func(t testing.TB, edit ...func(*config.Config)) *testutil.Server
 }
 
 // backends are the local disk and a real MinIO; the MinIO case is skipped
 // when no minio binary is installed (CI always installs one).
 var backends = []backend{
-	{"local", func(t *testing.T, edit ...func(*config.Config)) *testutil.Server { return testutil.Start(t, edit...) }},
-	{"minio", func(t *testing.T, edit ...func(*config.Config)) *testutil.Server {
+	{"local", func(t testing.TB, edit ...func(*config.Config)) *testutil.Server { return testutil.Start(t, edit...) }},
+	{"minio", func(t testing.TB, edit ...func(*config.Config)) *testutil.Server {
 		m := testutil.StartMinIO(t)
 		return testutil.Start(t, append([]func(*config.Config){func(c *config.Config) {
 			c.S3 = config.S3{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "foxhole-test"}
