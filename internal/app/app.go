@@ -24,6 +24,9 @@ import (
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
+	pubsubmemory "foxhole.dev/foxhole/internal/pubsub/memory"
+	ratelimitmemory "foxhole.dev/foxhole/internal/ratelimit/memory"
+	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
 )
@@ -34,6 +37,7 @@ type App struct {
 	log        zerolog.Logger
 	store      *store.Store
 	files      *files.Service
+	realtime   *realtime.Service
 	localBlobs *local.Store // nil when files live in S3
 	handler    *server.Handler
 	http       *http.Server
@@ -88,14 +92,29 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		}
 		blobs, fileOpts.Verifier, a.localBlobs = l, l, l
 	}
+	a.realtime = realtime.NewService(st, pubsubmemory.New(), realtime.Options{
+		Heartbeat:       cfg.Heartbeat,
+		QueueSize:       cfg.SubscriberQueue,
+		MaxMessageChars: cfg.MessageMaxChars,
+		RetainCount:     cfg.EventRetainCount,
+		RetainAge:       cfg.EventRetainAge,
+		Limiter:         ratelimitmemory.New(cfg.MessageRate, cfg.MessageBurst),
+	}, log)
+	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)
 
 	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), memory.New(cacheEntries))
 	a.handler = server.New(server.Options{
-		Log:               log,
-		Auth:              authSvc,
-		Profile:           profile.NewService(st),
-		Files:             a.files,
+		Log:      log,
+		Auth:     authSvc,
+		Profile:  profile.NewService(st),
+		Files:    a.files,
+		Realtime: a.realtime,
+		WebSocket: realtime.WebSocketOptions{
+			OriginPatterns: cfg.WSOrigins,
+			MaxFrameBytes:  cfg.WSMaxFrameBytes,
+			PingInterval:   cfg.WSPingInterval,
+		},
 		FileUnaryMaxBytes: cfg.FileUnaryMaxBytes,
 		PublicURL:         cfg.PublicURL,
 		Checks:            checks,
@@ -107,6 +126,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
 	a.wg.Go(func() { a.sweepFiles(bg) })
+	a.wg.Go(func() { a.pruneEvents(bg) })
 	return a, nil
 }
 
@@ -141,6 +161,23 @@ func (a *App) sweepFiles(ctx context.Context) {
 	}
 }
 
+// pruneEvents keeps stored events within the retention limits, checking
+// every minute.
+func (a *App) pruneEvents(ctx context.Context) {
+	for {
+		if n, err := a.realtime.Prune(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("prune events")
+		} else if n > 0 {
+			a.log.Debug().Int64("removed", n).Msg("pruned events")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+	}
+}
+
 // Handler returns the app's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
 
@@ -171,7 +208,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.handler.SetDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	err := a.http.Shutdown(sctx)
+	// Streams and WebSockets never go idle by themselves: end them first
+	// (each flushes what it has queued), while unary calls finish.
+	rerr := a.realtime.Shutdown(sctx)
+	err := errors.Join(rerr, a.http.Shutdown(sctx))
 	if errors.Is(err, context.DeadlineExceeded) {
 		a.log.Warn().Dur("timeout", a.cfg.ShutdownTimeout).Msg("drain timed out; closing remaining connections")
 		err = a.http.Close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,17 @@ type Config struct {
 	FileQuotaBytes    int64         // FOXHOLE_FILE_QUOTA_BYTES: total per user; 0 is unlimited.
 	DownloadURLTTL    time.Duration // FOXHOLE_DOWNLOAD_URL_TTL: lifetime of download URLs.
 
+	Heartbeat        time.Duration // FOXHOLE_HEARTBEAT_INTERVAL: between heartbeats on idle streams.
+	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events a subscriber may lag before it is cut off.
+	MessageMaxChars  int           // FOXHOLE_MESSAGE_MAX_CHARS: longest chat message.
+	MessageRate      float64       // FOXHOLE_MESSAGE_RATE: chat messages per second per user.
+	MessageBurst     int           // FOXHOLE_MESSAGE_BURST: and in a burst.
+	EventRetainCount int           // FOXHOLE_EVENT_RETENTION_COUNT: stored events kept.
+	EventRetainAge   time.Duration // FOXHOLE_EVENT_RETENTION_AGE: and for how long.
+	WSOrigins        []string      // FOXHOLE_WS_ORIGINS: cross-origin hosts allowed on /ws.
+	WSMaxFrameBytes  int64         // FOXHOLE_WS_MAX_FRAME_BYTES: largest frame a client may send.
+	WSPingInterval   time.Duration // FOXHOLE_WS_PING_INTERVAL: between pings; one unanswered drops the peer.
+
 	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
 	S3        S3     // FOXHOLE_S3_*: empty endpoint for the local disk.
 }
@@ -64,6 +76,16 @@ func Default() Config {
 		FileUnaryMaxBytes: 4 << 20,
 		FileMaxBytes:      1 << 30,
 		DownloadURLTTL:    15 * time.Minute,
+		Heartbeat:         15 * time.Second,
+		SubscriberQueue:   256,
+		MessageMaxChars:   4096,
+		MessageRate:       10,
+		MessageBurst:      20,
+		EventRetainCount:  10000,
+		EventRetainAge:    30 * 24 * time.Hour,
+		WSOrigins:         []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
+		WSMaxFrameBytes:   64 << 10,
+		WSPingInterval:    20 * time.Second,
 		S3:                S3{Bucket: "foxhole"},
 	}
 }
@@ -110,6 +132,27 @@ func Load(getenv func(string) string) (Config, error) {
 	p.size("FOXHOLE_FILE_MAX_BYTES", &c.FileMaxBytes, 1, 1<<40)
 	p.size("FOXHOLE_FILE_QUOTA_BYTES", &c.FileQuotaBytes, 0, 1<<50)
 	p.duration("FOXHOLE_DOWNLOAD_URL_TTL", &c.DownloadURLTTL, time.Minute, 7*24*time.Hour)
+
+	p.duration("FOXHOLE_HEARTBEAT_INTERVAL", &c.Heartbeat, time.Second, time.Hour)
+	p.integer("FOXHOLE_SUBSCRIBER_QUEUE", &c.SubscriberQueue, 8, 1<<20)
+	p.integer("FOXHOLE_MESSAGE_MAX_CHARS", &c.MessageMaxChars, 1, 1<<16)
+	p.number("FOXHOLE_MESSAGE_RATE", &c.MessageRate, 0.001, 1e6)
+	p.integer("FOXHOLE_MESSAGE_BURST", &c.MessageBurst, 1, 1e6)
+	p.integer("FOXHOLE_EVENT_RETENTION_COUNT", &c.EventRetainCount, 1, 1<<30)
+	p.duration("FOXHOLE_EVENT_RETENTION_AGE", &c.EventRetainAge, time.Minute, 10*365*24*time.Hour)
+	if s := getenv("FOXHOLE_WS_ORIGINS"); s != "" {
+		c.WSOrigins = nil
+		for _, o := range strings.Split(s, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				if _, err := path.Match(o, ""); err != nil || o == "*" {
+					p.fail("FOXHOLE_WS_ORIGINS", fmt.Sprintf("%q is not a host pattern like app.example.com or localhost:*", o))
+				}
+				c.WSOrigins = append(c.WSOrigins, o)
+			}
+		}
+	}
+	p.size("FOXHOLE_WS_MAX_FRAME_BYTES", &c.WSMaxFrameBytes, 1<<10, 16<<20)
+	p.duration("FOXHOLE_WS_PING_INTERVAL", &c.WSPingInterval, time.Second, time.Hour)
 
 	if s := getenv("FOXHOLE_VALKEY_URL"); s != "" {
 		u, err := url.Parse(s)
@@ -194,6 +237,32 @@ func (p *parser) size(name string, dst *int64, lo, hi int64) {
 	}
 	if n < lo || n > hi {
 		p.fail(name, fmt.Sprintf("must be between %d and %d bytes, not %d", lo, hi, n))
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) integer(name string, dst *int, lo, hi int) {
+	s := p.getenv(name)
+	if s == "" {
+		return
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be a whole number from %d to %d, not %q", lo, hi, s))
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) number(name string, dst *float64, lo, hi float64) {
+	s := p.getenv(name)
+	if s == "" {
+		return
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be a number from %g to %g, not %q", lo, hi, s))
 		return
 	}
 	*dst = n

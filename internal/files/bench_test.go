@@ -251,4 +251,3 @@ func BenchmarkMinIOClient(b *testing.B) {
 		})
 	}
 }
-

@@ -27,14 +27,18 @@ import (
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
+	"foxhole.dev/foxhole/internal/realtime"
 )
 
 // Options is everything the handler serves and how.
 type Options struct {
-	Log     zerolog.Logger
-	Auth    *auth.Service
-	Profile *profile.Service
-	Files   *files.Service
+	Log      zerolog.Logger
+	Auth     *auth.Service
+	Profile  *profile.Service
+	Files    *files.Service
+	Realtime *realtime.Service
+	// WebSocket tunes GET /ws; its ToConnect is filled in here.
+	WebSocket realtime.WebSocketOptions
 	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
 	// MaxRequestBytes so that a larger file gets a clear answer.
 	FileUnaryMaxBytes int64
@@ -86,10 +90,15 @@ func New(o Options) *Handler {
 	fileOpts := connect.WithHandlerOptions(connectOpts,
 		// Room for the largest UploadFile plus its envelope, so that content
 		// just over the limit gets UploadFile's own explanation.
-		connect.WithReadMaxBytes(int(max(o.MaxRequestBytes, o.FileUnaryMaxBytes+64<<10))))
+		connect.WithReadMaxBytes(int(max(o.MaxRequestBytes, o.FileUnaryMaxBytes+64<<10))),
+		// File content is mostly compressed already; gzip would only burn CPU.
+		connect.WithCompression("gzip", nil, nil))
 	mux.Handle(foxholev1connect.NewFileServiceHandler(files.NewHandler(o.Files), fileOpts))
 	o.Files.Routes(mux, writeHTTPError)
-	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(foxholev1connect.UnimplementedRealtimeServiceHandler{}, connectOpts))
+	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtime.NewHandler(o.Realtime), connectOpts))
+	wsOpts := o.WebSocket
+	wsOpts.ToConnect = toConnect
+	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))
 
 	services := []string{
 		foxholev1connect.AuthServiceName,

@@ -97,7 +97,6 @@ func TestBadInput(t *testing.T) {
 		{"unknown user id", "ProfileService/GetUser", u.Token, js, `{"id":"nobody"}`, 404, "not_found"},
 		{"empty user id", "ProfileService/GetUser", u.Token, js, `{}`, 400, "invalid_argument"},
 		{"bad mask", "ProfileService/UpdateProfile", u.Token, js, `{"user":{"id":"x"},"updateMask":"id"}`, 400, "invalid_argument"},
-		{"unimplemented yet", "RealtimeService/ListPresence", u.Token, js, `{}`, 501, "unimplemented"},
 	}
 	for _, tc := range cases {
 		status, body, _ := post(t, srv.URL+"/foxhole.v1."+tc.path, tc.token, tc.contentType, tc.body)

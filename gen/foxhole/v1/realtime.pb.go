@@ -480,7 +480,10 @@ type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Replay stored events with an id greater than this one before the live
 	// tail. Unset: live events only.
-	AfterEventId  *int64 `protobuf:"varint,1,opt,name=after_event_id,json=afterEventId,proto3,oneof" json:"after_event_id,omitempty"`
+	AfterEventId *int64 `protobuf:"varint,1,opt,name=after_event_id,json=afterEventId,proto3,oneof" json:"after_event_id,omitempty"`
+	// Leave out presence changes. Clients that track many users can poll
+	// ListPresence instead of hearing every join and leave.
+	SkipPresence  bool `protobuf:"varint,2,opt,name=skip_presence,json=skipPresence,proto3" json:"skip_presence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -520,6 +523,13 @@ func (x *SubscribeRequest) GetAfterEventId() int64 {
 		return *x.AfterEventId
 	}
 	return 0
+}
+
+func (x *SubscribeRequest) GetSkipPresence() bool {
+	if x != nil {
+		return x.SkipPresence
+	}
+	return false
 }
 
 // SubscribeResponse is one message of an event stream.
@@ -828,9 +838,10 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\rCHANGE_JOINED\x10\x01\x12\x0f\n" +
 	"\vCHANGE_LEFT\x10\x02\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"Y\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"~\n" +
 	"\x10SubscribeRequest\x122\n" +
-	"\x0eafter_event_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\fafterEventId\x88\x01\x01B\x11\n" +
+	"\x0eafter_event_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\fafterEventId\x88\x01\x01\x12#\n" +
+	"\rskip_presence\x18\x02 \x01(\bR\fskipPresenceB\x11\n" +
 	"\x0f_after_event_id\"}\n" +
 	"\x11SubscribeResponse\x12)\n" +
 	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventH\x00R\x05event\x125\n" +

@@ -1,0 +1,82 @@
+// Package memory is the in-process pubsub.Hub.
+package memory
+
+import (
+	"context"
+	"sync"
+
+	"foxhole.dev/foxhole/internal/pubsub"
+)
+
+var _ pubsub.Hub = (*Hub)(nil)
+
+// Hub delivers each message synchronously to every subscriber, in publish
+// order; subscribers must not block (see pubsub.Hub).
+type Hub struct {
+	mu       sync.RWMutex
+	subs     map[*subscriber]struct{}
+	sessions map[string]int // open sessions per user
+}
+
+type subscriber struct{ fn func([]byte) }
+
+// New returns an empty hub.
+func New() *Hub {
+	return &Hub{subs: map[*subscriber]struct{}{}, sessions: map[string]int{}}
+}
+
+// Publish implements pubsub.Hub. The publish lock keeps one order for all
+// subscribers.
+func (h *Hub) Publish(_ context.Context, msg []byte) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.subs {
+		s.fn(msg)
+	}
+	return nil
+}
+
+// Subscribe implements pubsub.Hub.
+func (h *Hub) Subscribe(fn func([]byte)) func() {
+	s := &subscriber{fn: fn}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.subs, s)
+		h.mu.Unlock()
+	}
+}
+
+// Join implements pubsub.Hub.
+func (h *Hub) Join(_ context.Context, userID string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sessions[userID]++
+	return h.sessions[userID] == 1, nil
+}
+
+// Leave implements pubsub.Hub.
+func (h *Hub) Leave(_ context.Context, userID string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.sessions[userID] - 1
+	if n <= 0 {
+		delete(h.sessions, userID)
+		return n == 0, nil
+	}
+	h.sessions[userID] = n
+	return false, nil
+}
+
+// Online implements pubsub.Hub.
+func (h *Hub) Online(context.Context) ([]string, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	users := make([]string, 0, len(h.sessions))
+	for u := range h.sessions {
+		users = append(users, u)
+	}
+	return users, nil
+}

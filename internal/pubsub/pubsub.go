@@ -1,0 +1,27 @@
+// Package pubsub defines the hub that carries live events between
+// Foxhole's realtime sessions, and who is online. The embedded default lives
+// in process (pubsub/memory); a shared hub lets several processes deliver
+// each other's events.
+package pubsub
+
+import "context"
+
+// Hub fans messages out to every subscriber, in every process sharing it,
+// and counts each user's open sessions.
+type Hub interface {
+	// Publish delivers msg to every subscriber. It never waits on a slow
+	// subscriber. Messages from one publisher arrive in publish order.
+	Publish(ctx context.Context, msg []byte) error
+	// Subscribe calls fn with every message published from now on, until
+	// unsubscribe is called. fn must return quickly and not keep msg past
+	// the call unless it copies it.
+	Subscribe(fn func(msg []byte)) (unsubscribe func())
+	// Join records one more open session of the user and reports whether
+	// it is the user's first.
+	Join(ctx context.Context, userID string) (first bool, err error)
+	// Leave records that one session of the user closed and reports
+	// whether it was the user's last.
+	Leave(ctx context.Context, userID string) (last bool, err error)
+	// Online lists the users with at least one open session.
+	Online(ctx context.Context) ([]string, error)
+}

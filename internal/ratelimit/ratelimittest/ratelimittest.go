@@ -1,0 +1,45 @@
+// Package ratelimittest is the contract every ratelimit.Limiter must meet.
+package ratelimittest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"foxhole.dev/foxhole/internal/ratelimit"
+)
+
+// Run checks limiters made by newLimiter(rate, burst) against the contract.
+func Run(t *testing.T, newLimiter func(t *testing.T, rate float64, burst int) ratelimit.Limiter) {
+	ctx := context.Background()
+	t.Run("burst then refuse then refill", func(t *testing.T) {
+		l := newLimiter(t, 20, 5)
+		for i := range 5 {
+			if ok, err := l.Allow(ctx, "k"); !ok || err != nil {
+				t.Fatalf("event %d of the burst refused: %v", i, err)
+			}
+		}
+		if ok, _ := l.Allow(ctx, "k"); ok {
+			t.Fatal("event past the burst allowed")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if ok, _ := l.Allow(ctx, "k"); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("bucket never refilled")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	t.Run("keys are independent", func(t *testing.T) {
+		l := newLimiter(t, 1, 1)
+		if ok, _ := l.Allow(ctx, "a"); !ok {
+			t.Fatal("a refused")
+		}
+		if ok, _ := l.Allow(ctx, "b"); !ok {
+			t.Fatal("b refused because of a")
+		}
+	})
+}

@@ -1,0 +1,406 @@
+// Package realtime carries chat messages, file events and presence to
+// subscribers over server streams and WebSockets alike.
+//
+// Messages are durable, fan-out is live: an event is stored before it is
+// published, and a subscriber that resumes with a cursor gets the stored
+// events after it, then joins the live tail with no gap and no duplicate.
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/files"
+	"foxhole.dev/foxhole/internal/pubsub"
+	"foxhole.dev/foxhole/internal/ratelimit"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+// Store is the part of the database that realtime needs.
+type Store interface {
+	UserByID(ctx context.Context, id string) (*store.User, error)
+	UsersByID(ctx context.Context, ids []string) ([]store.User, error)
+	AddEvent(ctx context.Context, e *store.Event) error
+	EventsAfter(ctx context.Context, userID string, after int64, limit int) ([]store.Event, error)
+	EventBounds(ctx context.Context) (prunedThrough, last int64, err error)
+	PruneEvents(ctx context.Context, keep int, cutoff int64) (int64, error)
+}
+
+// Options tune the realtime service.
+type Options struct {
+	Heartbeat       time.Duration // between heartbeats on idle server streams
+	QueueSize       int           // events a subscriber may fall behind before it is cut off
+	MaxMessageChars int           // longest chat message
+	RetainCount     int           // stored events kept
+	RetainAge       time.Duration // and for how long
+	Limiter         ratelimit.Limiter
+}
+
+// Service implements realtime messaging.
+type Service struct {
+	db   Store
+	hub  pubsub.Hub
+	opt  Options
+	log  zerolog.Logger
+	now  func() time.Time
+	live sessions
+
+	publishMu   sync.Mutex // store then publish, one event at a time: live order is id order
+	unsubscribe func()
+
+	closing   chan struct{} // closed by Shutdown
+	closeOnce sync.Once
+	active    sync.WaitGroup // open sessions and WebSockets
+}
+
+var _ files.Events = (*Service)(nil)
+
+// NewService returns a Service storing events in db and fanning them out
+// through hub.
+func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
+	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
+	s.unsubscribe = hub.Subscribe(func(msg []byte) {
+		d, err := decodeEnvelope(msg)
+		if err != nil {
+			s.log.Error().Err(err).Msg("undecodable realtime message")
+			return
+		}
+		s.live.deliver(d)
+	})
+	return s
+}
+
+// Shutdown ends every session: each sends what it has queued, then closes
+// with "going away". New sessions are refused. It returns when every
+// session has ended, or when ctx does.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.unsubscribe()
+	})
+	done := make(chan struct{})
+	go func() {
+		s.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ErrShuttingDown ends sessions when the server stops.
+var ErrShuttingDown = errs.New(errs.ErrUnavailable, "server is shutting down; reconnect and resume from your last event id")
+
+// ErrTooSlow ends a session that fell too far behind.
+var ErrTooSlow = errs.New(errs.ErrResourceExhausted, "subscriber fell too far behind and was disconnected; resume from your last event id")
+
+// Send stores a chat message from sender, then delivers it. recipientID ""
+// is a broadcast.
+func (s *Service) Send(ctx context.Context, senderID, content, recipientID string) (*foxholev1.Event, error) {
+	if err := s.checkContent(content); err != nil {
+		return nil, err
+	}
+	if s.opt.Limiter != nil {
+		ok, err := s.opt.Limiter.Allow(ctx, "message:"+senderID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errs.New(errs.ErrResourceExhausted, "too many messages; slow down")
+		}
+	}
+	sender, err := s.db.UserByID(ctx, senderID)
+	if err != nil {
+		return nil, err
+	}
+	if recipientID != "" {
+		if _, err := s.db.UserByID(ctx, recipientID); errors.Is(err, errs.ErrNotFound) {
+			return nil, errs.New(errs.ErrNotFound, "recipient %q not found", recipientID)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	ev := &foxholev1.Event{Payload: &foxholev1.Event_ChatMessage{ChatMessage: &foxholev1.ChatMessage{
+		Sender:      &foxholev1.UserRef{Id: sender.ID, ScreenName: sender.ScreenName},
+		Content:     content,
+		RecipientId: recipientID,
+	}}}
+	if err := s.store(ctx, ev, senderID, recipientID); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// checkContent enforces the message rules: 1 to MaxMessageChars characters,
+// not all white space, no control characters but newline and tab.
+func (s *Service) checkContent(c string) error {
+	switch {
+	case !utf8.ValidString(c):
+		return errs.Invalidf("content", "must be valid UTF-8")
+	case strings.TrimSpace(c) == "":
+		return errs.Invalidf("content", "must not be empty")
+	case utf8.RuneCountInString(c) > s.opt.MaxMessageChars:
+		return errs.Invalidf("content", "must be at most %d characters", s.opt.MaxMessageChars)
+	case strings.IndexFunc(c, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
+		return errs.Invalidf("content", "must not contain control characters other than newline and tab")
+	}
+	return nil
+}
+
+// store makes ev durable, giving it its id and time, then publishes it.
+func (s *Service) store(ctx context.Context, ev *foxholev1.Event, sender, recipient string) error {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	now := s.now()
+	ev.CreatedAt = timestamppb.New(now)
+	body, err := proto.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	row := &store.Event{SenderID: sender, Body: body, CreatedAt: now.UnixMicro()}
+	if recipient != "" {
+		row.RecipientID = &recipient
+	}
+	if err := s.db.AddEvent(ctx, row); err != nil {
+		return fmt.Errorf("store event: %w", err)
+	}
+	ev.Id = row.ID
+	// The event is durable; a failed publish only delays it until subscribers resume.
+	if err := s.publish(context.WithoutCancel(ctx), ev, envelope{Sender: sender, Recipient: recipient}); err != nil {
+		s.log.Warn().Err(err).Int64("event_id", ev.Id).Msg("publish stored event")
+	}
+	return nil
+}
+
+func (s *Service) publish(ctx context.Context, ev *foxholev1.Event, env envelope) error {
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	env.Event = b
+	msg, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	return s.hub.Publish(ctx, msg)
+}
+
+// FileCreated implements files.Events: the owner's sessions hear of it.
+func (s *Service) FileCreated(ctx context.Context, f *store.File) {
+	s.fileEvent(ctx, f, foxholev1.FileEvent_KIND_CREATED)
+}
+
+// FileDeleted implements files.Events.
+func (s *Service) FileDeleted(ctx context.Context, f *store.File) {
+	s.fileEvent(ctx, f, foxholev1.FileEvent_KIND_DELETED)
+}
+
+func (s *Service) fileEvent(ctx context.Context, f *store.File, kind foxholev1.FileEvent_Kind) {
+	ev := &foxholev1.Event{Payload: &foxholev1.Event_FileEvent{FileEvent: &foxholev1.FileEvent{Kind: kind, File: files.FileProto(f)}}}
+	if err := s.store(context.WithoutCancel(ctx), ev, f.OwnerID, f.OwnerID); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Str("file_id", f.ID).Msg("store file event")
+	}
+}
+
+// Online lists the users connected now.
+func (s *Service) Online(ctx context.Context) ([]*foxholev1.UserRef, error) {
+	ids, err := s.hub.Online(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.db.UsersByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]*foxholev1.UserRef, len(users))
+	for i, u := range users {
+		refs[i] = &foxholev1.UserRef{Id: u.ID, ScreenName: u.ScreenName}
+	}
+	return refs, nil
+}
+
+// Subscription asks for a user's events.
+type Subscription struct {
+	UserID       string
+	After        *int64 // resume after this event id; nil: live events only
+	SkipPresence bool
+	Heartbeat    bool // send heartbeats (server streams do; WebSockets ping instead)
+}
+
+// replayPage is how many stored events a resume reads at a time.
+const replayPage = 500
+
+// Subscribe sends the user's events through send until ctx ends, the
+// subscriber falls behind (ErrTooSlow) or the server shuts down
+// (ErrShuttingDown). send must not keep its argument.
+func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*delivery) error) error {
+	s.active.Add(1)
+	defer s.active.Done()
+	select {
+	case <-s.closing:
+		return ErrShuttingDown
+	default:
+	}
+	if sub.After != nil {
+		pruned, last, err := s.db.EventBounds(ctx)
+		if err != nil {
+			return err
+		}
+		if *sub.After < pruned {
+			return errs.New(errs.ErrOutOfRange, "event %d is older than the retained history (events up to %d were pruned); reload instead of resuming", *sub.After, pruned)
+		}
+		if *sub.After > last {
+			return errs.New(errs.ErrOutOfRange, "event %d does not exist yet (newest is %d)", *sub.After, last)
+		}
+	}
+
+	// Join the live tail first, then replay: every event is either stored
+	// before the replay reads, or published after the session is listening.
+	sess := &session{user: sub.UserID, skipPresence: sub.SkipPresence, queue: make(chan *delivery, s.opt.QueueSize), kicked: make(chan struct{})}
+	s.live.add(sess)
+	defer s.live.remove(sess)
+	s.join(ctx, sub.UserID)
+	defer s.leave(context.WithoutCancel(ctx), sub.UserID)
+
+	var last int64
+	if sub.After != nil {
+		last = *sub.After
+		for {
+			evs, err := s.db.EventsAfter(ctx, sub.UserID, last, replayPage)
+			if err != nil {
+				return err
+			}
+			for _, row := range evs {
+				d, err := storedDelivery(row)
+				if err != nil {
+					return err
+				}
+				if err := send(d); err != nil {
+					return err
+				}
+				last = row.ID
+			}
+			if len(evs) < replayPage {
+				break
+			}
+		}
+	}
+
+	var heartbeat <-chan time.Time
+	if sub.Heartbeat && s.opt.Heartbeat > 0 {
+		t := time.NewTicker(s.opt.Heartbeat)
+		defer t.Stop()
+		heartbeat = t.C
+	}
+	next := func(d *delivery) error {
+		if d.id != 0 && d.id <= last {
+			return nil // already replayed
+		}
+		if d.id != 0 {
+			last = d.id
+		}
+		return send(d)
+	}
+	for {
+		select {
+		case d := <-sess.queue:
+			if err := next(d); err != nil {
+				return err
+			}
+		case <-heartbeat:
+			if err := send(&delivery{msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Heartbeat{
+				Heartbeat: &foxholev1.Heartbeat{Time: timestamppb.New(s.now())},
+			}}}); err != nil {
+				return err
+			}
+		case <-sess.kicked:
+			return ErrTooSlow
+		case <-s.closing:
+			// Flush what was already queued, then go.
+			for {
+				select {
+				case d := <-sess.queue:
+					if err := next(d); err != nil {
+						return err
+					}
+				default:
+					return ErrShuttingDown
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func storedDelivery(row store.Event) (*delivery, error) {
+	ev := new(foxholev1.Event)
+	if err := proto.Unmarshal(row.Body, ev); err != nil {
+		return nil, fmt.Errorf("decode stored event %d: %w", row.ID, err)
+	}
+	ev.Id = row.ID
+	d := &delivery{id: row.ID, sender: row.SenderID, msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}}}
+	if row.RecipientID != nil {
+		d.recipient = *row.RecipientID
+	}
+	return d, nil
+}
+
+// join and leave count the user's sessions and announce the first and the
+// last to everyone, once per user however many tabs it opens.
+func (s *Service) join(ctx context.Context, userID string) {
+	first, err := s.hub.Join(ctx, userID)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("presence join")
+		return
+	}
+	if first {
+		s.announce(ctx, userID, foxholev1.PresenceEvent_CHANGE_JOINED)
+	}
+}
+
+func (s *Service) leave(ctx context.Context, userID string) {
+	last, err := s.hub.Leave(ctx, userID)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("presence leave")
+		return
+	}
+	if last {
+		s.announce(ctx, userID, foxholev1.PresenceEvent_CHANGE_LEFT)
+	}
+}
+
+func (s *Service) announce(ctx context.Context, userID string, change foxholev1.PresenceEvent_Change) {
+	ref := &foxholev1.UserRef{Id: userID}
+	if u, err := s.db.UserByID(ctx, userID); err == nil {
+		ref.ScreenName = u.ScreenName
+	}
+	ev := &foxholev1.Event{
+		CreatedAt: timestamppb.New(s.now()),
+		Payload:   &foxholev1.Event_Presence{Presence: &foxholev1.PresenceEvent{User: ref, Change: change}},
+	}
+	if err := s.publish(ctx, ev, envelope{Presence: true}); err != nil {
+		s.log.Warn().Err(err).Msg("publish presence")
+	}
+}
+
+// Prune deletes stored events beyond the retention limits.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	return s.db.PruneEvents(ctx, s.opt.RetainCount, s.now().Add(-s.opt.RetainAge).UnixMicro())
+}

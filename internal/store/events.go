@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+)
+
+// Event is a row of the events table. CreatedAt is in Unix microseconds.
+type Event struct {
+	bun.BaseModel `bun:"table:events"`
+
+	ID          int64   `bun:"id,pk,autoincrement"`
+	SenderID    string  `bun:"sender_id"`
+	RecipientID *string `bun:"recipient_id"`
+	Body        []byte  `bun:"body"`
+	CreatedAt   int64   `bun:"created_at"`
+}
+
+// AddEvent inserts e, setting its ID. Once it returns, e is durable.
+func (s *Store) AddEvent(ctx context.Context, e *Event) error {
+	_, err := s.w.NewInsert().Model(e).Returning("id").Exec(ctx)
+	return err
+}
+
+// EventsAfter returns up to limit events with an id greater than after that
+// userID may see (broadcasts, and those it sent or received), in id order.
+func (s *Store) EventsAfter(ctx context.Context, userID string, after int64, limit int) ([]Event, error) {
+	var evs []Event
+	err := s.r.NewSelect().Model(&evs).
+		Where("id > ?", after).
+		Where("(recipient_id IS NULL OR recipient_id = ? OR sender_id = ?)", userID, userID).
+		OrderExpr("id").Limit(int64(limit)).Scan(ctx)
+	return evs, err
+}
+
+// EventBounds returns the highest id pruning has removed and the highest id
+// ever assigned.
+func (s *Store) EventBounds(ctx context.Context) (prunedThrough, last int64, err error) {
+	err = s.r.NewRaw(`SELECT
+		(SELECT pruned_through FROM event_retention WHERE id = 1),
+		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`).Scan(ctx, &prunedThrough, &last)
+	return prunedThrough, last, err
+}
+
+// PruneEvents deletes events beyond the newest keep, and those created
+// before cutoff (Unix microseconds), and records how far it pruned.
+func (s *Store) PruneEvents(ctx context.Context, keep int, cutoff int64) (int64, error) {
+	var removed int64
+	err := s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var through int64
+		err := tx.NewRaw(`SELECT COALESCE(MAX(id), 0) FROM events WHERE
+			id <= (SELECT COALESCE(MAX(id), 0) FROM events) - ? OR created_at < ?`, keep, cutoff).Scan(ctx, &through)
+		if err != nil || through == 0 {
+			return err
+		}
+		res, err := tx.NewDelete().Model((*Event)(nil)).Where("id <= ?", through).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		removed, _ = res.RowsAffected()
+		_, err = tx.NewUpdate().Table("event_retention").
+			Set("pruned_through = MAX(pruned_through, ?)", through).Where("id = 1").Exec(ctx)
+		return err
+	})
+	return removed, err
+}
+
+// UsersByID returns the users with the given ids that exist.
+func (s *Store) UsersByID(ctx context.Context, ids []string) ([]User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var users []User
+	err := s.r.NewSelect().Model(&users).Column("id", "screen_name").Where("id IN (?)", bun.In(ids)).Scan(ctx)
+	return users, err
+}

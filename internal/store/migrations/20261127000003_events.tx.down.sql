@@ -1,0 +1,3 @@
+DROP TABLE event_retention;
+--bun:split
+DROP TABLE events;
