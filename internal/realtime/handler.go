@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -43,7 +44,34 @@ func (h *Handler) Subscribe(ctx context.Context, req *connect.Request[foxholev1.
 	if err := stream.Send(nil); err != nil {
 		return err
 	}
-	return h.svc.Subscribe(ctx, sub, func(d *delivery) error { return stream.Send(d.msg) })
+	deadline := writeDeadlineFrom(ctx)
+	return h.svc.Subscribe(ctx, sub, func(d *delivery) error {
+		// A peer that stops reading must not hold this stream forever; the
+		// deadline is lifted after each send so an idle stream lives on.
+		deadline(time.Now().Add(sendTimeout))
+		defer deadline(time.Time{})
+		return stream.Send(d.msg)
+	})
+}
+
+// sendTimeout bounds how long one event may take to reach a subscriber's
+// connection before the subscriber is dropped.
+const sendTimeout = 10 * time.Second
+
+type writeDeadlineKey struct{}
+
+// WithWriteDeadline returns a context carrying set, which sets the write
+// deadline of the request's connection (http.ResponseController's).
+// Subscribe uses it so a stuck peer cannot block a stream forever.
+func WithWriteDeadline(ctx context.Context, set func(time.Time) error) context.Context {
+	return context.WithValue(ctx, writeDeadlineKey{}, set)
+}
+
+func writeDeadlineFrom(ctx context.Context) func(time.Time) error {
+	if set, ok := ctx.Value(writeDeadlineKey{}).(func(time.Time) error); ok {
+		return set
+	}
+	return func(time.Time) error { return nil }
 }
 
 // SendMessage implements foxholev1connect.RealtimeServiceHandler.

@@ -315,9 +315,22 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*de
 		if d.id != 0 {
 			last = d.id
 		}
-		return send(d)
+		if err := send(d); err != nil {
+			select {
+			case <-sess.kicked:
+				return ErrTooSlow // the send failed because the peer stopped reading
+			default:
+				return err
+			}
+		}
+		return nil
 	}
 	for {
+		select {
+		case <-sess.kicked: // checked first: a full queue is always ready too
+			return ErrTooSlow
+		default:
+		}
 		select {
 		case d := <-sess.queue:
 			if err := next(d); err != nil {

@@ -70,7 +70,7 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 		}()
 
 		err = s.Subscribe(ctx, sub, func(d *delivery) error {
-			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
 			defer wcancel()
 			return c.Write(wctx, websocket.MessageText, d.JSON())
 		})

@@ -120,7 +120,7 @@ func New(o Options) *Handler {
 	authn := o.Auth.Middleware(isPublic, writeError)
 	var h http.Handler = mux
 	h = noteUser(h)
-	h = unaryDeadline(h)
+	h = streamDeadlines(h)
 	h = withBaseURL(o.PublicURL, h)
 	h = authn(h)
 	if len(o.CORSOrigins) > 0 {
@@ -216,12 +216,16 @@ func withBaseURL(public string, next http.Handler) http.Handler {
 	})
 }
 
-// unaryDeadline gives unary RPCs a deadline for reading their body.
-func unaryDeadline(next http.Handler) http.Handler {
+// streamDeadlines gives unary RPCs a deadline for reading their body, and
+// lets Subscribe set write deadlines on its stream.
+func streamDeadlines(next http.Handler) http.Handler {
 	unary := unaryProcedures()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if unary[r.URL.Path] {
+		switch {
+		case unary[r.URL.Path]:
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
+		case r.URL.Path == foxholev1connect.RealtimeServiceSubscribeProcedure:
+			r = r.WithContext(realtime.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
 		}
 		next.ServeHTTP(w, r)
 	})
