@@ -74,8 +74,16 @@ bench-smoke:
     go test -short -run '^$' -bench . -benchtime 1x ./...
 
 # The file benchmarks in full, with their baselines (docs/benchmarks.md).
-bench-files:
+bench-files: minio
     go test -run '^$' -bench 'Upload|Download|RawDisk|MinIOClient' -benchtime 3x -count 1 ./internal/files/
+
+# Realtime fan-out to 1,000 and 10,000 subscribers (docs/benchmarks.md).
+bench-realtime:
+    go test -run '^$' -bench Fanout -benchtime 30x -count 1 ./internal/realtime/
+
+# GetProfile over every protocol on a real server (docs/benchmarks.md).
+bench-profile:
+    go test -run '^$' -bench GetProfile -benchtime 20000x -count 1 ./internal/profile/
 
 # The MinIO server the tests start (built from the Go module proxy, once).
 minio:

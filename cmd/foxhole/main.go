@@ -4,6 +4,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // served on FOXHOLE_PPROF_ADDR only
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +28,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if cfg.PprofAddr != "" {
+		// Profiles stay off the API port: only whoever reaches this address sees them.
+		go func() {
+			log.Info().Str("addr", cfg.PprofAddr).Msg("serving pprof")
+			if err := http.ListenAndServe(cfg.PprofAddr, nil); err != nil {
+				log.Error().Err(err).Msg("pprof listener")
+			}
+		}()
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "foxhole:", err)

@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/testutil"
 )
 
 // TestShutdownDrainsInFlightCalls stops the server while a call is still
@@ -105,5 +109,78 @@ func TestUnusableBackendsStopStartup(t *testing.T) {
 		if _, err := app.New(context.Background(), cfg, zerolog.Nop()); err == nil {
 			t.Errorf("%s: app started with a backend this build lacks", name)
 		}
+	}
+}
+
+// TestShutdownEndsStreamsCleanly stops a server with a Subscribe stream and
+// a WebSocket open: both are told the server is going away.
+func TestShutdownEndsStreamsCleanly(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	a, err := app.New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+
+	p := testutil.Protocols[2]
+	clients := func(token string) testutil.Clients {
+		s := &testutil.Server{URL: base}
+		return s.Clients(p, token)
+	}
+	reg, err := clients("").Auth.Register(context.Background(), connect.NewRequest(&foxholev1.RegisterRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := clients("").Auth.CreateToken(context.Background(), connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: reg.Msg.GetUserSecret()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := tok.Msg.GetAccessToken()
+
+	stream, err := clients(token).Realtime.Subscribe(context.Background(), connect.NewRequest(&foxholev1.SubscribeRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.Dial(context.Background(), "ws://"+ln.Addr().String()+"/ws?token="+token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both sessions are open once the user's presence shows.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := clients(token).Realtime.ListPresence(context.Background(), connect.NewRequest(&foxholev1.ListPresenceRequest{}))
+		if err == nil && len(res.Msg.GetUsers()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sessions did not open")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	stop() // SIGTERM
+	for stream.Receive() {
+	}
+	if connect.CodeOf(stream.Err()) != connect.CodeUnavailable {
+		t.Errorf("stream ended with %v, want unavailable (going away)", stream.Err())
+	}
+	for {
+		if _, _, err := ws.Read(context.Background()); err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+				t.Errorf("WebSocket ended with %v, want 1001 going away", err)
+			}
+			break
+		}
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }

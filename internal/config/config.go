@@ -27,6 +27,10 @@ type Config struct {
 	MaxRequestBytes int64         // FOXHOLE_MAX_REQUEST_BYTES: largest accepted RPC message.
 	ShutdownTimeout time.Duration // FOXHOLE_SHUTDOWN_TIMEOUT: how long draining may take.
 
+	// PprofAddr serves net/http/pprof on its own listener
+	// (FOXHOLE_PPROF_ADDR, e.g. 127.0.0.1:6060). Empty: off.
+	PprofAddr string
+
 	LogLevel  string // FOXHOLE_LOG_LEVEL: debug, info, warn or error.
 	LogFormat string // FOXHOLE_LOG_FORMAT: json, console, or auto (console on a terminal).
 
@@ -119,6 +123,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	p.size("FOXHOLE_MAX_REQUEST_BYTES", &c.MaxRequestBytes, 1<<10, 1<<30)
 	p.duration("FOXHOLE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second, time.Hour)
+	p.str("FOXHOLE_PPROF_ADDR", &c.PprofAddr)
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			p.fail("FOXHOLE_PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
+		}
+	}
 	p.oneOf("FOXHOLE_LOG_LEVEL", &c.LogLevel, "debug", "info", "warn", "error")
 	p.oneOf("FOXHOLE_LOG_FORMAT", &c.LogFormat, "auto", "json", "console")
 

@@ -64,10 +64,8 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 			defer cancel()
 			s.readFrames(ctx, c, user, o)
 		}()
-		go func() {
-			defer cancel()
-			keepAlive(ctx, c, o.PingInterval)
-		}()
+		stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
+		defer stopPings()
 
 		err = s.Subscribe(ctx, sub, func(d *delivery) error {
 			wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
@@ -110,23 +108,21 @@ func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, user string
 	}
 }
 
-// keepAlive pings the peer and returns when one goes unanswered.
-func keepAlive(ctx context.Context, c *websocket.Conn, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// keepAlive pings the peer every interval and calls drop when a ping goes
+// unanswered. It holds no goroutine between pings, which matters at ten
+// thousand idle sockets. The returned func stops it.
+func keepAlive(ctx context.Context, drop func(), c *websocket.Conn, every time.Duration) (stop func() bool) {
+	var t *time.Timer
+	t = time.AfterFunc(every, func() {
+		pctx, cancel := context.WithTimeout(ctx, every)
+		defer cancel()
+		if err := c.Ping(pctx); err != nil {
+			drop()
 			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, every)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				return
-			}
 		}
-	}
+		t.Reset(every)
+	})
+	return t.Stop
 }
 
 // frame is what a client sends: SendMessageRequest as JSON, with the
