@@ -39,10 +39,6 @@ func (d *delivery) JSON() []byte {
 	return d.json
 }
 
-func (d *delivery) visibleTo(user string) bool {
-	return d.presence || d.recipient == "" || d.recipient == user || d.sender == user
-}
-
 func decodeEnvelope(b []byte) (*delivery, error) {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {

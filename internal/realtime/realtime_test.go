@@ -253,11 +253,9 @@ func TestOneConversationOnEveryTransport(t *testing.T) {
 		m.sub.untilChat("ready")
 	}
 
-	var want []string
 	for _, m := range members {
 		text := "hello from " + m.name
 		m.say(text)
-		want = append(want, text)
 		// One at a time, so that every subscriber sees the same order.
 		for _, other := range members {
 			if got := other.sub.nextChat(); got.GetChatMessage().GetContent() != text {

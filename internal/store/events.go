@@ -72,6 +72,6 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) ([]User, error) {
 		return nil, nil
 	}
 	var users []User
-	err := s.r.NewSelect().Model(&users).Column("id", "screen_name").Where("id IN (?)", bun.In(ids)).Scan(ctx)
+	err := s.r.NewSelect().Model(&users).Column("id", "screen_name").Where("id IN (?)", bun.List(ids)).Scan(ctx)
 	return users, err
 }
