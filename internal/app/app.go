@@ -205,13 +205,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.log.Info().Msg("shutting down: draining in-flight calls")
-	a.handler.SetDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	// Streams and WebSockets never go idle by themselves: end them first
-	// (each flushes what it has queued), while unary calls finish.
-	rerr := a.realtime.Shutdown(sctx)
-	err := errors.Join(rerr, a.http.Shutdown(sctx))
+	err := errors.Join(a.EndSessions(sctx), a.http.Shutdown(sctx))
 	if errors.Is(err, context.DeadlineExceeded) {
 		a.log.Warn().Dur("timeout", a.cfg.ShutdownTimeout).Msg("drain timed out; closing remaining connections")
 		err = a.http.Close()
@@ -220,6 +216,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	err = errors.Join(err, a.Close())
 	a.log.Info().Msg("stopped")
 	return err
+}
+
+// EndSessions marks the server as draining (/readyz answers 503) and ends
+// every stream and WebSocket, which never go idle by themselves; each
+// flushes what it has queued first. It returns when they have ended or ctx
+// does.
+func (a *App) EndSessions(ctx context.Context) error {
+	a.handler.SetDraining()
+	return a.realtime.Shutdown(ctx)
 }
 
 // Close stops background work and releases the backends, after serving

@@ -70,6 +70,9 @@ func (s *Server) Stop() {
 		return
 	}
 	s.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.App.EndSessions(ctx)
 	s.http.Close()
 	s.App.Close()
 }
