@@ -1,6 +1,10 @@
 package auth
 
-import "context"
+import (
+	"context"
+
+	"foxhole.dev/foxhole/internal/errs"
+)
 
 type callerKey struct{}
 
@@ -14,4 +18,13 @@ func WithUser(ctx context.Context, userID string) context.Context {
 func UserFrom(ctx context.Context) (string, bool) {
 	id, ok := ctx.Value(callerKey{}).(string)
 	return id, ok && id != ""
+}
+
+// Caller returns the authenticated user's id, or errs.ErrUnauthenticated for
+// a call the middleware let through without a user.
+func Caller(ctx context.Context) (string, error) {
+	if id, ok := UserFrom(ctx); ok {
+		return id, nil
+	}
+	return "", errs.ErrUnauthenticated
 }

@@ -9,7 +9,6 @@ import (
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
-	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
 )
 
@@ -45,9 +44,9 @@ func (h *Handler) CreateToken(ctx context.Context, req *connect.Request[foxholev
 
 // RotateSecret implements foxholev1connect.AuthServiceHandler.
 func (h *Handler) RotateSecret(ctx context.Context, _ *connect.Request[foxholev1.RotateSecretRequest]) (*connect.Response[foxholev1.RotateSecretResponse], error) {
-	userID, ok := UserFrom(ctx)
-	if !ok {
-		return nil, errs.ErrUnauthenticated
+	userID, err := Caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	secret, err := h.svc.RotateSecret(ctx, userID)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
@@ -80,10 +81,13 @@ func BenchmarkUpload(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
+						var f foxholev1.File
+						body, _ := io.ReadAll(res.Body)
 						res.Body.Close()
-						if res.StatusCode != http.StatusCreated {
-							b.Fatalf("PUT: %d", res.StatusCode)
+						if res.StatusCode != http.StatusCreated || protojson.Unmarshal(body, &f) != nil {
+							b.Fatalf("PUT: %d %s", res.StatusCode, body)
 						}
+						forget(b, c, f.GetId())
 					}
 				})
 				b.Run("stream/"+sizeName(size), func(b *testing.B) {
@@ -105,13 +109,26 @@ func BenchmarkUpload(b *testing.B) {
 								break
 							}
 						}
-						if _, err := stream.CloseAndReceive(); err != nil {
+						res, err := stream.CloseAndReceive()
+						if err != nil {
 							b.Fatal(err)
 						}
+						forget(b, c, res.Msg.GetFile().GetId())
 					}
 				})
 			}
 		})
+	}
+}
+
+// forget deletes an uploaded file outside the timed part, so that every
+// upload writes to a disk as full as the raw baseline's (which rewrites one
+// file).
+func forget(b *testing.B, c testutil.Clients, id string) {
+	b.StopTimer()
+	defer b.StartTimer()
+	if _, err := c.File.DeleteFile(context.Background(), connect.NewRequest(&foxholev1.DeleteFileRequest{Id: id})); err != nil {
+		b.Fatal(err)
 	}
 }
 

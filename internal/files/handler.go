@@ -28,17 +28,9 @@ type Handler struct{ svc *Service }
 // NewHandler returns the FileService handler for svc.
 func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
-func caller(ctx context.Context) (string, error) {
-	id, ok := auth.UserFrom(ctx)
-	if !ok {
-		return "", errs.ErrUnauthenticated
-	}
-	return id, nil
-}
-
 // UploadFile implements foxholev1connect.FileServiceHandler.
 func (h *Handler) UploadFile(ctx context.Context, req *connect.Request[foxholev1.UploadFileRequest]) (*connect.Response[foxholev1.UploadFileResponse], error) {
-	owner, err := caller(ctx)
+	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +48,7 @@ func (h *Handler) UploadFile(ctx context.Context, req *connect.Request[foxholev1
 
 // UploadFileStream implements foxholev1connect.FileServiceHandler.
 func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientStream[foxholev1.UploadFileStreamRequest]) (*connect.Response[foxholev1.UploadFileStreamResponse], error) {
-	owner, err := caller(ctx)
+	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +96,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 
 // GetFile implements foxholev1connect.FileServiceHandler.
 func (h *Handler) GetFile(ctx context.Context, req *connect.Request[foxholev1.GetFileRequest]) (*connect.Response[foxholev1.GetFileResponse], error) {
-	owner, err := caller(ctx)
+	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +120,7 @@ func (h *Handler) GetFile(ctx context.Context, req *connect.Request[foxholev1.Ge
 
 // DownloadFile implements foxholev1connect.FileServiceHandler.
 func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxholev1.DownloadFileRequest], stream *connect.ServerStream[foxholev1.DownloadFileResponse]) error {
-	owner, err := caller(ctx)
+	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -159,7 +151,7 @@ func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxhole
 
 // ListFiles implements foxholev1connect.FileServiceHandler.
 func (h *Handler) ListFiles(ctx context.Context, req *connect.Request[foxholev1.ListFilesRequest]) (*connect.Response[foxholev1.ListFilesResponse], error) {
-	owner, err := caller(ctx)
+	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +168,7 @@ func (h *Handler) ListFiles(ctx context.Context, req *connect.Request[foxholev1.
 
 // DeleteFile implements foxholev1connect.FileServiceHandler.
 func (h *Handler) DeleteFile(ctx context.Context, req *connect.Request[foxholev1.DeleteFileRequest]) (*connect.Response[foxholev1.DeleteFileResponse], error) {
-	owner, err := caller(ctx)
+	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
 )
@@ -19,7 +20,7 @@ import (
 // fail writes an error response.
 func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *http.Request, error)) {
 	mux.HandleFunc("PUT /files/{name...}", func(w http.ResponseWriter, r *http.Request) {
-		owner, err := caller(r.Context())
+		owner, err := auth.Caller(r.Context())
 		if err != nil {
 			fail(w, r, err)
 			return

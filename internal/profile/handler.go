@@ -21,9 +21,9 @@ func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
 // GetProfile implements foxholev1connect.ProfileServiceHandler.
 func (h *Handler) GetProfile(ctx context.Context, _ *connect.Request[foxholev1.GetProfileRequest]) (*connect.Response[foxholev1.GetProfileResponse], error) {
-	userID, ok := auth.UserFrom(ctx)
-	if !ok {
-		return nil, errs.ErrUnauthenticated
+	userID, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	u, err := h.svc.Get(ctx, userID)
 	if err != nil {
@@ -34,9 +34,9 @@ func (h *Handler) GetProfile(ctx context.Context, _ *connect.Request[foxholev1.G
 
 // UpdateProfile implements foxholev1connect.ProfileServiceHandler.
 func (h *Handler) UpdateProfile(ctx context.Context, req *connect.Request[foxholev1.UpdateProfileRequest]) (*connect.Response[foxholev1.UpdateProfileResponse], error) {
-	userID, ok := auth.UserFrom(ctx)
-	if !ok {
-		return nil, errs.ErrUnauthenticated
+	userID, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	changes, err := changesFrom(req.Msg)
 	if err != nil {

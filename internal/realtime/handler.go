@@ -9,7 +9,6 @@ import (
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
-	"foxhole.dev/foxhole/internal/errs"
 )
 
 var _ foxholev1connect.RealtimeServiceHandler = (*Handler)(nil)
@@ -20,17 +19,9 @@ type Handler struct{ svc *Service }
 // NewHandler returns the RealtimeService handler for svc.
 func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
-func caller(ctx context.Context) (string, error) {
-	id, ok := auth.UserFrom(ctx)
-	if !ok {
-		return "", errs.ErrUnauthenticated
-	}
-	return id, nil
-}
-
 // Subscribe implements foxholev1connect.RealtimeServiceHandler.
 func (h *Handler) Subscribe(ctx context.Context, req *connect.Request[foxholev1.SubscribeRequest], stream *connect.ServerStream[foxholev1.SubscribeResponse]) error {
-	user, err := caller(ctx)
+	user, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -76,7 +67,7 @@ func writeDeadlineFrom(ctx context.Context) func(time.Time) error {
 
 // SendMessage implements foxholev1connect.RealtimeServiceHandler.
 func (h *Handler) SendMessage(ctx context.Context, req *connect.Request[foxholev1.SendMessageRequest]) (*connect.Response[foxholev1.SendMessageResponse], error) {
-	user, err := caller(ctx)
+	user, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

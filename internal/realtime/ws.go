@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/errs"
 )
 
@@ -33,7 +34,7 @@ type WebSocketOptions struct {
 // SendMessageRequest JSON. The request is already authenticated.
 func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, err := caller(r.Context())
+		user, err := auth.Caller(r.Context())
 		if err != nil {
 			http.Error(w, "unauthenticated", http.StatusUnauthorized)
 			return

@@ -77,7 +77,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 		}
 	}()
 	buf := copyBuffers.Get().(*[]byte)
-	n, err := io.CopyBuffer(tmp, ctxReader{ctx, r}, *buf)
+	n, err := io.CopyBuffer(&writeback{f: tmp}, ctxReader{ctx, r}, *buf)
 	copyBuffers.Put(buf)
 	if err != nil {
 		return n, err
@@ -96,6 +96,27 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	}
 	committed = true
 	return n, syncDir(filepath.Dir(dst))
+}
+
+// writebackChunk is how much an upload writes before asking the kernel to
+// start flushing it.
+const writebackChunk = 8 << 20
+
+// writeback writes to f and starts the disk writes of every full chunk.
+type writeback struct {
+	f       *os.File
+	written int64
+	started int64 // bytes handed to startWriteback
+}
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.started >= writebackChunk {
+		startWriteback(w.f, w.started, w.written-w.started)
+		w.started = w.written
+	}
+	return n, err
 }
 
 // ctxReader stops a copy when its context ends.
