@@ -638,3 +638,85 @@ func TestWebSocketRefusesBadDials(t *testing.T) {
 		t.Error("the query token reached the log")
 	}
 }
+
+func TestHeartbeatsKeepIdleStreamsAlive(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) { c.Heartbeat = time.Second })
+	for _, p := range testutil.Protocols {
+		u := srv.Register(t, p, "idle")
+		s := subscribe(t, srv, p, u.Token, &foxholev1.SubscribeRequest{SkipPresence: true})
+		select {
+		case m := <-s.ch:
+			if m.GetHeartbeat().GetTime() == nil {
+				t.Errorf("%s: first message on an idle stream is %v, want a heartbeat", p.Name, m)
+			}
+		case err := <-s.done:
+			t.Fatalf("%s: stream ended: %v", p.Name, err)
+		case <-time.After(wait):
+			t.Fatalf("%s: no heartbeat in %v", p.Name, wait)
+		}
+	}
+}
+
+func TestMessageRateLimit(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) { c.MessageRate, c.MessageBurst = 0.01, 2 })
+	p := testutil.Protocols[0]
+	u := srv.Register(t, p, "chatty")
+	w, err := dialWS(t, srv, u.Token, "skipPresence=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.start()
+	send(t, srv, p, u.Token, "one", "")
+	w.send(t, `{"content": "two"}`)
+	w.send(t, `{"content": "three"}`)
+	var sawLimit bool
+	for !sawLimit {
+		select {
+		case raw := <-w.raw:
+			sawLimit = bytes.Contains(raw, []byte(`"resource_exhausted"`))
+		case <-time.After(wait):
+			t.Fatal("third message in the burst was not refused")
+		}
+	}
+	_, err = srv.Clients(p, u.Token).Realtime.SendMessage(context.Background(), connect.NewRequest(&foxholev1.SendMessageRequest{Content: "four"}))
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("SendMessage past the limit: %v, want resource_exhausted", err)
+	}
+	// The socket stays open after being refused.
+	w.send(t, `{"content": ""}`)
+	for {
+		select {
+		case raw := <-w.raw:
+			if bytes.Contains(raw, []byte("invalid_argument")) {
+				return
+			}
+		case err := <-w.done:
+			t.Fatalf("socket closed after the limit: %v", err)
+		case <-time.After(wait):
+			t.Fatal("socket stopped answering after the limit")
+		}
+	}
+}
+
+func TestWebSocketFrameSizeLimit(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) { c.WSMaxFrameBytes = 4 << 10 })
+	u := srv.Register(t, testutil.Protocols[0], "big talker")
+	w, err := dialWS(t, srv, u.Token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.start()
+	w.send(t, `{"content": "`+strings.Repeat("x", 8<<10)+`"}`)
+	for {
+		select {
+		case err := <-w.done:
+			if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+				t.Errorf("oversized frame closed the socket with %v, want 1009", err)
+			}
+			return
+		case <-w.raw:
+		case <-time.After(wait):
+			t.Fatal("oversized frame did not close the socket")
+		}
+	}
+}
