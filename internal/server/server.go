@@ -126,7 +126,7 @@ func New(o Options) *Handler {
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
-			AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodDelete),
+			AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut), // PUT /files
 			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", "X-Request-Id"),
 			ExposedHeaders: append(connectcors.ExposedHeaders(), "X-Request-Id"),
 			MaxAge:         7200,
@@ -203,7 +203,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // withBaseURL tells the file service the origin clients reach Foxhole at:
 // the configured public URL, else the request's own scheme and host.
 func withBaseURL(public string, next http.Handler) http.Handler {
+	prefix := "/" + foxholev1connect.FileServiceName + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		base := public
 		if base == "" {
 			scheme := "http"
