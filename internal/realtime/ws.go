@@ -49,43 +49,53 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 			sub.After = &after
 		}
 		s.active.Add(1)
-		defer s.active.Done()
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: o.OriginPatterns})
 		if err != nil {
+			s.active.Done()
 			return // Accept has answered
 		}
-		defer c.CloseNow()
-		c.SetReadLimit(o.MaxFrameBytes)
-
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		// Reading frames and keeping the peer alive run beside the event loop;
-		// either ending ends the connection.
+		// The connection is hijacked: it lives on in goroutines of its own,
+		// whose stacks start small, instead of under this handler's deep one.
+		// At ten thousand sockets that is most of their memory.
 		go func() {
-			defer cancel()
-			s.readFrames(ctx, c, user, o)
+			defer s.active.Done()
+			s.serveSocket(context.WithoutCancel(r.Context()), c, sub, o)
 		}()
-		stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
-		defer stopPings()
-
-		err = s.Subscribe(ctx, sub, func(d *delivery) error {
-			wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
-			defer wcancel()
-			return c.Write(wctx, websocket.MessageText, d.JSON())
-		})
-		switch {
-		case errors.Is(err, ErrShuttingDown):
-			c.Close(websocket.StatusGoingAway, "server shutting down; resume from your last event id")
-		case errors.Is(err, ErrTooSlow):
-			c.Close(websocket.StatusPolicyViolation, "too slow; resume from your last event id")
-		case ctx.Err() != nil:
-			// The peer left, or stopped answering pings.
-		case err != nil:
-			ce := o.ToConnect(r.Context(), err)
-			writeError(r.Context(), c, ce)
-			c.Close(websocket.StatusPolicyViolation, truncate(ce.Message(), 120))
-		}
 	})
+}
+
+// serveSocket runs one WebSocket session until it ends.
+func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sub Subscription, o WebSocketOptions) {
+	defer c.CloseNow()
+	c.SetReadLimit(o.MaxFrameBytes)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Reading frames and keeping the peer alive run beside the event loop;
+	// either ending ends the connection.
+	go func() {
+		defer cancel()
+		s.readFrames(ctx, c, sub.UserID, o)
+	}()
+	stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
+	defer stopPings()
+
+	err := s.Subscribe(ctx, sub, func(d *delivery) error {
+		wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
+		defer wcancel()
+		return c.Write(wctx, websocket.MessageText, d.JSON())
+	})
+	switch {
+	case errors.Is(err, ErrShuttingDown):
+		c.Close(websocket.StatusGoingAway, "server shutting down; resume from your last event id")
+	case errors.Is(err, ErrTooSlow):
+		c.Close(websocket.StatusPolicyViolation, "too slow; resume from your last event id")
+	case ctx.Err() != nil:
+		// The peer left, or stopped answering pings.
+	case err != nil:
+		ce := o.ToConnect(ctx, err)
+		writeError(ctx, c, ce)
+		c.Close(websocket.StatusPolicyViolation, truncate(ce.Message(), 120))
+	}
 }
 
 // readFrames handles what the client sends until the connection ends.
