@@ -507,6 +507,7 @@ func TestPresenceCountsTabsOnce(t *testing.T) {
 	if pr := nextPresence(); pr != nil {
 		t.Errorf("second tab announced again: %v", pr)
 	}
+	tab2.untilChat("marker") // the second tab is live, so it has joined
 	if got := online(); !slices.Equal(got, []string{"two tabs", "watcher"}) {
 		t.Errorf("ListPresence = %q", got)
 	}
