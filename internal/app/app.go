@@ -103,11 +103,12 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)
 
-	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), memory.New(cacheEntries))
+	shared := memory.New(cacheEntries)
+	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), shared)
 	a.handler = server.New(server.Options{
 		Log:      log,
 		Auth:     authSvc,
-		Profile:  profile.NewService(st),
+		Profile:  profile.NewService(st, shared),
 		Files:    a.files,
 		Realtime: a.realtime,
 		WebSocket: realtime.WebSocketOptions{

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,7 +25,7 @@ type Users interface {
 	CreateUser(ctx context.Context, u *store.User) error
 	UserBySecretHash(ctx context.Context, h []byte) (*store.User, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
-	RotateSecret(ctx context.Context, id string, h []byte, now int64) (int64, error)
+	RotateSecret(ctx context.Context, id string, h []byte) (int64, error)
 }
 
 // Service implements registration, tokens and authentication.
@@ -77,13 +78,28 @@ func (s *Service) Register(ctx context.Context, screenName string) (*store.User,
 
 // CreateToken returns an access token for the user whose secret is given.
 func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.Time, error) {
-	u, err := s.users.UserBySecretHash(ctx, hashSecret(secret))
+	h := hashSecret(secret)
+	// A remembered secret is good only while its user's token version is
+	// unchanged: RotateSecret changes it, so an old secret falls through to
+	// the database, which no longer knows it.
+	key := "auth:secret:" + hex.EncodeToString(h)
+	if b, ok, err := s.cache.Get(ctx, key); err == nil && ok {
+		if id, v, ok := strings.Cut(string(b), " "); ok {
+			if ver, err := strconv.ParseInt(v, 10, 64); err == nil {
+				if current, err := s.tokenVersion(ctx, id); err == nil && current == ver {
+					return s.tokens.Issue(id, ver, s.now())
+				}
+			}
+		}
+	}
+	u, err := s.users.UserBySecretHash(ctx, h)
 	if errors.Is(err, errs.ErrNotFound) {
 		return "", time.Time{}, errs.New(errs.ErrUnauthenticated, "unknown user secret")
 	}
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	_ = s.cache.Set(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), versionTTL)
 	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
 }
 
@@ -91,7 +107,7 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 // token issued so far.
 func (s *Service) RotateSecret(ctx context.Context, userID string) (string, error) {
 	secret := newSecret()
-	if _, err := s.users.RotateSecret(ctx, userID, hashSecret(secret), s.now().UnixMicro()); err != nil {
+	if _, err := s.users.RotateSecret(ctx, userID, hashSecret(secret)); err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
 	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {

@@ -30,6 +30,8 @@ var migrationFiles embed.FS
 type Store struct {
 	w *bun.DB // the only writer
 	r *bun.DB // readers
+
+	users *inserter // group commit for registrations
 }
 
 // Open opens (creating if needed) the database file in dir and applies every
@@ -66,6 +68,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	rdb.SetConnMaxIdleTime(0)
 
 	s := &Store{w: bun.NewDB(wdb, sqlitedialect.New()), r: bun.NewDB(rdb, sqlitedialect.New())}
+	s.users = newInserter(s.w)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -94,7 +97,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.r.NewRaw("SELECT 1").Scan(ctx, &one)
 }
 
-// Close closes both pools.
+// Close finishes queued writes and closes both pools.
 func (s *Store) Close() error {
+	s.users.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }

@@ -46,10 +46,10 @@ func CleanScreenName(s string) (string, error) {
 	return s, nil
 }
 
-// CreateUser inserts u.
+// CreateUser inserts u, durably, sharing the commit with concurrent
+// registrations.
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
-	_, err := s.w.NewInsert().Model(u).Exec(ctx)
-	return err
+	return s.users.insert(ctx, u)
 }
 
 // UserByID returns the user with that id, or errs.ErrNotFound.
@@ -75,12 +75,12 @@ func (s *Store) TokenVersion(ctx context.Context, id string) (int64, error) {
 
 // RotateSecret stores a new secret hash for the user and bumps its token
 // version, revoking every token issued before. It returns the new version.
-func (s *Store) RotateSecret(ctx context.Context, id string, h []byte, now int64) (int64, error) {
+// The profile's updated_at stays: a credential is not part of the profile.
+func (s *Store) RotateSecret(ctx context.Context, id string, h []byte) (int64, error) {
 	var v int64
 	err := s.w.NewUpdate().Table("users").
 		Set("secret_hash = ?", h).
 		Set("token_version = token_version + 1").
-		Set("updated_at = ?", now).
 		Where("id = ?", id).
 		Returning("token_version").
 		Scan(ctx, &v)
