@@ -73,6 +73,14 @@ test-large:
 bench-smoke:
     go test -short -run '^$' -bench . -benchtime 1x ./...
 
+# The load tests with their baselines, charts and server profiles, written
+# into docs/benchmarks.md (a few minutes).
+bench:
+    mkdir -p bin
+    go build -o bin/foxhole ./cmd/foxhole
+    go build -o bin/foxhole-bench ./cmd/foxhole-bench
+    bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole
+
 # The file benchmarks in full, with their baselines (docs/benchmarks.md).
 bench-files: minio
     go test -run '^$' -bench 'Upload|Download|RawDisk|MinIOClient' -benchtime 3x -count 1 ./internal/files/

@@ -82,3 +82,29 @@ func TestLoadOrCreateKeyKeepsOneKey(t *testing.T) {
 		t.Fatalf("keys differ or are short: %d and %d bytes", len(a), len(b))
 	}
 }
+
+// BenchmarkVerify is the cost every authenticated call pays for its token.
+func BenchmarkVerify(b *testing.B) {
+	tokens := NewTokens([]byte(strings.Repeat("k", 64)), time.Hour)
+	tok, _, err := tokens.Issue("0123456789abcdefghjkmnpqrs", 1, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := tokens.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIssue is the cost of CreateToken's signature.
+func BenchmarkIssue(b *testing.B) {
+	tokens := NewTokens([]byte(strings.Repeat("k", 64)), time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := tokens.Issue("0123456789abcdefghjkmnpqrs", 1, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

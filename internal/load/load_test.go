@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
@@ -68,5 +69,42 @@ func TestErrorsAreCountedByCode(t *testing.T) {
 	}
 	if res.Errors["deadline_exceeded"] == 0 || res.Errors["deadline_exceeded"] != res.Requests {
 		t.Errorf("errors = %v of %d calls", res.Errors, res.Requests)
+	}
+}
+
+func TestFileAndRealtimeScenarios(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) { c.MessageRate, c.MessageBurst = 1000, 1000 })
+	target, err := load.NewTarget(srv.URL, load.HTTPJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := load.Options{Concurrency: 2, Duration: 300 * time.Millisecond}
+	for name, newOp := range map[string]func(int) (load.Op, error){
+		"upload":        target.UploadOp(context.Background(), 256<<10),
+		"download":      target.DownloadOp(context.Background(), 256<<10),
+		"baseline-disk": load.DiskOp(t.TempDir(), 256<<10),
+	} {
+		res, err := load.Run(context.Background(), short, newOp)
+		if err != nil || res.Requests == 0 || len(res.Errors) > 0 {
+			t.Errorf("%s: %+v, %v", name, res, err)
+		}
+	}
+
+	ws, err := load.StartWSBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	for name, run := range map[string]struct {
+		url, transport string
+	}{
+		"foxhole ws":     {srv.URL, "ws"},
+		"foxhole stream": {srv.URL, "stream"},
+		"baseline ws":    {ws.URL, "ws"},
+	} {
+		res, err := load.RunFanout(context.Background(), run.url, load.FanoutOptions{Transport: run.transport, Subscribers: 10, Interval: 20 * time.Millisecond, Broadcasts: 5})
+		if err != nil || res.Requests != 50 || len(res.Errors) > 0 || res.P99 <= 0 {
+			t.Errorf("%s: %+v, %v", name, res, err)
+		}
 	}
 }

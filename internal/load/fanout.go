@@ -1,0 +1,226 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/coder/websocket"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+)
+
+// FanoutOptions shape a realtime run: Subscribers listen, one message is
+// broadcast every Interval, Broadcasts times.
+type FanoutOptions struct {
+	Transport   string // "ws" (WebSocket /ws) or "stream" (Subscribe over Connect on HTTP/1.1)
+	Subscribers int
+	Interval    time.Duration
+	Broadcasts  int
+}
+
+// marker precedes the send time (Unix nanoseconds) in every broadcast.
+const marker = "t="
+
+// RunFanout opens the subscribers on url, broadcasts through a WebSocket,
+// and measures delivery latency from the time in each message to its
+// receipt. The same run works against Foxhole and against the bare
+// WebSocket fan-out baseline, whose /ws relays every frame to every socket.
+func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	token := ""
+	if !strings.Contains(url, "baseline") {
+		t, err := NewTarget(url, HTTPJSON)
+		if err != nil {
+			return Result{}, err
+		}
+		u, err := t.NewUser(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		token = u.Token
+	}
+	base := strings.TrimSuffix(url, "/baseline")
+
+	var mu sync.Mutex
+	hist := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
+	var delivered atomic.Int64
+	record := func(frame []byte) {
+		_, rest, ok := bytes.Cut(frame, []byte(marker))
+		if !ok {
+			return
+		}
+		end := 0
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		sent, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+		if err != nil {
+			return
+		}
+		lat := time.Since(time.Unix(0, sent))
+		delivered.Add(1)
+		mu.Lock()
+		_ = hist.RecordValue(max(1, lat.Microseconds()))
+		mu.Unlock()
+	}
+
+	h1 := HTTPClient(false)
+	dial := make(chan struct{}, 64)
+	var ready sync.WaitGroup
+	for i := range o.Subscribers {
+		ready.Add(1)
+		dial <- struct{}{}
+		go func() {
+			if o.Transport == "stream" {
+				req := connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: true})
+				req.Header().Set("Authorization", "Bearer "+token)
+				stream, err := foxholev1connect.NewRealtimeServiceClient(h1, base).Subscribe(ctx, req)
+				<-dial
+				ready.Done()
+				if err != nil {
+					return
+				}
+				for stream.Receive() {
+					if c := stream.Msg().GetEvent().GetChatMessage().GetContent(); c != "" {
+						record([]byte(c))
+					}
+				}
+				return
+			}
+			c, _, err := websocket.Dial(ctx, wsURL(url, token, i), nil)
+			<-dial
+			ready.Done()
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				_, data, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				record(data)
+			}
+		}()
+	}
+	ready.Wait()
+	time.Sleep(500 * time.Millisecond) // let the last subscriptions settle
+
+	talker, _, err := websocket.Dial(ctx, wsURL(url, token, -1), nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("dial the broadcaster: %w", err)
+	}
+	defer talker.CloseNow()
+	go func() { // the broadcaster's own copies are not counted
+		for {
+			if _, _, err := talker.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	for range o.Broadcasts {
+		<-tick.C
+		frame := fmt.Sprintf(`{"content":"%s%d"}`, marker, time.Now().UnixNano())
+		if err := talker.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+			return Result{}, err
+		}
+	}
+	want := int64(o.Broadcasts) * int64(o.Subscribers)
+	for deadline := time.Now().Add(30 * time.Second); delivered.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	ms := func(q float64) float64 { return float64(hist.ValueAtQuantile(q)) / 1000 }
+	r := Result{
+		Scenario:    o.Transport,
+		Concurrency: o.Subscribers,
+		Requests:    delivered.Load(),
+		RPS:         float64(delivered.Load()) / elapsed.Seconds(),
+		P50:         ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9),
+	}
+	if lost := want - delivered.Load(); lost > 0 {
+		r.Errors = map[string]int64{"lost": lost}
+	}
+	return r, nil
+}
+
+func wsURL(url, token string, i int) string {
+	u := "ws" + strings.TrimPrefix(url, "http")
+	if strings.HasSuffix(u, "/baseline") {
+		return u + "/ws"
+	}
+	return u + "/ws?skipPresence=true&token=" + token
+}
+
+// WSBaseline is the ceiling for realtime: a bare WebSocket server whose /ws
+// relays every text frame to every connected socket, with no storage, no
+// authentication and no encoding.
+type WSBaseline struct {
+	URL    string // ends in /baseline, which RunFanout recognises
+	server *http.Server
+
+	mu    sync.RWMutex
+	conns map[*websocket.Conn]struct{}
+}
+
+// StartWSBaseline serves the baseline on a free loopback port.
+func StartWSBaseline() (*WSBaseline, error) {
+	b := &WSBaseline{conns: map[*websocket.Conn]struct{}{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /baseline/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		b.mu.Lock()
+		b.conns[c] = struct{}{}
+		b.mu.Unlock()
+		defer func() {
+			b.mu.Lock()
+			delete(b.conns, c)
+			b.mu.Unlock()
+			c.CloseNow()
+		}()
+		for {
+			_, data, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			b.mu.RLock()
+			for peer := range b.conns {
+				wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_ = peer.Write(wctx, websocket.MessageText, data)
+				cancel()
+			}
+			b.mu.RUnlock()
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go b.server.Serve(ln)
+	b.URL = "http://" + ln.Addr().String() + "/baseline"
+	return b, nil
+}
+
+// Close stops the baseline server.
+func (b *WSBaseline) Close() error { return b.server.Close() }
