@@ -73,13 +73,17 @@ test-large:
 bench-smoke:
     go test -short -run '^$' -bench . -benchtime 1x ./...
 
-# The load tests with their baselines, charts and server profiles, written
-# into docs/benchmarks.md (a few minutes).
-bench:
-    mkdir -p bin
+# Every published figure with its baseline (about six minutes): the load
+# tests, charts and server profiles are written into docs/benchmarks.md;
+# the Go benchmarks behind its other tables go to bench-results/.
+bench: minio
+    mkdir -p bin bench-results
     go build -o bin/foxhole ./cmd/foxhole
     go build -o bin/foxhole-bench ./cmd/foxhole-bench
     bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole
+    just bench-profile | tee bench-results/profile.txt
+    just bench-files | tee bench-results/files.txt
+    just bench-realtime | tee bench-results/realtime.txt
 
 # The file benchmarks in full, with their baselines (docs/benchmarks.md).
 bench-files: minio
