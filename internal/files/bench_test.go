@@ -2,7 +2,6 @@ package files_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -34,25 +34,6 @@ func benchSizes(b *testing.B) []int64 {
 }
 
 func sizeName(n int64) string { return fmt.Sprintf("%dMiB", n>>20) }
-
-// content yields n bytes: one random mebibyte, repeated, so that producing
-// the bytes costs nothing next to moving them.
-func content(n int64) io.Reader {
-	block := make([]byte, 1<<20)
-	rand.Read(block)
-	return io.LimitReader(&repeat{block: block}, n)
-}
-
-type repeat struct {
-	block []byte
-	off   int
-}
-
-func (r *repeat) Read(p []byte) (int, error) {
-	n := copy(p, r.block[r.off:])
-	r.off = (r.off + n) % len(r.block)
-	return n, nil
-}
 
 // measureRSS reports the growth of peak RSS over the benchmark as
 // "peak-RSS-MiB" (client and server share the process).
@@ -75,7 +56,7 @@ func BenchmarkUpload(b *testing.B) {
 					b.SetBytes(size)
 					defer measureRSS(b)()
 					for b.Loop() {
-						req, _ := http.NewRequest(http.MethodPut, srv.URL+"/files/bench.bin", content(size))
+						req, _ := http.NewRequest(http.MethodPut, srv.URL+"/files/bench.bin", load.Content(size))
 						req.Header.Set("Authorization", "Bearer "+u.Token)
 						res, err := http.DefaultClient.Do(req)
 						if err != nil {
@@ -97,7 +78,7 @@ func BenchmarkUpload(b *testing.B) {
 					for b.Loop() {
 						stream := c.File.UploadFileStream(context.Background())
 						stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: "bench.bin"}}})
-						src := content(size)
+						src := load.Content(size)
 						for {
 							n, err := io.ReadFull(src, chunk)
 							if n > 0 {
@@ -142,7 +123,7 @@ func BenchmarkDownload(b *testing.B) {
 			for _, size := range benchSizes(b) {
 				stream := c.File.UploadFileStream(context.Background())
 				stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: "bench.bin"}}})
-				all, _ := io.ReadAll(content(size))
+				all, _ := io.ReadAll(load.Content(size))
 				for off := 0; off < len(all); off += 1 << 20 {
 					stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Chunk{Chunk: all[off:min(len(all), off+1<<20)]}})
 				}
@@ -206,7 +187,7 @@ func BenchmarkRawDisk(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := io.CopyBuffer(f, content(size), buf); err != nil {
+				if _, err := io.CopyBuffer(f, load.Content(size), buf); err != nil {
 					b.Fatal(err)
 				}
 				if err := f.Sync(); err != nil {
@@ -248,7 +229,7 @@ func BenchmarkMinIOClient(b *testing.B) {
 		b.Run("put/"+sizeName(size), func(b *testing.B) {
 			b.SetBytes(size)
 			for b.Loop() {
-				if _, err := mc.PutObject(ctx, "raw", "raw.bin", content(size), -1, minio.PutObjectOptions{PartSize: 16 << 20}); err != nil {
+				if _, err := mc.PutObject(ctx, "raw", "raw.bin", load.Content(size), -1, minio.PutObjectOptions{PartSize: 16 << 20}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -16,9 +16,9 @@ import (
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 )
 
-// content yields n bytes: one random MiB, repeated, so that producing the
+// Content yields n bytes: one random MiB, repeated, so that producing the
 // bytes costs nothing next to moving them.
-func content(n int64) io.Reader {
+func Content(n int64) io.Reader {
 	block := make([]byte, 1<<20)
 	rand.Read(block)
 	return io.LimitReader(&repeat{block: block}, n)
@@ -45,7 +45,7 @@ func (t *Target) UploadOp(ctx context.Context, size int64) func(int) (Op, error)
 			return nil, err
 		}
 		return func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", content(size))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", Content(size))
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ func DiskOp(dir string, size int64) func(int) (Op, error) {
 				return err
 			}
 			defer f.Close()
-			if _, err := io.CopyBuffer(f, content(size), buf); err != nil {
+			if _, err := io.CopyBuffer(f, Content(size), buf); err != nil {
 				return err
 			}
 			return f.Sync()
@@ -96,7 +96,7 @@ func (t *Target) DownloadOp(ctx context.Context, size int64) func(int) (Op, erro
 		if err != nil {
 			return nil, err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", content(size))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", Content(size))
 		if err != nil {
 			return nil, err
 		}

@@ -79,7 +79,7 @@ func (t *Target) opts(token string) []connect.ClientOption {
 	// Plain JSON POSTs set up their users with Connect JSON on HTTP/1.1.
 	opts := append([]connect.ClientOption{connect.WithProtoJSON()}, Protocols[t.Protocol]...)
 	if token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(token)))
+		opts = append(opts, connect.WithInterceptors(Bearer(token)))
 	}
 	return opts
 }
@@ -175,17 +175,20 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 	return nil, fmt.Errorf("unknown scenario %q", scenario)
 }
 
-// bearer sets `Authorization: Bearer <token>` on every call.
-type bearer string
+// Bearer is a client interceptor that sets `Authorization: Bearer <token>`
+// on every call.
+type Bearer string
 
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+// WrapUnary implements connect.Interceptor.
+func (b Bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		req.Header().Set("Authorization", "Bearer "+string(b))
 		return next(ctx, req)
 	}
 }
 
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+// WrapStreamingClient implements connect.Interceptor.
+func (b Bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
 		conn := next(ctx, spec)
 		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
@@ -193,6 +196,7 @@ func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 	}
 }
 
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+// WrapStreamingHandler implements connect.Interceptor.
+func (b Bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
 }

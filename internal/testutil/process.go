@@ -1,13 +1,14 @@
 package testutil
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
+	"strconv"
 	"testing"
+
+	"foxhole.dev/foxhole/internal/load"
 )
 
 // Process is a foxhole binary running as its own process, so that its
@@ -50,16 +51,5 @@ func StartProcess(t testing.TB, env ...string) *Process {
 
 // RSS returns the process's resident set size in bytes.
 func (p *Process) RSS() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
+	return load.ProcessMemory(strconv.Itoa(p.PID), "VmRSS")
 }

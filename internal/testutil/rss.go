@@ -1,10 +1,9 @@
 package testutil
 
 import (
-	"bufio"
 	"os"
-	"strconv"
-	"strings"
+
+	"foxhole.dev/foxhole/internal/load"
 )
 
 // ResetPeakRSS resets the process's peak resident set size (Linux), so that
@@ -15,28 +14,8 @@ func ResetPeakRSS() bool {
 
 // PeakRSS returns the process's peak resident set size in bytes since start
 // or the last ResetPeakRSS (Linux; 0 elsewhere).
-func PeakRSS() int64 {
-	return procStatus("VmHWM:")
-}
+func PeakRSS() int64 { return load.ProcessMemory("self", "VmHWM") }
 
 // RSS returns the process's current resident set size in bytes (Linux; 0
 // elsewhere).
-func RSS() int64 {
-	return procStatus("VmRSS:")
-}
-
-func procStatus(field string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), field); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func RSS() int64 { return load.ProcessMemory("self", "VmRSS") }

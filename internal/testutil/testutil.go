@@ -18,6 +18,7 @@ import (
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/load"
 )
 
 // Server is a Foxhole serving on a loopback port, on a real SQLite file.
@@ -116,7 +117,7 @@ func (s *Server) Clients(p Protocol, token string) Clients {
 	hc := HTTPClient()
 	opts := append([]connect.ClientOption{}, p.Opts...)
 	if token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(token)))
+		opts = append(opts, connect.WithInterceptors(load.Bearer(token)))
 	}
 	return Clients{
 		Auth:     foxholev1connect.NewAuthServiceClient(hc, s.URL, opts...),
@@ -147,28 +148,6 @@ func (s *Server) Register(t testing.TB, p Protocol, name string) User {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return User{ID: reg.Msg.GetUser().GetId(), Secret: reg.Msg.GetUserSecret(), Token: tok.Msg.GetAccessToken()}
-}
-
-// bearer sets `Authorization: Bearer <token>` on every call.
-type bearer string
-
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
 }
 
 // LockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
