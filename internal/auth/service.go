@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -53,7 +52,7 @@ func NewService(users Users, tokens *Tokens, c cache.Cache) *Service {
 // returns it with its secret, which is not kept.
 func (s *Service) Register(ctx context.Context, screenName string) (*store.User, string, error) {
 	if screenName == "" {
-		screenName = "anon-" + randomID(5)
+		screenName = "anon-" + store.NewID()[:8]
 	} else {
 		var err error
 		if screenName, err = store.CleanScreenName(screenName); err != nil {
@@ -63,7 +62,7 @@ func (s *Service) Register(ctx context.Context, screenName string) (*store.User,
 	secret := newSecret()
 	now := s.now().UnixMicro()
 	u := &store.User{
-		ID:           randomID(16),
+		ID:           store.NewID(),
 		SecretHash:   hashSecret(secret),
 		ScreenName:   screenName,
 		TokenVersion: 1,
@@ -164,13 +163,4 @@ func newSecret() string {
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
-}
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// randomID returns n random bytes in lowercase Crockford base32.
-func randomID(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return strings.ToLower(idEncoding.EncodeToString(b))
 }

@@ -4,9 +4,7 @@ package files
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -101,7 +99,7 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 		}
 	}
 
-	id := newID()
+	id := store.NewID() // also the object key
 	in := &meter{r: r, limit: limit, tooBig: tooBig, hash: sha256.New()}
 	size, err := s.blobs.Put(ctx, id, in)
 	if err != nil {
@@ -312,15 +310,6 @@ func (m *meter) Read(p []byte) (int, error) {
 		m.err = err
 	}
 	return n, err
-}
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// newID returns a random file id, also its object key.
-func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return strings.ToLower(idEncoding.EncodeToString(b))
 }
 
 // Page tokens are the position after which the next page starts, encoded
