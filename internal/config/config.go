@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -23,9 +24,21 @@ type Config struct {
 	JWTSecret []byte
 	TokenTTL  time.Duration // FOXHOLE_TOKEN_TTL: access token lifetime.
 
-	CORSOrigins     []string      // FOXHOLE_CORS_ORIGINS: comma-separated browser origins.
-	MaxRequestBytes int64         // FOXHOLE_MAX_REQUEST_BYTES: largest accepted RPC message.
+	CORSOrigins []string // FOXHOLE_CORS_ORIGINS: comma-separated browser origins.
+	// MaxRequestBytes bounds the request message of every RPC but the
+	// uploads and SendMessage, which get room for their content
+	// (FOXHOLE_MAX_REQUEST_BYTES).
+	MaxRequestBytes int64
 	ShutdownTimeout time.Duration // FOXHOLE_SHUTDOWN_TIMEOUT: how long draining may take.
+
+	AuthRate  float64 // FOXHOLE_AUTH_RATE: Register and CreateToken calls per second per client address; 0: no limit.
+	AuthBurst int     // FOXHOLE_AUTH_BURST: and in a burst.
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (FOXHOLE_TRUSTED_PROXIES, comma-separated CIDRs).
+	TrustedProxies []netip.Prefix
+	// MaxProbeStreams bounds the health Watch and reflection streams open
+	// at once (FOXHOLE_MAX_PROBE_STREAMS).
+	MaxProbeStreams int
 
 	// PprofAddr serves net/http/pprof on its own listener
 	// (FOXHOLE_PPROF_ADDR, e.g. 127.0.0.1:6060). Empty: off.
@@ -41,7 +54,12 @@ type Config struct {
 	FileUnaryMaxBytes int64         // FOXHOLE_FILE_UNARY_MAX_BYTES: largest UploadFile content.
 	FileMaxBytes      int64         // FOXHOLE_FILE_MAX_BYTES: largest file on any path.
 	FileQuotaBytes    int64         // FOXHOLE_FILE_QUOTA_BYTES: total per user; 0 is unlimited.
+	FileMaxCount      int           // FOXHOLE_FILE_MAX_COUNT: files per user; 0 is unlimited.
+	FileMinCharge     int64         // FOXHOLE_FILE_MIN_CHARGE_BYTES: what the quota charges for a smaller file, an empty one included.
 	DownloadURLTTL    time.Duration // FOXHOLE_DOWNLOAD_URL_TTL: lifetime of download URLs.
+	MaxUploadsPerUser int           // FOXHOLE_MAX_UPLOADS_PER_USER: uploads in progress at once per user.
+	UploadIdleTimeout time.Duration // FOXHOLE_UPLOAD_IDLE_TIMEOUT: longest wait for the next bytes of an upload.
+	DownloadTimeout   time.Duration // FOXHOLE_DOWNLOAD_WRITE_TIMEOUT: longest a client may take to accept one chunk of a download.
 
 	Heartbeat        time.Duration // FOXHOLE_HEARTBEAT_INTERVAL: between heartbeats on idle streams.
 	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events a subscriber may lag before it is cut off.
@@ -53,6 +71,8 @@ type Config struct {
 	WSOrigins        []string      // FOXHOLE_WS_ORIGINS: cross-origin hosts allowed on /ws.
 	WSMaxFrameBytes  int64         // FOXHOLE_WS_MAX_FRAME_BYTES: largest frame a client may send.
 	WSPingInterval   time.Duration // FOXHOLE_WS_PING_INTERVAL: between pings; one unanswered drops the peer.
+	MaxSessionsUser  int           // FOXHOLE_MAX_SESSIONS_PER_USER: open streams and WebSockets per user.
+	MaxSessionsAddr  int           // FOXHOLE_MAX_SESSIONS_PER_ADDR: and per client address.
 
 	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
 	S3        S3     // FOXHOLE_S3_*: empty endpoint for the local disk.
@@ -73,13 +93,22 @@ func Default() Config {
 		Addr:              "127.0.0.1:8080",
 		DataDir:           "./data",
 		TokenTTL:          time.Hour,
-		MaxRequestBytes:   8 << 20,
+		MaxRequestBytes:   8 << 10,
 		ShutdownTimeout:   15 * time.Second,
+		AuthRate:          1,
+		AuthBurst:         30,
+		MaxProbeStreams:   64,
 		LogLevel:          "info",
 		LogFormat:         "auto",
 		FileUnaryMaxBytes: 4 << 20,
 		FileMaxBytes:      1 << 30,
+		FileQuotaBytes:    2 << 30,
+		FileMaxCount:      10_000,
+		FileMinCharge:     4 << 10,
 		DownloadURLTTL:    15 * time.Minute,
+		MaxUploadsPerUser: 4,
+		UploadIdleTimeout: 30 * time.Second,
+		DownloadTimeout:   30 * time.Second,
 		Heartbeat:         15 * time.Second,
 		SubscriberQueue:   256,
 		MessageMaxChars:   4096,
@@ -90,6 +119,8 @@ func Default() Config {
 		WSOrigins:         []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
 		WSMaxFrameBytes:   64 << 10,
 		WSPingInterval:    20 * time.Second,
+		MaxSessionsUser:   32,
+		MaxSessionsAddr:   256,
 		S3:                S3{Bucket: "foxhole"},
 	}
 }
@@ -121,8 +152,24 @@ func Load(getenv func(string) string) (Config, error) {
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
-	p.size("FOXHOLE_MAX_REQUEST_BYTES", &c.MaxRequestBytes, 1<<10, 1<<30)
+	p.size("FOXHOLE_MAX_REQUEST_BYTES", &c.MaxRequestBytes, 1<<10, 64<<20)
 	p.duration("FOXHOLE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second, time.Hour)
+	p.number("FOXHOLE_AUTH_RATE", &c.AuthRate, 0, 1e6)
+	p.integer("FOXHOLE_AUTH_BURST", &c.AuthBurst, 1, 1e6)
+	if s := getenv("FOXHOLE_TRUSTED_PROXIES"); s != "" {
+		for _, cidr := range strings.Split(s, ",") {
+			if cidr = strings.TrimSpace(cidr); cidr == "" {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(cidr)
+			if err != nil {
+				p.fail("FOXHOLE_TRUSTED_PROXIES", fmt.Sprintf("%q is not a CIDR like 10.0.0.0/8 or 127.0.0.1/32", cidr))
+				break
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+		}
+	}
+	p.integer("FOXHOLE_MAX_PROBE_STREAMS", &c.MaxProbeStreams, 1, 1e6)
 	p.str("FOXHOLE_PPROF_ADDR", &c.PprofAddr)
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
@@ -141,7 +188,12 @@ func Load(getenv func(string) string) (Config, error) {
 	p.size("FOXHOLE_FILE_UNARY_MAX_BYTES", &c.FileUnaryMaxBytes, 0, 256<<20)
 	p.size("FOXHOLE_FILE_MAX_BYTES", &c.FileMaxBytes, 1, 1<<40)
 	p.size("FOXHOLE_FILE_QUOTA_BYTES", &c.FileQuotaBytes, 0, 1<<50)
+	p.integer("FOXHOLE_FILE_MAX_COUNT", &c.FileMaxCount, 0, 1<<30)
+	p.size("FOXHOLE_FILE_MIN_CHARGE_BYTES", &c.FileMinCharge, 0, 1<<30)
 	p.duration("FOXHOLE_DOWNLOAD_URL_TTL", &c.DownloadURLTTL, time.Minute, 7*24*time.Hour)
+	p.integer("FOXHOLE_MAX_UPLOADS_PER_USER", &c.MaxUploadsPerUser, 1, 1e6)
+	p.duration("FOXHOLE_UPLOAD_IDLE_TIMEOUT", &c.UploadIdleTimeout, time.Second, time.Hour)
+	p.duration("FOXHOLE_DOWNLOAD_WRITE_TIMEOUT", &c.DownloadTimeout, time.Second, time.Hour)
 
 	p.duration("FOXHOLE_HEARTBEAT_INTERVAL", &c.Heartbeat, time.Second, time.Hour)
 	p.integer("FOXHOLE_SUBSCRIBER_QUEUE", &c.SubscriberQueue, 8, 1<<20)
@@ -163,6 +215,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	p.size("FOXHOLE_WS_MAX_FRAME_BYTES", &c.WSMaxFrameBytes, 1<<10, 16<<20)
 	p.duration("FOXHOLE_WS_PING_INTERVAL", &c.WSPingInterval, time.Second, time.Hour)
+	p.integer("FOXHOLE_MAX_SESSIONS_PER_USER", &c.MaxSessionsUser, 1, 1e6)
+	p.integer("FOXHOLE_MAX_SESSIONS_PER_ADDR", &c.MaxSessionsAddr, 1, 1e7)
 
 	if s := getenv("FOXHOLE_VALKEY_URL"); s != "" {
 		u, err := url.Parse(s)

@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel kinds. Wrap them with fmt.Errorf("...: %w", errs.ErrNotFound) or
@@ -46,3 +47,13 @@ func (e *Invalid) Error() string { return e.Field + ": " + e.Reason }
 func Invalidf(field, format string, args ...any) error {
 	return &Invalid{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// Limited reports a call refused by a rate limit. It is an
+// ErrResourceExhausted whose client is told when to retry.
+type Limited struct {
+	Msg        string
+	RetryAfter time.Duration
+}
+
+func (e *Limited) Error() string { return e.Msg }
+func (e *Limited) Unwrap() error { return ErrResourceExhausted }

@@ -117,12 +117,12 @@ func (s *Service) Send(ctx context.Context, senderID, content, recipientID strin
 		return nil, err
 	}
 	if s.opt.Limiter != nil {
-		ok, err := s.opt.Limiter.Allow(ctx, "message:"+senderID)
+		ok, retry, err := s.opt.Limiter.Allow(ctx, "message:"+senderID)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, errs.New(errs.ErrResourceExhausted, "too many messages; slow down")
+			return nil, &errs.Limited{Msg: "too many messages; slow down", RetryAfter: retry}
 		}
 	}
 	sender, err := s.db.UserByID(ctx, senderID)

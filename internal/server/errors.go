@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
+	"net/http"
+	"strconv"
 
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
@@ -33,6 +36,11 @@ func toConnect(ctx context.Context, err error) *connect.Error {
 	if ce, ok := errors.AsType[*connect.Error](err); ok {
 		return ce
 	}
+	if l, ok := errors.AsType[*errs.Limited](err); ok {
+		ce := connect.NewError(connect.CodeResourceExhausted, errors.New(l.Msg))
+		ce.Meta().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(l.RetryAfter.Seconds(), 1)))))
+		return ce
+	}
 	if inv, ok := errors.AsType[*errs.Invalid](err); ok {
 		return connect.NewError(connect.CodeInvalidArgument, inv)
 	}
@@ -51,4 +59,35 @@ func toConnect(ctx context.Context, err error) *connect.Error {
 		msg += "; request id " + id
 	}
 	return connect.NewError(connect.CodeInternal, errors.New(msg))
+}
+
+// statuses maps Connect codes to the HTTP status of a plain JSON error
+// (/files and requests refused before any Connect handler), as the Connect
+// protocol does.
+var statuses = map[connect.Code]int{
+	connect.CodeCanceled:           499, // client closed request
+	connect.CodeInvalidArgument:    http.StatusBadRequest,
+	connect.CodeDeadlineExceeded:   http.StatusGatewayTimeout,
+	connect.CodeNotFound:           http.StatusNotFound,
+	connect.CodeAlreadyExists:      http.StatusConflict,
+	connect.CodePermissionDenied:   http.StatusForbidden,
+	connect.CodeResourceExhausted:  http.StatusTooManyRequests,
+	connect.CodeFailedPrecondition: http.StatusBadRequest,
+	connect.CodeOutOfRange:         http.StatusBadRequest,
+	connect.CodeUnimplemented:      http.StatusNotFound,
+	connect.CodeUnavailable:        http.StatusServiceUnavailable,
+	connect.CodeUnauthenticated:    http.StatusUnauthorized,
+}
+
+// httpStatus is the HTTP status of ce as a plain JSON error. A resource
+// that is exhausted for good (a body or file over its limit, a full quota)
+// is 413: unlike a rate limit's 429, waiting does not help.
+func httpStatus(ce *connect.Error) int {
+	if ce.Code() == connect.CodeResourceExhausted && ce.Meta().Get("Retry-After") == "" {
+		return http.StatusRequestEntityTooLarge
+	}
+	if s, ok := statuses[ce.Code()]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
 }

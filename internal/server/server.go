@@ -174,22 +174,10 @@ func writeHTTPError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSONError(w http.ResponseWriter, ce *connect.Error) {
-	status := http.StatusInternalServerError
-	switch ce.Code() {
-	case connect.CodeUnauthenticated:
-		status = http.StatusUnauthorized
-	case connect.CodeInvalidArgument:
-		status = http.StatusBadRequest
-	case connect.CodeNotFound:
-		status = http.StatusNotFound
-	case connect.CodeResourceExhausted:
-		status = http.StatusRequestEntityTooLarge
-	case connect.CodeCanceled:
-		status = 499 // client closed request
-	case connect.CodeUnavailable:
-		status = http.StatusServiceUnavailable
+	for k, v := range ce.Meta() {
+		w.Header()[k] = v
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{
+	writeJSON(w, httpStatus(ce), map[string]any{"error": map[string]string{
 		"code": ce.Code().String(), "message": ce.Message(),
 	}})
 }

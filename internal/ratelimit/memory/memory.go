@@ -35,7 +35,7 @@ func New(rate float64, burst int) *Limiter {
 }
 
 // Allow implements ratelimit.Limiter.
-func (l *Limiter) Allow(_ context.Context, key string) (bool, error) {
+func (l *Limiter) Allow(_ context.Context, key string) (bool, time.Duration, error) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -48,10 +48,10 @@ func (l *Limiter) Allow(_ context.Context, key string) (bool, error) {
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
 	b.at = now
 	if b.tokens < 1 {
-		return false, nil
+		return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), nil
 	}
 	b.tokens--
-	return true, nil
+	return true, 0, nil
 }
 
 // sweep forgets full buckets, at most once per refill period.

@@ -15,16 +15,21 @@ func Run(t *testing.T, newLimiter func(t *testing.T, rate float64, burst int) ra
 	t.Run("burst then refuse then refill", func(t *testing.T) {
 		l := newLimiter(t, 20, 5)
 		for i := range 5 {
-			if ok, err := l.Allow(ctx, "k"); !ok || err != nil {
+			if ok, _, err := l.Allow(ctx, "k"); !ok || err != nil {
 				t.Fatalf("event %d of the burst refused: %v", i, err)
 			}
 		}
-		if ok, _ := l.Allow(ctx, "k"); ok {
+		ok, retry, _ := l.Allow(ctx, "k")
+		if ok {
 			t.Fatal("event past the burst allowed")
+		}
+		// One token comes back every 1/20 s.
+		if retry <= 0 || retry > time.Second/20+10*time.Millisecond {
+			t.Errorf("retry after %s, want within (0, 60ms]", retry)
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			if ok, _ := l.Allow(ctx, "k"); ok {
+			if ok, _, _ := l.Allow(ctx, "k"); ok {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -35,10 +40,10 @@ func Run(t *testing.T, newLimiter func(t *testing.T, rate float64, burst int) ra
 	})
 	t.Run("keys are independent", func(t *testing.T) {
 		l := newLimiter(t, 1, 1)
-		if ok, _ := l.Allow(ctx, "a"); !ok {
+		if ok, _, _ := l.Allow(ctx, "a"); !ok {
 			t.Fatal("a refused")
 		}
-		if ok, _ := l.Allow(ctx, "b"); !ok {
+		if ok, _, _ := l.Allow(ctx, "b"); !ok {
 			t.Fatal("b refused because of a")
 		}
 	})
