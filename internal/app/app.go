@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		Checks:            checks,
 		CORSOrigins:       cfg.CORSOrigins,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
+		TrustedProxies:    cfg.TrustedProxies,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
 

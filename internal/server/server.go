@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/blob/local"
+	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/realtime"
@@ -52,6 +54,8 @@ type Options struct {
 	CORSOrigins []string
 	// MaxRequestBytes bounds every RPC message the server reads.
 	MaxRequestBytes int64
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // unaryReadTimeout bounds how long a unary call may take to send its body,
@@ -123,6 +127,7 @@ func New(o Options) *Handler {
 	h = streamDeadlines(h)
 	h = withBaseURL(o.PublicURL, h)
 	h = authn(h)
+	h = withClientAddr(clientaddr.NewResolver(o.TrustedProxies), h)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
@@ -186,6 +191,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// withClientAddr puts the client's address in the request context, for
+// limits per client.
+func withClientAddr(res *clientaddr.Resolver, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(clientaddr.With(r.Context(), res.Addr(r))))
+	})
 }
 
 // withBaseURL tells the file service the origin clients reach Foxhole at:
