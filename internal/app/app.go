@@ -25,6 +25,7 @@ import (
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
 	pubsubmemory "foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/ratelimit"
 	ratelimitmemory "foxhole.dev/foxhole/internal/ratelimit/memory"
 	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/server"
@@ -117,11 +118,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			PingInterval:   cfg.WSPingInterval,
 		},
 		FileUnaryMaxBytes: cfg.FileUnaryMaxBytes,
+		FileMaxBytes:      cfg.FileMaxBytes,
+		MessageMaxChars:   cfg.MessageMaxChars,
 		PublicURL:         cfg.PublicURL,
 		Checks:            checks,
 		CORSOrigins:       cfg.CORSOrigins,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		TrustedProxies:    cfg.TrustedProxies,
+		AuthLimiter:       authLimiter(cfg),
+		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
 
@@ -130,6 +135,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.wg.Go(func() { a.sweepFiles(bg) })
 	a.wg.Go(func() { a.pruneEvents(bg) })
 	return a, nil
+}
+
+// authLimiter bounds Register and CreateToken per client address, or is
+// nil when FOXHOLE_AUTH_RATE is 0.
+func authLimiter(cfg config.Config) ratelimit.Limiter {
+	if cfg.AuthRate == 0 {
+		return nil
+	}
+	return ratelimitmemory.New(cfg.AuthRate, cfg.AuthBurst)
 }
 
 // deriveKey returns a key for one purpose from the master signing key, so
@@ -209,7 +223,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info().Msg("shutting down: draining in-flight calls")
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	err := errors.Join(a.EndSessions(sctx), a.http.Shutdown(sctx))
+	// Sessions may take half the budget to flush; the rest is kept for the
+	// unary calls in flight, which are what clients wait on.
+	ectx, ecancel := context.WithTimeout(sctx, a.cfg.ShutdownTimeout/2)
+	if err := a.EndSessions(ectx); err != nil {
+		a.log.Warn().Err(err).Msg("sessions did not all end in half the shutdown budget")
+	}
+	ecancel()
+	err := a.http.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		a.log.Warn().Dur("timeout", a.cfg.ShutdownTimeout).Msg("drain timed out; closing remaining connections")
 		err = a.http.Close()

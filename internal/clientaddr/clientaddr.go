@@ -109,3 +109,13 @@ func From(ctx context.Context) netip.Addr {
 	a, _ := ctx.Value(addrKey{}).(netip.Addr)
 	return a
 }
+
+// Key is what limits per client address count by: the address itself for
+// IPv4, and its /64 for IPv6, since one host commonly holds a whole /64.
+func Key(a netip.Addr) string {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}

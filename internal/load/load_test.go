@@ -11,7 +11,9 @@ import (
 )
 
 func TestUnaryScenariosAgainstARealServer(t *testing.T) {
-	srv := testutil.Start(t)
+	// Every call comes from one address: the limit per address on Register
+	// and CreateToken is off, as for benchmarks.
+	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate = 0 })
 	short := load.Options{Concurrency: 4, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond}
 	for _, protocol := range load.ProtocolNames() {
 		target, err := load.NewTarget(srv.URL, protocol)
@@ -52,7 +54,7 @@ func TestOpenLoopKeepsItsRate(t *testing.T) {
 }
 
 func TestErrorsAreCountedByCode(t *testing.T) {
-	srv := testutil.Start(t)
+	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate = 0 })
 	target, _ := load.NewTarget(srv.URL, "connect-proto")
 	failing := func(int) (load.Op, error) {
 		return func(ctx context.Context) error {

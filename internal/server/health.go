@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // readiness answers /readyz: 200 while every check passes, else 503 with a
@@ -21,12 +24,16 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	failed := map[string]string{}
+	// Callers are anonymous: they learn what failed, never how; the log
+	// has the error.
+	var failed []string
 	for name, check := range rd.checks {
 		if err := check(ctx); err != nil {
-			failed[name] = err.Error()
+			failed = append(failed, name)
+			zerolog.Ctx(r.Context()).Warn().Err(err).Str("check", name).Msg("readiness check failed")
 		}
 	}
+	sort.Strings(failed)
 	if len(failed) > 0 {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
 		return

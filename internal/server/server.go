@@ -29,6 +29,7 @@ import (
 	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
+	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/realtime"
 )
 
@@ -44,6 +45,11 @@ type Options struct {
 	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
 	// MaxRequestBytes so that a larger file gets a clear answer.
 	FileUnaryMaxBytes int64
+	// FileMaxBytes is the largest file on any path.
+	FileMaxBytes int64
+	// MessageMaxChars is the longest chat message: SendMessage may send
+	// more than MaxRequestBytes to carry it.
+	MessageMaxChars int
 	// PublicURL is the scheme and host clients reach Foxhole at; empty:
 	// taken from each request.
 	PublicURL string
@@ -52,10 +58,17 @@ type Options struct {
 	// CORSOrigins are the browser origins allowed to call cross-origin.
 	// Empty: same-origin only.
 	CORSOrigins []string
-	// MaxRequestBytes bounds every RPC message the server reads.
+	// MaxRequestBytes bounds every RPC message the server reads but those
+	// that carry file content or a chat message.
 	MaxRequestBytes int64
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
+	// AuthLimiter bounds Register and CreateToken per client address; nil:
+	// no limit.
+	AuthLimiter ratelimit.Limiter
+	// MaxProbeStreams bounds the health Watch and reflection streams open
+	// at once.
+	MaxProbeStreams int
 }
 
 // unaryReadTimeout bounds how long a unary call may take to send its body,
@@ -77,27 +90,35 @@ type Handler struct {
 
 // New builds the handler.
 func New(o Options) *Handler {
-	connectOpts := connect.WithHandlerOptions(
+	// The read limit here is a second line behind the body limits (see
+	// limits.go), which apply before anything is decoded; for uploads, the
+	// only calls that may arrive compressed, it also caps how far one
+	// message may inflate.
+	common := []connect.HandlerOption{
 		connect.WithInterceptors(errorInterceptor{}, validate.NewInterceptor()),
-		connect.WithReadMaxBytes(int(o.MaxRequestBytes)),
+		connect.WithReadMaxBytes(int(o.MaxRequestBytes + 12*int64(o.MessageMaxChars))),
 		// Compressing small messages costs more CPU than the bytes it saves.
-		connect.WithCompressMinBytes(4<<10),
+		connect.WithCompressMinBytes(4 << 10),
 		connect.WithRecover(func(ctx context.Context, _ connect.Spec, _ http.Header, p any) error {
 			zerolog.Ctx(ctx).Error().Interface("panic", p).Msg("handler panicked")
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
-	)
+	}
+	connectOpts := connect.WithHandlerOptions(common...)
 
 	mux := http.NewServeMux()
 	mux.Handle(foxholev1connect.NewAuthServiceHandler(auth.NewHandler(o.Auth), connectOpts))
 	mux.Handle(foxholev1connect.NewProfileServiceHandler(profile.NewHandler(o.Profile), connectOpts))
-	fileOpts := connect.WithHandlerOptions(connectOpts,
-		// Room for the largest UploadFile plus its envelope, so that content
-		// just over the limit gets UploadFile's own explanation.
-		connect.WithReadMaxBytes(int(max(o.MaxRequestBytes, o.FileUnaryMaxBytes+64<<10))),
-		// File content is mostly compressed already; gzip would only burn CPU.
-		connect.WithCompression("gzip", nil, nil))
-	mux.Handle(foxholev1connect.NewFileServiceHandler(files.NewHandler(o.Files), fileOpts))
+	fileHandler := files.NewHandler(o.Files)
+	// File content is mostly compressed already: downloads and listings are
+	// not gzipped. Uploads accept a gzipped body, each message inflating to
+	// at most the largest upload message.
+	mux.Handle(foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
+		connect.WithCompression("gzip", nil, nil))))
+	_, uploads := foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
+		connect.WithReadMaxBytes(int(max(uploadMessageBytes(o.FileUnaryMaxBytes), uploadMessageBytes(maxChunkBytes))))))
+	mux.Handle(foxholev1connect.FileServiceUploadFileProcedure, uploads)
+	mux.Handle(foxholev1connect.FileServiceUploadFileStreamProcedure, uploads)
 	o.Files.Routes(mux, writeHTTPError)
 	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtime.NewHandler(o.Realtime), connectOpts))
 	wsOpts := o.WebSocket
@@ -110,10 +131,11 @@ func New(o Options) *Handler {
 		foxholev1connect.FileServiceName,
 		foxholev1connect.RealtimeServiceName,
 	}
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
+	probeOpts := connect.WithHandlerOptions(connect.WithReadMaxBytes(int(o.MaxRequestBytes)))
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), probeOpts))
 	reflector := grpcreflect.NewStaticReflector(append(services, grpchealth.HealthV1ServiceName)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, probeOpts))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, probeOpts))
 
 	ready := &readiness{checks: o.Checks}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -127,13 +149,15 @@ func New(o Options) *Handler {
 	h = streamDeadlines(h)
 	h = withBaseURL(o.PublicURL, h)
 	h = authn(h)
+	h = rateLimitAuth(o.AuthLimiter, h)
+	h = newLimits(mux, services, o).handler(h)
 	h = withClientAddr(clientaddr.NewResolver(o.TrustedProxies), h)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
 			AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut), // PUT /files
 			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", "X-Request-Id"),
-			ExposedHeaders: append(connectcors.ExposedHeaders(), "X-Request-Id"),
+			ExposedHeaders: append(connectcors.ExposedHeaders(), "X-Request-Id", "Retry-After"),
 			MaxAge:         7200,
 		}).Handler(h)
 	}
@@ -151,7 +175,7 @@ func isPublic(r *http.Request) bool {
 	p := r.URL.Path
 	return publicProcedures[p] ||
 		p == "/healthz" || p == "/readyz" ||
-		(r.Method == http.MethodGet && strings.HasPrefix(p, local.DownloadPath)) ||
+		((r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(p, local.DownloadPath)) ||
 		strings.HasPrefix(p, "/"+grpchealth.HealthV1ServiceName+"/") ||
 		strings.HasPrefix(p, "/grpc.reflection.")
 }
