@@ -64,6 +64,19 @@ breaking: protodeps
       echo "buf breaking: compatible with $rev"
     done
 
+# Fuzz every decoder of client input for a while each (page tokens, signed
+# download queries, file names, X-Forwarded-For, WebSocket frames,
+# configuration values).
+fuzz time="10s":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for file in $(grep -rl --include='*_test.go' '^func Fuzz' internal cmd); do
+      for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+        echo "fuzz $target ($(dirname "$file")) for {{time}}"
+        go test -run '^$' -fuzz "^$target\$" -fuzztime {{time}} "./$(dirname "$file")"
+      done
+    done
+
 # Stream 1 GiB files up and down on every path and backend.
 test-large:
     FOXHOLE_TEST_LARGE=1 go test -count=1 -run TestLargeFile -v ./internal/files/
@@ -102,5 +115,5 @@ minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Everything CI checks.
-ci: minio lint gen-check breaking test test-large bench-smoke
+ci: minio lint gen-check breaking test test-large fuzz bench-smoke
     go test ./...

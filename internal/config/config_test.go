@@ -20,24 +20,41 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadReadsEveryVariable(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"FOXHOLE_ADDR":              "0.0.0.0:9000",
-		"FOXHOLE_DATA_DIR":          "/var/lib/foxhole",
-		"FOXHOLE_JWT_SECRET":        strings.Repeat("s", 32),
-		"FOXHOLE_TOKEN_TTL":         "15m",
-		"FOXHOLE_CORS_ORIGINS":      "https://a.example, http://localhost:5173",
-		"FOXHOLE_MAX_REQUEST_BYTES": "2MiB",
-		"FOXHOLE_SHUTDOWN_TIMEOUT":  "5s",
-		"FOXHOLE_LOG_LEVEL":         "debug",
-		"FOXHOLE_LOG_FORMAT":        "json",
-		"FOXHOLE_VALKEY_URL":        "redis://127.0.0.1:6379/0",
-		"FOXHOLE_S3_ENDPOINT":       "127.0.0.1:9000",
-		"FOXHOLE_S3_ACCESS_KEY":     "ak",
-		"FOXHOLE_S3_SECRET_KEY":     "sk",
-		"FOXHOLE_S3_BUCKET":         "files",
-		"FOXHOLE_S3_SECURE":         "true",
+		"FOXHOLE_ADDR":                   "0.0.0.0:9000",
+		"FOXHOLE_DATA_DIR":               "/var/lib/foxhole",
+		"FOXHOLE_JWT_SECRET":             strings.Repeat("s", 32),
+		"FOXHOLE_TOKEN_TTL":              "15m",
+		"FOXHOLE_CORS_ORIGINS":           "https://a.example, http://localhost:5173",
+		"FOXHOLE_MAX_REQUEST_BYTES":      "2MiB",
+		"FOXHOLE_SHUTDOWN_TIMEOUT":       "5s",
+		"FOXHOLE_LOG_LEVEL":              "debug",
+		"FOXHOLE_LOG_FORMAT":             "json",
+		"FOXHOLE_VALKEY_URL":             "redis://127.0.0.1:6379/0",
+		"FOXHOLE_S3_ENDPOINT":            "127.0.0.1:9000",
+		"FOXHOLE_S3_ACCESS_KEY":          "ak",
+		"FOXHOLE_S3_SECRET_KEY":          "sk",
+		"FOXHOLE_S3_BUCKET":              "files",
+		"FOXHOLE_S3_SECURE":              "true",
+		"FOXHOLE_AUTH_RATE":              "0",
+		"FOXHOLE_AUTH_BURST":             "5",
+		"FOXHOLE_TRUSTED_PROXIES":        "10.0.0.0/8, 2001:db8::/32",
+		"FOXHOLE_MAX_PROBE_STREAMS":      "8",
+		"FOXHOLE_FILE_MAX_COUNT":         "100",
+		"FOXHOLE_FILE_MIN_CHARGE_BYTES":  "1KiB",
+		"FOXHOLE_MAX_UPLOADS_PER_USER":   "2",
+		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":    "5s",
+		"FOXHOLE_DOWNLOAD_WRITE_TIMEOUT": "6s",
+		"FOXHOLE_MAX_SESSIONS_PER_USER":  "3",
+		"FOXHOLE_MAX_SESSIONS_PER_ADDR":  "4",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.AuthRate != 0 || c.AuthBurst != 5 || len(c.TrustedProxies) != 2 || c.MaxProbeStreams != 8 ||
+		c.FileMaxCount != 100 || c.FileMinCharge != 1<<10 || c.MaxUploadsPerUser != 2 ||
+		c.UploadIdleTimeout != 5*time.Second || c.DownloadTimeout != 6*time.Second ||
+		c.MaxSessionsUser != 3 || c.MaxSessionsAddr != 4 {
+		t.Errorf("limits = %+v", c)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.TokenTTL != 15*time.Minute || len(c.CORSOrigins) != 2 ||
 		c.MaxRequestBytes != 2<<20 || c.ShutdownTimeout != 5*time.Second || !c.S3.Secure || c.S3.Bucket != "files" {
@@ -47,17 +64,21 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 
 func TestLoadNamesTheBadVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"FOXHOLE_ADDR":              {"FOXHOLE_ADDR": "8080"},
-		"FOXHOLE_TOKEN_TTL":         {"FOXHOLE_TOKEN_TTL": "forever"},
-		"FOXHOLE_JWT_SECRET":        {"FOXHOLE_JWT_SECRET": "short"},
-		"FOXHOLE_CORS_ORIGINS":      {"FOXHOLE_CORS_ORIGINS": "app.example"},
-		"FOXHOLE_MAX_REQUEST_BYTES": {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
-		"FOXHOLE_LOG_LEVEL":         {"FOXHOLE_LOG_LEVEL": "loud"},
-		"FOXHOLE_VALKEY_URL":        {"FOXHOLE_VALKEY_URL": "http://x"},
-		"FOXHOLE_S3_SECURE":         {"FOXHOLE_S3_SECURE": "maybe"},
-		"FOXHOLE_S3_ACCESS_KEY":     {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
-		"FOXHOLE_S3_ENDPOINT":       {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
-		"FOXHOLE_SHUTDOWN_TIMEOUT":  {"FOXHOLE_SHUTDOWN_TIMEOUT": "1ms"},
+		"FOXHOLE_ADDR":                  {"FOXHOLE_ADDR": "8080"},
+		"FOXHOLE_TOKEN_TTL":             {"FOXHOLE_TOKEN_TTL": "forever"},
+		"FOXHOLE_JWT_SECRET":            {"FOXHOLE_JWT_SECRET": "short"},
+		"FOXHOLE_CORS_ORIGINS":          {"FOXHOLE_CORS_ORIGINS": "app.example"},
+		"FOXHOLE_MAX_REQUEST_BYTES":     {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
+		"FOXHOLE_LOG_LEVEL":             {"FOXHOLE_LOG_LEVEL": "loud"},
+		"FOXHOLE_VALKEY_URL":            {"FOXHOLE_VALKEY_URL": "http://x"},
+		"FOXHOLE_S3_SECURE":             {"FOXHOLE_S3_SECURE": "maybe"},
+		"FOXHOLE_S3_ACCESS_KEY":         {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
+		"FOXHOLE_S3_ENDPOINT":           {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
+		"FOXHOLE_SHUTDOWN_TIMEOUT":      {"FOXHOLE_SHUTDOWN_TIMEOUT": "1ms"},
+		"FOXHOLE_AUTH_RATE":             {"FOXHOLE_AUTH_RATE": "-1"},
+		"FOXHOLE_TRUSTED_PROXIES":       {"FOXHOLE_TRUSTED_PROXIES": "10.0.0.1"},
+		"FOXHOLE_MAX_SESSIONS_PER_USER": {"FOXHOLE_MAX_SESSIONS_PER_USER": "0"},
+		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":   {"FOXHOLE_UPLOAD_IDLE_TIMEOUT": "10ms"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
@@ -66,3 +87,33 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoad gives every variable arbitrary values: Load never panics, and
+// either accepts the value or names a variable (this one, or one it needs),
+// on one line.
+func FuzzLoad(f *testing.F) {
+	names := strings.Fields(configVariables)
+	for i, seed := range []string{"1", "0", "-1", "8MiB", "1.5", "10.0.0.0/8", "redis://h:1/0", "1h", "", "\x00", "9223372036854775807GiB"} {
+		f.Add(uint8(i), seed)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, value string) {
+		name := names[int(which)%len(names)]
+		_, err := Load(env(map[string]string{name: value}))
+		if err != nil && (!strings.HasPrefix(err.Error(), "FOXHOLE_") || strings.Contains(err.Error(), "\n")) {
+			t.Fatalf("%s=%q: error %q does not name the variable on one line", name, value, err)
+		}
+	})
+}
+
+// configVariables are the variables Load reads.
+const configVariables = `FOXHOLE_ADDR FOXHOLE_DATA_DIR FOXHOLE_JWT_SECRET FOXHOLE_TOKEN_TTL
+FOXHOLE_CORS_ORIGINS FOXHOLE_MAX_REQUEST_BYTES FOXHOLE_SHUTDOWN_TIMEOUT FOXHOLE_AUTH_RATE
+FOXHOLE_AUTH_BURST FOXHOLE_TRUSTED_PROXIES FOXHOLE_MAX_PROBE_STREAMS FOXHOLE_PPROF_ADDR
+FOXHOLE_LOG_LEVEL FOXHOLE_LOG_FORMAT FOXHOLE_PUBLIC_URL FOXHOLE_FILE_UNARY_MAX_BYTES
+FOXHOLE_FILE_MAX_BYTES FOXHOLE_FILE_QUOTA_BYTES FOXHOLE_FILE_MAX_COUNT FOXHOLE_FILE_MIN_CHARGE_BYTES
+FOXHOLE_DOWNLOAD_URL_TTL FOXHOLE_MAX_UPLOADS_PER_USER FOXHOLE_UPLOAD_IDLE_TIMEOUT
+FOXHOLE_DOWNLOAD_WRITE_TIMEOUT FOXHOLE_HEARTBEAT_INTERVAL FOXHOLE_SUBSCRIBER_QUEUE
+FOXHOLE_MESSAGE_MAX_CHARS FOXHOLE_MESSAGE_RATE FOXHOLE_MESSAGE_BURST FOXHOLE_EVENT_RETENTION_COUNT
+FOXHOLE_EVENT_RETENTION_AGE FOXHOLE_WS_ORIGINS FOXHOLE_WS_MAX_FRAME_BYTES FOXHOLE_WS_PING_INTERVAL
+FOXHOLE_MAX_SESSIONS_PER_USER FOXHOLE_MAX_SESSIONS_PER_ADDR FOXHOLE_VALKEY_URL FOXHOLE_S3_ENDPOINT
+FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE`

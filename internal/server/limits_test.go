@@ -40,6 +40,11 @@ func gzipBomb(t testing.TB, n int) []byte {
 // the headers and the body.
 func send(t testing.TB, url string, body []byte, header ...string) (int, http.Header, string) {
 	t.Helper()
+	return sendWith(t, testutil.HTTPClient(), url, body, header...)
+}
+
+func sendWith(t testing.TB, hc *http.Client, url string, body []byte, header ...string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +52,7 @@ func send(t testing.TB, url string, body []byte, header ...string) (int, http.He
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := testutil.HTTPClient().Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

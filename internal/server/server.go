@@ -115,8 +115,9 @@ func New(o Options) *Handler {
 	// at most the largest upload message.
 	mux.Handle(foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
 		connect.WithCompression("gzip", nil, nil))))
+	uploadMax := max(uploadMessageBytes(o.FileUnaryMaxBytes), uploadMessageBytes(maxChunkBytes))
 	_, uploads := foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
-		connect.WithReadMaxBytes(int(max(uploadMessageBytes(o.FileUnaryMaxBytes), uploadMessageBytes(maxChunkBytes))))))
+		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
 	mux.Handle(foxholev1connect.FileServiceUploadFileProcedure, uploads)
 	mux.Handle(foxholev1connect.FileServiceUploadFileStreamProcedure, uploads)
 	o.Files.Routes(mux, writeHTTPError)
