@@ -35,8 +35,14 @@ type Service struct {
 	now    func() time.Time
 }
 
-// versionTTL bounds how long a cached token version may be trusted. RotateSecret
-// deletes the entry at once; the TTL only matters for a cache that lost the delete.
+// versionTTL bounds how long a cached token version may be trusted.
+// RotateSecret writes the new version at once; the TTL only matters for a
+// cache that lost that write.
+//
+// A cached version must never move backwards, or a revoked token and an old
+// secret would work again until the entry expires. So a fill from the
+// database (a value read at some earlier moment) only Adds, never
+// overwrites, and only RotateSecret, which knows the newest version, Sets.
 const versionTTL = time.Minute
 
 // secretPrefix marks user secrets so that people and secret scanners
@@ -106,11 +112,15 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 // token issued so far.
 func (s *Service) RotateSecret(ctx context.Context, userID string) (string, error) {
 	secret := newSecret()
-	if _, err := s.users.RotateSecret(ctx, userID, hashSecret(secret)); err != nil {
+	ver, err := s.users.RotateSecret(ctx, userID, hashSecret(secret))
+	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
-	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
-		return "", fmt.Errorf("forget token version: %w", err)
+	// Set, not Delete: after a Delete, a fill that read the old version
+	// before the rotation could put it back. The new version replaces it,
+	// and the Adds of such fills then find it and leave it.
+	if err := s.cache.Set(ctx, versionKey(userID), strconv.AppendInt(nil, ver, 10), versionTTL); err != nil {
+		return "", fmt.Errorf("cache token version: %w", err)
 	}
 	return secret, nil
 }
@@ -146,8 +156,10 @@ func (s *Service) tokenVersion(ctx context.Context, userID string) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	// A failed cache write only costs a later database read.
-	_ = s.cache.Set(ctx, key, strconv.AppendInt(nil, v, 10), versionTTL)
+	// Add, not Set: v may be older than a version RotateSecret has cached
+	// meanwhile, and must not replace it. A failed cache write only costs a
+	// later database read.
+	_, _ = s.cache.Add(ctx, key, strconv.AppendInt(nil, v, 10), versionTTL)
 	return v, nil
 }
 

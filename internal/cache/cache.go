@@ -14,8 +14,13 @@ import (
 type Cache interface {
 	// Get returns the value for key and whether it was present.
 	Get(ctx context.Context, key string) ([]byte, bool, error)
-	// Set stores value under key for ttl.
+	// Set stores value under key for ttl, replacing any value there.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Add stores value under key for ttl only if the key holds no live
+	// entry, atomically (Valkey's SET NX), and reports whether it stored it.
+	// A fill from the source of truth uses Add so that it never overwrites
+	// a newer value that a writer Set meanwhile.
+	Add(ctx context.Context, key string, value []byte, ttl time.Duration) (added bool, err error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }

@@ -75,26 +75,72 @@ func (in *inserter) loop() {
 	}
 }
 
-// commit runs batch in one transaction. A statement that fails in SQLite
-// fails alone; the others still commit.
+// commit commits every insert of batch that can be, and tells each caller
+// whether its own row was committed: success exactly when it was.
+//
+// It cannot let a failed statement fail alone inside the transaction: on some
+// errors (SQLITE_FULL, IOERR, BUSY) SQLite rolls the whole transaction back,
+// and the statements after it would run in autocommit mode, committed while
+// the COMMIT fails. So the first failure ends the attempt: the transaction is
+// rolled back, that insert gets its error, and the others are tried again in
+// a fresh transaction. Each failed attempt removes one insert, so this ends.
 func (in *inserter) commit(batch []insertReq) {
-	errs := make([]error, len(batch))
-	err := in.db.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
-		for i, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				errs[i] = err
-				continue
-			}
-			_, errs[i] = tx.NewInsert().Model(r.model).Exec(ctx)
+	for len(batch) > 0 {
+		batch = in.tryCommit(batch)
+	}
+}
+
+// tryCommit runs batch in one transaction. It answers the callers it can
+// and returns those left to try again: every insert but the failed one,
+// when a statement failed.
+func (in *inserter) tryCommit(batch []insertReq) (retry []insertReq) {
+	ctx := context.Background()
+	// Abandoned inserts are dropped before the transaction: after a
+	// statement runs, its caller must hear the outcome of the commit.
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	answerAll := func(err error) []insertReq {
+		for _, r := range live {
+			r.done <- err
 		}
 		return nil
-	})
-	for i, r := range batch {
-		if err != nil && errs[i] == nil {
-			errs[i] = err
-		}
-		r.done <- errs[i]
 	}
+	// One pinned connection, so that the ROLLBACK after a failed COMMIT
+	// reaches the connection that holds the transaction, and no other writer
+	// borrows that connection in between.
+	conn, err := in.db.Conn(ctx)
+	if err != nil {
+		return answerAll(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return answerAll(err)
+	}
+	for i, r := range live {
+		if _, err := tx.NewInsert().Model(r.model).Exec(ctx); err != nil {
+			// SQLite may already have rolled back; then this errors, harmlessly.
+			_ = tx.Rollback()
+			r.done <- err
+			return append(live[:i:i], live[i+1:]...)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		// A COMMIT that fails may leave the transaction open; end it so
+		// that nothing of it commits later. Every insert failed, together.
+		_, _ = conn.ExecContext(ctx, "ROLLBACK")
+		return answerAll(err)
+	}
+	return answerAll(nil)
 }
 
 // close stops accepting inserts and waits for those queued.

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/uptrace/bun"
 )
@@ -66,12 +68,27 @@ func (s *Store) PruneEvents(ctx context.Context, keep int, cutoff int64) (int64,
 	return removed, err
 }
 
-// UsersByID returns the users with the given ids that exist.
+// usersByIDChunk bounds the ids of one query: ListPresence may pass every
+// user online, and one IN list of them all would be a statement of unbounded
+// size, past SQLite's limit of bound parameters wherever they are bound.
+const usersByIDChunk = 500
+
+// UsersByID returns the users with the given ids that exist (with their id
+// and screen name only).
 func (s *Store) UsersByID(ctx context.Context, ids []string) ([]User, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
+	// Sorted and without repeats, so that an id repeated in two chunks
+	// does not return its user twice, as one IN list would not.
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	var users []User
-	err := s.r.NewSelect().Model(&users).Column("id", "screen_name").Where("id IN (?)", bun.List(ids)).Scan(ctx)
-	return users, err
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), usersByIDChunk)]
+		ids = ids[len(chunk):]
+		var found []User
+		err := s.r.NewSelect().Model(&found).Column("id", "screen_name").Where("id IN (?)", bun.List(chunk)).Scan(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("users by id: %w", err)
+		}
+		users = append(users, found...)
+	}
+	return users, nil
 }

@@ -69,19 +69,36 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 
 	s := &Store{w: bun.NewDB(wdb, sqlitedialect.New()), r: bun.NewDB(rdb, sqlitedialect.New())}
 	s.users = newInserter(s.w)
-	if err := s.migrate(ctx); err != nil {
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(migrationFiles); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	if err := migrateLocked(ctx, s.w, ms, filepath.Join(dir, migrateLockFile)); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(migrationFiles); err != nil {
-		return fmt.Errorf("read migrations: %w", err)
+// migrateLockFile, in the data dir, is locked while migrations run.
+const migrateLockFile = "migrate.lock"
+
+// migrateLocked applies the pending migrations of ms to db while holding an
+// OS lock on lockPath, so that processes starting together on one data dir
+// apply each migration once: the second waits, then finds nothing to do.
+// (bun's own Migrator.Lock is a row in a table, which a killed process would
+// leave behind, failing every later start.)
+//
+// A migration is recorded as applied only once it has succeeded, so a failed
+// one is tried again at the next start instead of being skipped for ever.
+func migrateLocked(ctx context.Context, db *bun.DB, ms *migrate.Migrations, lockPath string) error {
+	unlock, err := lockFile(ctx, lockPath)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
 	}
-	m := migrate.NewMigrator(s.w, ms)
+	defer unlock()
+	m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("init migrations: %w", err)
 	}

@@ -61,6 +61,88 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+	t.Run("add only when absent", func(t *testing.T) {
+		c := newCache(t)
+		if added, err := c.Add(ctx, "k", []byte("first"), time.Minute); !added || err != nil {
+			t.Fatalf("Add(absent key) = %v, %v; want true", added, err)
+		}
+		if added, err := c.Add(ctx, "k", []byte("second"), time.Minute); added || err != nil {
+			t.Fatalf("Add(present key) = %v, %v; want false", added, err)
+		}
+		if v, ok, err := c.Get(ctx, "k"); !ok || err != nil || string(v) != "first" {
+			t.Fatalf("Get(k) = %q, %v, %v; want the first value kept", v, ok, err)
+		}
+		// Set still overwrites, and Add after a Delete stores again.
+		c.Set(ctx, "k", []byte("set"), time.Minute)
+		if v, _, _ := c.Get(ctx, "k"); string(v) != "set" {
+			t.Fatalf("Get after Set = %q, want set", v)
+		}
+		c.Delete(ctx, "k")
+		if added, err := c.Add(ctx, "k", []byte("again"), time.Minute); !added || err != nil {
+			t.Fatalf("Add after Delete = %v, %v; want true", added, err)
+		}
+		b := []byte("abc")
+		c.Add(ctx, "copied", b, time.Minute)
+		b[0] = 'X'
+		if v, _, _ := c.Get(ctx, "copied"); string(v) != "abc" {
+			t.Fatalf("value stored by Add changed with the caller's slice: %q", v)
+		}
+	})
+	t.Run("add after expiry", func(t *testing.T) {
+		c := newCache(t)
+		c.Set(ctx, "short", []byte("old"), 50*time.Millisecond)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			added, err := c.Add(ctx, "short", []byte("new"), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if added {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Add still refused after the 50ms entry should have expired for 5s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if v, ok, _ := c.Get(ctx, "short"); !ok || string(v) != "new" {
+			t.Fatalf("Get after Add over an expired entry = %q, %v; want new", v, ok)
+		}
+	})
+	t.Run("concurrent add has one winner", func(t *testing.T) {
+		c := newCache(t)
+		const n = 32
+		var (
+			wg     sync.WaitGroup
+			start  = make(chan struct{})
+			mu     sync.Mutex
+			winner = -1
+			wins   int
+		)
+		for g := range n {
+			wg.Go(func() {
+				<-start // release every goroutine together to maximise the overlap
+				added, err := c.Add(ctx, "contended", []byte(fmt.Sprint(g)), time.Minute)
+				if err != nil {
+					t.Errorf("Add: %v", err)
+					return
+				}
+				if added {
+					mu.Lock()
+					winner, wins = g, wins+1
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if wins != 1 {
+			t.Fatalf("%d of %d concurrent Adds of one key succeeded, want exactly 1", wins, n)
+		}
+		if v, _, _ := c.Get(ctx, "contended"); string(v) != fmt.Sprint(winner) {
+			t.Fatalf("Get = %q, want the winner's value %d", v, winner)
+		}
+	})
 	t.Run("concurrent use", func(t *testing.T) {
 		c := newCache(t)
 		var wg sync.WaitGroup

@@ -1,86 +1,104 @@
-// Package memory is the in-process cache.Cache: a bounded map with expiry.
+// Package memory is the in-process cache.Cache, built on otter
+// (github.com/maypok86/otter/v2).
+//
+// Why otter: the cache sits on every authenticated call, so it must stay fast
+// while full and under concurrent use. Otter's reads take no lock, its
+// eviction (W-TinyLFU) and its per-entry expiry (a timer wheel) cost O(1) per
+// write and run off the callers' path, and SetIfAbsent gives Add its "store
+// only if absent" in one atomic step. The fallback considered,
+// hashicorp/golang-lru's expirable LRU, has one TTL for the whole cache and
+// one mutex for every read and write; Foxhole sets a TTL per entry.
 package memory
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"github.com/maypok86/otter/v2"
 
 	"foxhole.dev/foxhole/internal/cache"
 )
 
 var _ cache.Cache = (*Cache)(nil)
 
-// Cache holds at most a fixed number of entries. When full, setting a new
-// key first drops expired entries, then, if still full, an arbitrary one.
+// Cache holds about a fixed number of entries (otter may exceed the bound
+// briefly while it evicts). When full, it drops the entries least likely to
+// be used again; an entry is never visible after its TTL.
 type Cache struct {
-	mu      sync.RWMutex
-	max     int
-	entries map[string]entry
-	now     func() time.Time
+	c *otter.Cache[string, item]
 }
 
-type entry struct {
-	value   []byte
-	expires time.Time
+// item carries its TTL so that the expiry calculator can give each entry its own.
+type item struct {
+	value []byte
+	ttl   time.Duration
 }
 
-// New returns a cache that holds at most maxEntries entries.
+// New returns a cache that holds about maxEntries entries.
 func New(maxEntries int) *Cache {
-	return &Cache{max: max(1, maxEntries), entries: make(map[string]entry), now: time.Now}
+	return &Cache{c: otter.Must(&otter.Options[string, item]{
+		MaximumSize: max(1, maxEntries),
+		// Written entries expire ttl after their latest write; reads do
+		// not extend them, so a cached value is never older than its TTL.
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, item]) time.Duration {
+			return e.Value.ttl
+		}),
+	})}
 }
 
 // Get implements cache.Cache.
 func (c *Cache) Get(_ context.Context, key string) ([]byte, bool, error) {
-	c.mu.RLock()
-	e, ok := c.entries[key]
-	c.mu.RUnlock()
-	if !ok || !c.now().Before(e.expires) {
+	it, ok := c.c.GetIfPresent(key)
+	if !ok {
 		return nil, false, nil
 	}
-	return e.value, true, nil
+	return it.value, true, nil
 }
 
-// Set implements cache.Cache. The value is copied.
+// Set implements cache.Cache. The value is copied. A ttl that is not
+// positive removes the key: the value would be expired at once.
 func (c *Cache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	now := c.now()
-	e := entry{value: append([]byte(nil), value...), expires: now.Add(ttl)}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
-		c.evict(now)
+	if ttl <= 0 {
+		c.c.Invalidate(key)
+		return nil
 	}
-	c.entries[key] = e
+	c.c.Set(key, item{value: clone(value), ttl: ttl})
 	return nil
 }
 
-// evict makes room for one entry. Go's map iteration order is random, so the
-// fallback drops an arbitrary entry without keeping any recency bookkeeping.
-func (c *Cache) evict(now time.Time) {
-	for k, e := range c.entries {
-		if !now.Before(e.expires) {
-			delete(c.entries, k)
-		}
+// Add implements cache.Cache. The value is copied. With a ttl that is not
+// positive nothing is stored, and Add reports whether it would have been.
+func (c *Cache) Add(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		_, live := c.c.GetIfPresent(key)
+		return !live, nil
 	}
-	for k := range c.entries {
-		if len(c.entries) < c.max {
-			return
-		}
-		delete(c.entries, k)
-	}
+	_, added := c.c.SetIfAbsent(key, item{value: clone(value), ttl: ttl})
+	return added, nil
 }
 
 // Delete implements cache.Cache.
 func (c *Cache) Delete(_ context.Context, key string) error {
-	c.mu.Lock()
-	delete(c.entries, key)
-	c.mu.Unlock()
+	c.c.Invalidate(key)
 	return nil
 }
 
-// Len returns the number of entries held, expired ones included.
+// Len returns the number of entries held, expired ones not yet removed
+// included. It first runs the eviction that otter has pending, so it is for
+// tests and diagnostics, not for a hot path.
 func (c *Cache) Len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
+	c.c.CleanUp()
+	return c.c.EstimatedSize()
+}
+
+// Close stops the cache's background clean-up. Entries stay readable; a
+// cache that lives as long as its process need not be closed.
+func (c *Cache) Close() {
+	c.c.StopAllGoroutines()
+}
+
+// clone copies b so that the caller may reuse its slice; a nil or empty value
+// is stored as a non-nil empty one, as a shared cache would return it.
+func clone(b []byte) []byte {
+	return append(make([]byte, 0, len(b)), b...)
 }

@@ -1,0 +1,94 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/cache/memory"
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+// pausingUsers is the real store, except that the first TokenVersion read
+// after arm, once it has read the version from the database, tells paused and
+// waits for resume before returning it: the moment a cache fill is most
+// exposed to a rotation.
+type pausingUsers struct {
+	auth.Users
+	armed  atomic.Bool
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func (u *pausingUsers) TokenVersion(ctx context.Context, id string) (int64, error) {
+	v, err := u.Users.TokenVersion(ctx, id)
+	if u.armed.CompareAndSwap(true, false) {
+		close(u.paused)
+		<-u.resume
+	}
+	return v, err
+}
+
+// TestRotationRacingVersionFill forces a token-version fill to straddle a
+// secret rotation: the fill reads the old version, the rotation commits and
+// finishes, then the fill writes to the cache. The old version must not end
+// up cached, or the revoked token and the old secret would keep working for
+// as long as the entry lives.
+func TestRotationRacingVersionFill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := memory.New(1000)
+	t.Cleanup(c.Close)
+	users := &pausingUsers{Users: st, paused: make(chan struct{}), resume: make(chan struct{})}
+	svc := auth.NewService(users, auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour), c)
+
+	u, oldSecret, err := svc.Register(ctx, "racer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CreateToken by the database path caches the secret with version 1 but
+	// not the version itself, so the next Authenticate fills it.
+	oldToken, _, err := svc.CreateToken(ctx, oldSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	users.armed.Store(true)
+	filled := make(chan error, 1)
+	go func() {
+		// Concurrent with the rotation, this call may be answered either
+		// way; what matters is what it leaves in the cache.
+		_, err := svc.Authenticate(ctx, oldToken)
+		filled <- err
+	}()
+	<-users.paused // the fill holds version 1, read before the rotation
+	newSecret, err := svc.RotateSecret(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(users.resume)
+	<-filled
+
+	if _, err := svc.Authenticate(ctx, oldToken); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Errorf("Authenticate(token issued before rotation) = %v, want unauthenticated", err)
+	}
+	if _, _, err := svc.CreateToken(ctx, oldSecret); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Errorf("CreateToken(old secret) = %v, want unauthenticated", err)
+	}
+	newToken, _, err := svc.CreateToken(ctx, newSecret)
+	if err != nil {
+		t.Fatalf("CreateToken(new secret): %v", err)
+	}
+	if id, err := svc.Authenticate(ctx, newToken); err != nil || id != u.ID {
+		t.Errorf("Authenticate(new token) = %q, %v; want %q", id, err, u.ID)
+	}
+}
