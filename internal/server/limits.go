@@ -49,7 +49,8 @@ type limits struct {
 	// uploads, where it can pay. Elsewhere a small message gains nothing,
 	// and inflating it is work a client could make the server do for free.
 	compressed  map[string]bool
-	probeStream map[string]bool // long-lived health and reflection streams
+	probe       map[string]bool // every health and reflection procedure
+	probeStream map[string]bool // the long-lived ones
 	probes      chan struct{}   // a slot per probe stream open
 }
 
@@ -73,6 +74,7 @@ func newLimits(mux *http.ServeMux, services []string, o Options) *limits {
 			foxholev1connect.FileServiceUploadFileProcedure:       true,
 			foxholev1connect.FileServiceUploadFileStreamProcedure: true,
 		},
+		probe:       map[string]bool{},
 		probeStream: map[string]bool{"/" + grpchealth.HealthV1ServiceName + "/Watch": true},
 		probes:      make(chan struct{}, o.MaxProbeStreams),
 	}
@@ -101,6 +103,7 @@ func newLimits(mux *http.ServeMux, services []string, o Options) *limits {
 		l.services["/"+svc+"/"] = true
 		for _, m := range methods {
 			l.procedures["/"+svc+"/"+m] = true
+			l.probe["/"+svc+"/"+m] = true
 		}
 	}
 	return l
@@ -149,10 +152,12 @@ func (l *limits) handler(next http.Handler) http.Handler {
 				writeError(w, r, &errs.Limited{Msg: "too many health and reflection streams are open; try again later", RetryAfter: time.Second})
 				return
 			}
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(probeReadTimeout))
 			ctx, cancel := context.WithTimeout(r.Context(), probeStreamLifetime)
 			defer cancel()
 			r = r.WithContext(ctx)
+		}
+		if l.probe[path] {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(probeReadTimeout))
 		}
 		next.ServeHTTP(w, r)
 	})

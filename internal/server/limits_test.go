@@ -266,3 +266,26 @@ func TestReadyzNamesWithoutDetails(t *testing.T) {
 		t.Fatalf("readyz: %d %s", status, body)
 	}
 }
+
+func TestHeadOnSignedDownload(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	u := srv.Register(t, testutil.Protocols[0], "owner")
+	c := srv.Clients(testutil.Protocols[0], u.Token)
+	up, err := c.File.UploadFile(context.Background(), connect.NewRequest(&foxholev1.UploadFileRequest{Name: "a.txt", Content: []byte("hello")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.File.GetFile(context.Background(), connect.NewRequest(&foxholev1.GetFileRequest{Id: up.Msg.GetFile().GetId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Head(got.Msg.GetDownloadUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.ContentLength != 5 || res.Header.Get("ETag") == "" {
+		t.Fatalf("HEAD on the download link: %d, length %d, headers %v", res.StatusCode, res.ContentLength, res.Header)
+	}
+}
