@@ -33,6 +33,11 @@ type Service struct {
 	tokens *Tokens
 	cache  cache.Cache
 	now    func() time.Time
+
+	// OnRotate, when set, is told that the user's token version is now
+	// version, right after RotateSecret stores it: open sessions (streams,
+	// WebSockets) of older tokens must end, in every process.
+	OnRotate func(ctx context.Context, userID string, version int64)
 }
 
 // versionTTL bounds how long a cached token version may be trusted. RotateSecret
@@ -106,8 +111,12 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 // token issued so far.
 func (s *Service) RotateSecret(ctx context.Context, userID string) (string, error) {
 	secret := newSecret()
-	if _, err := s.users.RotateSecret(ctx, userID, hashSecret(secret)); err != nil {
+	version, err := s.users.RotateSecret(ctx, userID, hashSecret(secret))
+	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
+	}
+	if s.OnRotate != nil {
+		s.OnRotate(ctx, userID, version)
 	}
 	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
 		return "", fmt.Errorf("forget token version: %w", err)
