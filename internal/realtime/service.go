@@ -389,8 +389,7 @@ func (s *Service) run(ctx context.Context, sess *session, sub Subscription, send
 	// The session joined the live tail when it opened; now replay: every
 	// event is either stored before the replay reads, or published after
 	// the session is listening.
-	s.join(ctx, sub.UserID)
-	sess.joined = true
+	sess.joined = s.join(ctx, sub.UserID)
 
 	var last int64
 	if sub.After != nil {
@@ -491,16 +490,18 @@ func storedDelivery(row store.Event) (*delivery, error) {
 }
 
 // join and leave count the user's sessions and announce the first and the
-// last to everyone, once per user however many tabs it opens.
-func (s *Service) join(ctx context.Context, userID string) {
+// last to everyone, once per user however many tabs it opens. join reports
+// whether the session was counted, and so must leave.
+func (s *Service) join(ctx context.Context, userID string) bool {
 	first, err := s.hub.Join(ctx, userID)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("presence join")
-		return
+		return false
 	}
 	if first {
 		s.announce(ctx, userID, foxholev1.PresenceEvent_CHANGE_JOINED)
 	}
+	return true
 }
 
 func (s *Service) leave(ctx context.Context, userID string) {
