@@ -100,12 +100,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		RetainCount:     cfg.EventRetainCount,
 		RetainAge:       cfg.EventRetainAge,
 		Limiter:         ratelimitmemory.New(cfg.MessageRate, cfg.MessageBurst),
+		MaxSessionsUser: cfg.MaxSessionsUser,
+		MaxSessionsAddr: cfg.MaxSessionsAddr,
 	}, log)
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)
 
 	shared := memory.New(cacheEntries)
 	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), shared)
+	// A rotation ends the user's open sessions, through the hub in every process.
+	authSvc.OnRotate = a.realtime.Revoke
 	a.handler = server.New(server.Options{
 		Log:      log,
 		Auth:     authSvc,

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -24,14 +26,35 @@ func (s *Service) Middleware(isPublic func(*http.Request) bool, fail func(http.R
 				fail(w, r, errs.New(errs.ErrUnauthenticated, "missing access token: send Authorization: Bearer <token>"))
 				return
 			}
-			userID, err := s.Authenticate(r.Context(), token)
+			id, err := s.Identify(r.Context(), token)
 			if err != nil {
 				fail(w, r, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithUser(r.Context(), userID)))
+			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 		})
 	}
+}
+
+// Identify checks an access token as Authenticate does and returns
+// everything it vouches for: the user, and the token's version and expiry,
+// which long-lived sessions need in order to end with their credential.
+func (s *Service) Identify(ctx context.Context, token string) (Identity, error) {
+	id, err := s.tokens.Verify(token)
+	if err != nil {
+		return Identity{}, errs.New(errs.ErrUnauthenticated, "invalid access token")
+	}
+	current, err := s.tokenVersion(ctx, id.UserID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Identity{}, errs.New(errs.ErrUnauthenticated, "invalid access token")
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.TokenVersion != current {
+		return Identity{}, errs.New(errs.ErrUnauthenticated, "access token revoked")
+	}
+	return id, nil
 }
 
 // BearerToken returns the access token of r: from `Authorization: Bearer`,

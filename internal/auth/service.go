@@ -33,6 +33,11 @@ type Service struct {
 	tokens *Tokens
 	cache  cache.Cache
 	now    func() time.Time
+
+	// OnRotate, when set, is told that the user's token version is now
+	// version, right after RotateSecret stores it: open sessions (streams,
+	// WebSockets) of older tokens must end, in every process.
+	OnRotate func(ctx context.Context, userID string, version int64)
 }
 
 // versionTTL bounds how long a cached token version may be trusted.
@@ -116,6 +121,10 @@ func (s *Service) RotateSecret(ctx context.Context, userID string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
+	// Sessions end first, whatever the cache does next.
+	if s.OnRotate != nil {
+		s.OnRotate(ctx, userID, ver)
+	}
 	// Set, not Delete: after a Delete, a fill that read the old version
 	// before the rotation could put it back. The new version replaces it,
 	// and the Adds of such fills then find it and leave it.
@@ -128,21 +137,8 @@ func (s *Service) RotateSecret(ctx context.Context, userID string) (string, erro
 // Authenticate checks an access token and returns its user's id. A bad,
 // expired or revoked token, or one whose user is gone, is errs.ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (string, error) {
-	userID, ver, err := s.tokens.Verify(token)
-	if err != nil {
-		return "", errs.New(errs.ErrUnauthenticated, "invalid access token")
-	}
-	current, err := s.tokenVersion(ctx, userID)
-	if errors.Is(err, errs.ErrNotFound) {
-		return "", errs.New(errs.ErrUnauthenticated, "invalid access token")
-	}
-	if err != nil {
-		return "", err
-	}
-	if ver != current {
-		return "", errs.New(errs.ErrUnauthenticated, "access token revoked")
-	}
-	return userID, nil
+	id, err := s.Identify(ctx, token)
+	return id.UserID, err
 }
 
 func (s *Service) tokenVersion(ctx context.Context, userID string) (int64, error) {

@@ -57,16 +57,17 @@ func (t *Tokens) Issue(userID string, version int64, now time.Time) (string, tim
 }
 
 // Verify checks the token's signature, algorithm, issuer and times, and
-// returns its subject and token version.
-func (t *Tokens) Verify(token string) (userID string, version int64, err error) {
+// returns all it vouches for: its user, token version and expiry.
+func (t *Tokens) Verify(token string) (Identity, error) {
 	var c claims
 	if _, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil }); err != nil {
-		return "", 0, err
+		return Identity{}, err
 	}
 	if c.Subject == "" || c.Ver < 1 {
-		return "", 0, errors.New("token has no subject or version")
+		return Identity{}, errors.New("token has no subject or version")
 	}
-	return c.Subject, c.Ver, nil
+	// The parser requires an expiry, so ExpiresAt is never nil here.
+	return Identity{UserID: c.Subject, TokenVersion: c.Ver, Expires: c.ExpiresAt.Time}, nil
 }
 
 // LoadOrCreateKey returns the signing key kept in dir, creating a random one

@@ -111,11 +111,12 @@ func From(ctx context.Context) netip.Addr {
 }
 
 // Key is what limits per client address count by: the address itself for
-// IPv4, and its /64 for IPv6, since one host commonly holds a whole /64.
-func Key(a netip.Addr) string {
+// IPv4, and its /64 for IPv6 (as the /64's first address), since one host
+// commonly holds a whole /64.
+func Key(a netip.Addr) netip.Addr {
 	if a.Is6() {
 		p, _ := a.Prefix(64)
-		return p.String()
+		return p.Addr()
 	}
-	return a.String()
+	return a
 }

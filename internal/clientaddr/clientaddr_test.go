@@ -64,3 +64,15 @@ func FuzzAddr(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyGroupsIPv6By64(t *testing.T) {
+	a := clientaddr.Key(netip.MustParseAddr("2001:db8:1:2:aaaa::1"))
+	b := clientaddr.Key(netip.MustParseAddr("2001:db8:1:2:bbbb::9"))
+	c := clientaddr.Key(netip.MustParseAddr("2001:db8:1:3::1"))
+	if a != b || a == c {
+		t.Errorf("keys %s %s %s: want the first two equal, the third apart", a, b, c)
+	}
+	if k := clientaddr.Key(netip.MustParseAddr("198.51.100.7")); k.String() != "198.51.100.7" {
+		t.Errorf("IPv4 key %s", k)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/clientaddr"
+	"foxhole.dev/foxhole/internal/errs"
 )
 
 var _ foxholev1connect.RealtimeServiceHandler = (*Handler)(nil)
@@ -21,22 +23,36 @@ func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
 // Subscribe implements foxholev1connect.RealtimeServiceHandler.
 func (h *Handler) Subscribe(ctx context.Context, req *connect.Request[foxholev1.SubscribeRequest], stream *connect.ServerStream[foxholev1.SubscribeResponse]) error {
-	user, err := auth.Caller(ctx)
-	if err != nil {
-		return err
+	id, ok := auth.IdentityFrom(ctx)
+	if !ok {
+		return errs.ErrUnauthenticated
 	}
-	sub := Subscription{UserID: user, SkipPresence: req.Msg.GetSkipPresence(), Heartbeat: true}
+	sub := Subscription{
+		UserID:       id.UserID,
+		TokenVersion: id.TokenVersion,
+		Expires:      id.Expires,
+		Addr:         clientaddr.Key(clientaddr.From(ctx)),
+		SkipPresence: req.Msg.GetSkipPresence(),
+		Heartbeat:    true,
+	}
 	if req.Msg.AfterEventId != nil {
 		after := req.Msg.GetAfterEventId()
 		sub.After = &after
 	}
+	// Opened before the headers go out, so that a refusal (over a cap)
+	// carries its Retry-After in them.
+	sess, err := h.svc.open(ctx, sub)
+	if err != nil {
+		return err
+	}
+	defer h.svc.close(ctx, sess)
 	// Headers go out at once, so the client knows it is subscribed before
 	// the first event.
 	if err := stream.Send(nil); err != nil {
 		return err
 	}
 	deadline := writeDeadlineFrom(ctx)
-	return h.svc.Subscribe(ctx, sub, func(d *delivery) error {
+	return h.svc.run(ctx, sess, sub, func(d *delivery) error {
 		// A peer that stops reading must not hold this stream forever; the
 		// deadline is lifted after each send so an idle stream lives on.
 		deadline(time.Now().Add(sendTimeout))

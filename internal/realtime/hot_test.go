@@ -55,8 +55,10 @@ func BenchmarkDeliver(b *testing.B) {
 			var ss sessions
 			all := make([]*session, n)
 			for i := range all {
-				all[i] = &session{user: fmt.Sprint("u", i%(n/10)), queue: make(chan *delivery, 4), kicked: make(chan struct{})}
-				ss.add(all[i])
+				all[i] = newSession(Subscription{UserID: fmt.Sprint("u", i%(n/10))}, 4)
+				if err := ss.add(all[i], 0, 0); err != nil {
+					b.Fatal(err)
+				}
 			}
 			d := &delivery{id: 1, msg: benchEvent()}
 			b.ReportAllocs()

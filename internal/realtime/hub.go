@@ -2,12 +2,16 @@ package realtime
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/errs"
 )
 
 // envelope is how an event travels through the pubsub.Hub: who may see it,
@@ -17,6 +21,15 @@ type envelope struct {
 	Recipient string `json:"r,omitempty"` // empty: everyone
 	Presence  bool   `json:"p,omitempty"`
 	Event     []byte `json:"e"`
+	// Revoke, when set, carries no event: it ends the user's sessions
+	// opened with older tokens, in every process that hears it.
+	Revoke *revocation `json:"x,omitempty"`
+}
+
+// revocation says that the user's tokens older than Version are void.
+type revocation struct {
+	User    string `json:"u"`
+	Version int64  `json:"v"`
 }
 
 // delivery is one event decoded once per process and shared, read-only, by
@@ -39,11 +52,15 @@ func (d *delivery) JSON() []byte {
 	return d.json
 }
 
-func decodeEnvelope(b []byte) (*delivery, error) {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
+func decodeEnvelope(b []byte) (*envelope, error) {
+	env := new(envelope)
+	if err := json.Unmarshal(b, env); err != nil {
 		return nil, err
 	}
+	return env, nil
+}
+
+func (env *envelope) delivery() (*delivery, error) {
 	ev := new(foxholev1.Event)
 	if err := proto.Unmarshal(env.Event, ev); err != nil {
 		return nil, err
@@ -60,14 +77,52 @@ func decodeEnvelope(b []byte) (*delivery, error) {
 // session is one open subscription: a Subscribe stream or a WebSocket.
 type session struct {
 	user         string
+	addr         netip.Addr // the client's; the zero Addr is not counted
+	version      int64      // the token version it was opened with
+	expires      time.Time  // the token's expiry; zero: none
 	skipPresence bool
 	queue        chan *delivery
 
-	kickOnce sync.Once
-	kicked   chan struct{} // closed when the session fell too far behind
+	endOnce sync.Once
+	ended   chan struct{} // closed when the session must end, for why
+	why     error
+
+	expiry *time.Timer // ends the session when its token expires
+	joined bool        // counted in presence (set and read by its own goroutine)
 }
 
-// offer queues d without waiting. A session whose queue is full is kicked
+func newSession(sub Subscription, queue int) *session {
+	return &session{
+		user:         sub.UserID,
+		addr:         sub.Addr,
+		version:      sub.TokenVersion,
+		expires:      sub.Expires,
+		skipPresence: sub.SkipPresence,
+		queue:        make(chan *delivery, queue),
+		ended:        make(chan struct{}),
+	}
+}
+
+// end asks the session to end with err. The first reason wins. It never
+// blocks, so the hub's callback and timers may call it.
+func (s *session) end(err error) {
+	s.endOnce.Do(func() {
+		s.why = err
+		close(s.ended)
+	})
+}
+
+// err is why the session must end, or nil while it may go on.
+func (s *session) err() error {
+	select {
+	case <-s.ended:
+		return s.why
+	default:
+		return nil
+	}
+}
+
+// offer queues d without waiting. A session whose queue is full is ended
 // instead; presence changes, being live only, are dropped for a session
 // whose queue is half full rather than counted against it.
 func (s *session) offer(d *delivery) {
@@ -77,40 +132,80 @@ func (s *session) offer(d *delivery) {
 	select {
 	case s.queue <- d:
 	default:
-		s.kickOnce.Do(func() { close(s.kicked) })
+		s.end(ErrTooSlow)
 	}
 }
 
-// sessions are this process's open sessions, by user.
+// sessions are this process's open sessions, by user, and how many each
+// client address holds.
 type sessions struct {
 	mu     sync.RWMutex
 	byUser map[string]map[*session]struct{}
+	byAddr map[netip.Addr]int
 	n      int
 }
 
-func (ss *sessions) add(s *session) {
+// sessionRetry is the Retry-After of a session refused by a cap: a slot
+// frees only when another session ends, which a client cannot see, so it
+// is told to wait a few seconds rather than to hammer.
+const sessionRetry = 5 * time.Second
+
+// add registers s unless its user already holds maxUser sessions or its
+// address maxAddr (zero: no limit), which is an *errs.Limited. The caps are
+// counted in this process only: sessions live in the process that serves
+// their connection, and a load balancer spreading one client over several
+// processes gives it at most that many times the cap, never unbounded.
+func (ss *sessions) add(s *session, maxUser, maxAddr int) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if maxUser > 0 && len(ss.byUser[s.user]) >= maxUser {
+		return &errs.Limited{Msg: fmt.Sprintf("too many open sessions for this user (at most %d streams and WebSockets); close one first", maxUser), RetryAfter: sessionRetry}
+	}
+	if maxAddr > 0 && s.addr.IsValid() && ss.byAddr[s.addr] >= maxAddr {
+		return &errs.Limited{Msg: fmt.Sprintf("too many open sessions from this address (at most %d streams and WebSockets); close one first", maxAddr), RetryAfter: sessionRetry}
+	}
 	if ss.byUser == nil {
 		ss.byUser = map[string]map[*session]struct{}{}
+		ss.byAddr = map[netip.Addr]int{}
 	}
 	if ss.byUser[s.user] == nil {
 		ss.byUser[s.user] = map[*session]struct{}{}
 	}
 	ss.byUser[s.user][s] = struct{}{}
+	if s.addr.IsValid() {
+		ss.byAddr[s.addr]++
+	}
 	ss.n++
+	return nil
 }
 
 func (ss *sessions) remove(s *session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if m := ss.byUser[s.user]; m != nil {
-		if _, ok := m[s]; ok {
-			delete(m, s)
-			ss.n--
+	m := ss.byUser[s.user]
+	if _, ok := m[s]; !ok {
+		return
+	}
+	delete(m, s)
+	if len(m) == 0 {
+		delete(ss.byUser, s.user)
+	}
+	if s.addr.IsValid() {
+		if ss.byAddr[s.addr]--; ss.byAddr[s.addr] <= 0 {
+			delete(ss.byAddr, s.addr)
 		}
-		if len(m) == 0 {
-			delete(ss.byUser, s.user)
+	}
+	ss.n--
+}
+
+// revoke ends the user's sessions opened with a token older than version.
+// It never blocks.
+func (ss *sessions) revoke(user string, version int64) {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	for s := range ss.byUser[user] {
+		if s.version < version {
+			s.end(ErrRevoked)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ type Store interface {
 	EventsAfter(ctx context.Context, userID string, after int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (prunedThrough, last int64, err error)
 	PruneEvents(ctx context.Context, keep int, cutoff int64) (int64, error)
+	TokenVersion(ctx context.Context, id string) (int64, error)
 }
 
 // Options tune the realtime service.
@@ -47,6 +49,8 @@ type Options struct {
 	RetainCount     int           // stored events kept
 	RetainAge       time.Duration // and for how long
 	Limiter         ratelimit.Limiter
+	MaxSessionsUser int // open streams and WebSockets per user, in this process; 0: no limit
+	MaxSessionsAddr int // and per client address
 }
 
 // Service implements realtime messaging.
@@ -73,7 +77,15 @@ var _ files.Events = (*Service)(nil)
 func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
 	s.unsubscribe = hub.Subscribe(func(msg []byte) {
-		d, err := decodeEnvelope(msg)
+		env, err := decodeEnvelope(msg)
+		if err == nil && env.Revoke != nil {
+			s.live.revoke(env.Revoke.User, env.Revoke.Version)
+			return
+		}
+		var d *delivery
+		if err == nil {
+			d, err = env.delivery()
+		}
 		if err != nil {
 			s.log.Error().Err(err).Msg("undecodable realtime message")
 			return
@@ -110,9 +122,45 @@ var ErrShuttingDown = errs.New(errs.ErrUnavailable, "server is shutting down; re
 // ErrTooSlow ends a session that fell too far behind.
 var ErrTooSlow = errs.New(errs.ErrResourceExhausted, "subscriber fell too far behind and was disconnected; resume from your last event id")
 
+// ErrRevoked ends the sessions of a token revoked by RotateSecret.
+var ErrRevoked = errs.New(errs.ErrUnauthenticated, "access token revoked (the user secret was rotated); get a new token and resume from your last event id")
+
+// ErrExpired ends the sessions of a token that expired.
+var ErrExpired = errs.New(errs.ErrUnauthenticated, "access token expired; get a new token and resume from your last event id")
+
+// Revoke ends every session of the user opened with a token older than
+// version, in every process: RotateSecret calls it (through auth.Service's
+// OnRotate) once the new version is stored. Sessions that start meanwhile
+// check the stored version themselves (see open).
+func (s *Service) Revoke(ctx context.Context, userID string, version int64) {
+	// This process's sessions end at once, even if the hub fails; the hub
+	// carries the news to the others, and back here, harmlessly.
+	s.live.revoke(userID, version)
+	msg, err := json.Marshal(envelope{Revoke: &revocation{User: userID, Version: version}})
+	if err == nil {
+		// The rotation is stored whatever the caller does next.
+		err = s.hub.Publish(context.WithoutCancel(ctx), msg)
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("user_id", userID).Msg("publish revocation; other processes end the user's sessions only when their tokens expire")
+	}
+}
+
 // Send stores a chat message from sender, then delivers it. recipientID ""
 // is a broadcast.
 func (s *Service) Send(ctx context.Context, senderID, content, recipientID string) (*foxholev1.Event, error) {
+	return s.send(ctx, nil, senderID, content, recipientID)
+}
+
+// send is Send for a caller that is a session (a WebSocket sending frames)
+// when sess is not nil: a session that ended, or whose token was revoked or
+// expired, sends nothing, even before the revocation reaches this process.
+func (s *Service) send(ctx context.Context, sess *session, senderID, content, recipientID string) (*foxholev1.Event, error) {
+	if sess != nil {
+		if err := sess.err(); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.checkContent(content); err != nil {
 		return nil, err
 	}
@@ -128,6 +176,18 @@ func (s *Service) Send(ctx context.Context, senderID, content, recipientID strin
 	sender, err := s.db.UserByID(ctx, senderID)
 	if err != nil {
 		return nil, err
+	}
+	if sess != nil {
+		// The row is read anyway: checking its token version costs nothing
+		// and closes the window before a rotation's news arrives.
+		switch {
+		case sender.TokenVersion != sess.version:
+			sess.end(ErrRevoked)
+			return nil, ErrRevoked
+		case !sess.expires.IsZero() && !time.Now().Before(sess.expires):
+			sess.end(ErrExpired)
+			return nil, ErrExpired
+		}
 	}
 	if recipientID != "" {
 		if _, err := s.db.UserByID(ctx, recipientID); errors.Is(err, errs.ErrNotFound) {
@@ -238,7 +298,10 @@ func (s *Service) Online(ctx context.Context) ([]*foxholev1.UserRef, error) {
 // Subscription asks for a user's events.
 type Subscription struct {
 	UserID       string
-	After        *int64 // resume after this event id; nil: live events only
+	TokenVersion int64      // of the token that opened it: a rotation past it ends the session
+	Expires      time.Time  // the token's expiry, which ends the session; zero: none
+	Addr         netip.Addr // the client's (clientaddr.Key), for the cap per address; zero: not counted
+	After        *int64     // resume after this event id; nil: live events only
 	SkipPresence bool
 	Heartbeat    bool // send heartbeats (server streams do; WebSockets ping instead)
 }
@@ -247,16 +310,69 @@ type Subscription struct {
 const replayPage = 500
 
 // Subscribe sends the user's events through send until ctx ends, the
-// subscriber falls behind (ErrTooSlow) or the server shuts down
-// (ErrShuttingDown). send must not keep its argument.
+// subscriber falls behind (ErrTooSlow), its token is revoked (ErrRevoked)
+// or expires (ErrExpired), or the server shuts down (ErrShuttingDown). A
+// session over a cap is refused with an *errs.Limited. send must not keep
+// its argument.
 func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*delivery) error) error {
+	sess, err := s.open(ctx, sub)
+	if err != nil {
+		return err
+	}
+	defer s.close(ctx, sess)
+	return s.run(ctx, sess, sub, send)
+}
+
+// open registers a session for sub, within the caps, so that it hears
+// revocations and live events from now on. Every session opened must be
+// closed.
+func (s *Service) open(ctx context.Context, sub Subscription) (*session, error) {
 	s.active.Add(1)
-	defer s.active.Done()
 	select {
 	case <-s.closing:
-		return ErrShuttingDown
+		s.active.Done()
+		return nil, ErrShuttingDown
 	default:
 	}
+	sess := newSession(sub, s.opt.QueueSize)
+	if err := s.live.add(sess, s.opt.MaxSessionsUser, s.opt.MaxSessionsAddr); err != nil {
+		s.active.Done()
+		return nil, err
+	}
+	if !sess.expires.IsZero() {
+		sess.expiry = time.AfterFunc(time.Until(sess.expires), func() { sess.end(ErrExpired) })
+	}
+	// A rotation stored before the session was registered above was
+	// announced before it could hear; the stored version tells.
+	current, err := s.db.TokenVersion(ctx, sub.UserID)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		sess.end(ErrRevoked)
+	case err != nil:
+		s.close(ctx, sess)
+		return nil, err
+	case current != sess.version:
+		sess.end(ErrRevoked)
+	}
+	return sess, nil
+}
+
+// close unregisters sess, then, if it was the user's last session here,
+// announces that the user left: once that is heard, the session's slot is
+// free.
+func (s *Service) close(ctx context.Context, sess *session) {
+	if sess.expiry != nil {
+		sess.expiry.Stop()
+	}
+	s.live.remove(sess)
+	if sess.joined {
+		s.leave(context.WithoutCancel(ctx), sess.user)
+	}
+	s.active.Done()
+}
+
+// run sends the session's events through send until it ends.
+func (s *Service) run(ctx context.Context, sess *session, sub Subscription, send func(*delivery) error) error {
 	if sub.After != nil {
 		pruned, last, err := s.db.EventBounds(ctx)
 		if err != nil {
@@ -270,13 +386,10 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*de
 		}
 	}
 
-	// Join the live tail first, then replay: every event is either stored
-	// before the replay reads, or published after the session is listening.
-	sess := &session{user: sub.UserID, skipPresence: sub.SkipPresence, queue: make(chan *delivery, s.opt.QueueSize), kicked: make(chan struct{})}
-	s.live.add(sess)
-	defer s.live.remove(sess)
-	s.join(ctx, sub.UserID)
-	defer s.leave(context.WithoutCancel(ctx), sub.UserID)
+	// The session joined the live tail when it opened; now replay: every
+	// event is either stored before the replay reads, or published after
+	// the session is listening.
+	sess.joined = s.join(ctx, sub.UserID)
 
 	var last int64
 	if sub.After != nil {
@@ -287,6 +400,9 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*de
 				return err
 			}
 			for _, row := range evs {
+				if err := sess.err(); err != nil {
+					return err // revoked or expired: replay no more
+				}
 				d, err := storedDelivery(row)
 				if err != nil {
 					return err
@@ -316,20 +432,18 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*de
 			last = d.id
 		}
 		if err := send(d); err != nil {
-			select {
-			case <-sess.kicked:
-				return ErrTooSlow // the send failed because the peer stopped reading
-			default:
-				return err
+			if why := sess.err(); why != nil {
+				return why // e.g. the send failed because the peer stopped reading
 			}
+			return err
 		}
 		return nil
 	}
 	for {
-		select {
-		case <-sess.kicked: // checked first: a full queue is always ready too
-			return ErrTooSlow
-		default:
+		// Checked first: a full queue is always ready too, and nothing more
+		// goes out on a revoked or expired credential.
+		if err := sess.err(); err != nil {
+			return err
 		}
 		select {
 		case d := <-sess.queue:
@@ -342,8 +456,8 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*de
 			}}}); err != nil {
 				return err
 			}
-		case <-sess.kicked:
-			return ErrTooSlow
+		case <-sess.ended:
+			return sess.err()
 		case <-s.closing:
 			// Flush what was already queued, then go.
 			for {
@@ -376,16 +490,18 @@ func storedDelivery(row store.Event) (*delivery, error) {
 }
 
 // join and leave count the user's sessions and announce the first and the
-// last to everyone, once per user however many tabs it opens.
-func (s *Service) join(ctx context.Context, userID string) {
+// last to everyone, once per user however many tabs it opens. join reports
+// whether the session was counted, and so must leave.
+func (s *Service) join(ctx context.Context, userID string) bool {
 	first, err := s.hub.Join(ctx, userID)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("presence join")
-		return
+		return false
 	}
 	if first {
 		s.announce(ctx, userID, foxholev1.PresenceEvent_CHANGE_JOINED)
 	}
+	return true
 }
 
 func (s *Service) leave(ctx context.Context, userID string) {

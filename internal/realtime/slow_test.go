@@ -36,7 +36,7 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 	stuckDone := make(chan error, 1)
 	var stuckGot int
 	go func() {
-		stuckDone <- svc.Subscribe(ctx, Subscription{UserID: "stuck000", SkipPresence: true}, func(*delivery) error {
+		stuckDone <- svc.Subscribe(ctx, Subscription{UserID: "stuck000", TokenVersion: 1, SkipPresence: true}, func(*delivery) error {
 			stuckGot++
 			if stuckGot == 1 {
 				<-release // the peer stops reading
@@ -48,7 +48,7 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 	var fastGot []string
 	fastCtx, stopFast := context.WithCancel(ctx)
 	defer stopFast()
-	go svc.Subscribe(fastCtx, Subscription{UserID: "fast0000", SkipPresence: true}, func(d *delivery) error {
+	go svc.Subscribe(fastCtx, Subscription{UserID: "fast0000", TokenVersion: 1, SkipPresence: true}, func(d *delivery) error {
 		mu.Lock()
 		fastGot = append(fastGot, d.msg.GetEvent().GetChatMessage().GetContent())
 		mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/errs"
 )
 
@@ -27,6 +28,9 @@ type WebSocketOptions struct {
 	PingInterval   time.Duration // between pings; a peer that misses one is dropped
 	// ToConnect maps an error to the code and message a client sees.
 	ToConnect func(context.Context, error) *connect.Error
+	// Fail answers a request refused before the upgrade (over a cap, a bad
+	// query) the way the server answers plain HTTP errors.
+	Fail func(http.ResponseWriter, *http.Request, error)
 }
 
 // WebSocket serves GET /ws: the caller's events as text frames, each the
@@ -34,52 +38,69 @@ type WebSocketOptions struct {
 // SendMessageRequest JSON. The request is already authenticated.
 func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, err := auth.Caller(r.Context())
-		if err != nil {
-			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+		id, ok := auth.IdentityFrom(r.Context())
+		if !ok {
+			o.Fail(w, r, errs.ErrUnauthenticated)
 			return
 		}
-		sub := Subscription{UserID: user, SkipPresence: r.URL.Query().Get("skipPresence") == "true"}
+		sub := Subscription{
+			UserID:       id.UserID,
+			TokenVersion: id.TokenVersion,
+			Expires:      id.Expires,
+			Addr:         clientaddr.Key(clientaddr.From(r.Context())),
+			SkipPresence: r.URL.Query().Get("skipPresence") == "true",
+		}
 		if a := r.URL.Query().Get("afterEventId"); a != "" {
 			after, err := strconv.ParseInt(a, 10, 64)
 			if err != nil || after < 0 {
-				http.Error(w, "afterEventId must be an event id", http.StatusBadRequest)
+				o.Fail(w, r, errs.Invalidf("afterEventId", "must be an event id"))
 				return
 			}
 			sub.After = &after
 		}
-		s.active.Add(1)
+		// Opened before the upgrade, so that a session over a cap gets an
+		// HTTP 429 with Retry-After, which clients know how to honour.
+		sess, err := s.open(r.Context(), sub)
+		if err != nil {
+			o.Fail(w, r, err)
+			return
+		}
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: o.OriginPatterns})
 		if err != nil {
-			s.active.Done()
+			s.close(r.Context(), sess)
 			return // Accept has answered
 		}
 		// The connection is hijacked: it lives on in goroutines of its own,
 		// whose stacks start small, instead of under this handler's deep one.
 		// At ten thousand sockets that is most of their memory.
-		go func() {
-			defer s.active.Done()
-			s.serveSocket(context.WithoutCancel(r.Context()), c, sub, o)
-		}()
+		go s.serveSocket(context.WithoutCancel(r.Context()), c, sess, sub, o)
 	})
 }
 
-// serveSocket runs one WebSocket session until it ends.
-func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sub Subscription, o WebSocketOptions) {
+// serveSocket runs one WebSocket session until it ends, then closes it.
+func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sess *session, sub Subscription, o WebSocketOptions) {
 	defer c.CloseNow()
 	c.SetReadLimit(o.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Reading frames and keeping the peer alive run beside the event loop;
-	// either ending ends the connection.
+	// either ending ends the connection. The session closes only once the
+	// reader is done, so that no frame is handled after it closed.
+	reading := make(chan struct{})
 	go func() {
+		defer close(reading)
 		defer cancel()
-		s.readFrames(ctx, c, sub.UserID, o)
+		s.readFrames(ctx, c, sess, o)
+	}()
+	defer func() {
+		c.CloseNow() // the reader stops at once if the close handshake did not stop it
+		<-reading
+		s.close(ctx, sess)
 	}()
 	stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
 	defer stopPings()
 
-	err := s.Subscribe(ctx, sub, func(d *delivery) error {
+	err := s.run(ctx, sess, sub, func(d *delivery) error {
 		wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
 		defer wcancel()
 		return c.Write(wctx, websocket.MessageText, d.JSON())
@@ -92,14 +113,16 @@ func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sub Subscr
 	case ctx.Err() != nil:
 		// The peer left, or stopped answering pings.
 	case err != nil:
+		// The reason starts with the code, e.g. "unauthenticated: access
+		// token revoked…", for clients that see only the close frame.
 		ce := o.ToConnect(ctx, err)
 		writeError(ctx, c, ce)
-		c.Close(websocket.StatusPolicyViolation, truncate(ce.Message(), 120))
+		c.Close(websocket.StatusPolicyViolation, truncate(ce.Code().String()+": "+ce.Message(), 120))
 	}
 }
 
 // readFrames handles what the client sends until the connection ends.
-func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, user string, o WebSocketOptions) {
+func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, sess *session, o WebSocketOptions) {
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
@@ -111,7 +134,7 @@ func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, user string
 		}
 		content, recipient, err := decodeFrame(data)
 		if err == nil {
-			_, err = s.Send(ctx, user, content, recipient)
+			_, err = s.send(ctx, sess, sess.user, content, recipient)
 		}
 		if err != nil {
 			writeError(ctx, c, o.ToConnect(ctx, err))

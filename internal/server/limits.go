@@ -210,7 +210,7 @@ func rateLimitAuth(l ratelimit.Limiter, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if prefix, ok := keys[r.URL.Path]; ok {
-			allowed, retry, err := l.Allow(r.Context(), prefix+clientaddr.Key(clientaddr.From(r.Context())))
+			allowed, retry, err := l.Allow(r.Context(), prefix+clientaddr.Key(clientaddr.From(r.Context())).String())
 			if err != nil {
 				writeError(w, r, err)
 				return

@@ -123,7 +123,7 @@ func New(o Options) *Handler {
 	o.Files.Routes(mux, writeHTTPError)
 	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtime.NewHandler(o.Realtime), connectOpts))
 	wsOpts := o.WebSocket
-	wsOpts.ToConnect = toConnect
+	wsOpts.ToConnect, wsOpts.Fail = toConnect, writeHTTPError
 	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))
 
 	services := []string{

@@ -1,0 +1,147 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+// twoProcesses returns two services on one database and one hub, as two
+// Foxhole processes sharing them are, with users alice000 and bob00000 at
+// token version 1.
+func twoProcesses(t *testing.T) (db *store.Store, a, b *Service) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, id := range []string{"alice000", "bob00000"} {
+		if err := db.CreateUser(ctx, &store.User{ID: id, SecretHash: []byte(id), ScreenName: id, TokenVersion: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hub := memory.New()
+	o := Options{QueueSize: 8, MaxMessageChars: 100, RetainCount: 1000, RetainAge: time.Hour}
+	a, b = NewService(db, hub, o, zerolog.Nop()), NewService(db, hub, o, zerolog.Nop())
+	for _, s := range []*Service{a, b} {
+		t.Cleanup(func() { s.Shutdown(ctx) })
+	}
+	return db, a, b
+}
+
+func open(t *testing.T, s *Service, user string, version int64) *session {
+	t.Helper()
+	sess, err := s.open(context.Background(), Subscription{UserID: user, TokenVersion: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.close(context.Background(), sess) })
+	return sess
+}
+
+// waitEnded waits for sess to be told to end; the bound only keeps a
+// broken build from hanging.
+func waitEnded(t *testing.T, sess *session) {
+	t.Helper()
+	select {
+	case <-sess.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("session was not ended")
+	}
+}
+
+func TestRevocationReachesOtherProcesses(t *testing.T) {
+	db, a, b := twoProcesses(t)
+	ctx := context.Background()
+	old := open(t, b, "alice000", 1)
+	bob := open(t, b, "bob00000", 1)
+	v, err := db.RotateSecret(ctx, "alice000", []byte("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := open(t, b, "alice000", v) // a token issued after the rotation
+	a.Revoke(ctx, "alice000", v)
+
+	waitEnded(t, old) // the hub delivered the revocation to the other process
+	if !errors.Is(old.err(), ErrRevoked) {
+		t.Errorf("session of the old token ended with %v, want ErrRevoked", old.err())
+	}
+	// The memory hub delivers synchronously: by now both have heard.
+	if err := fresh.err(); err != nil {
+		t.Errorf("session of the new token ended: %v", err)
+	}
+	if err := bob.err(); err != nil {
+		t.Errorf("another user's session ended: %v", err)
+	}
+	if err := b.run(ctx, old, Subscription{UserID: "alice000"}, func(*delivery) error { return nil }); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Errorf("run of a revoked session = %v, want unauthenticated", err)
+	}
+}
+
+// A session that opens while a rotation is stored but not yet announced
+// (or announced before it listened) ends at once.
+func TestSessionOpenedDuringRotationEnds(t *testing.T) {
+	db, _, b := twoProcesses(t)
+	if _, err := db.RotateSecret(context.Background(), "alice000", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(t, b, "alice000", 1).err(); !errors.Is(err, ErrRevoked) {
+		t.Errorf("session opened with a rotated token: %v, want ErrRevoked", err)
+	}
+}
+
+// A WebSocket's frame that arrives after a rotation in another process,
+// before the news of it, is not sent as the user.
+func TestStaleSessionSendsNothing(t *testing.T) {
+	db, _, b := twoProcesses(t)
+	ctx := context.Background()
+	sess := open(t, b, "alice000", 1)
+	if _, err := b.send(ctx, sess, "alice000", "before", ""); err != nil {
+		t.Fatalf("send before the rotation: %v", err)
+	}
+	if _, err := db.RotateSecret(ctx, "alice000", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.send(ctx, sess, "alice000", "after", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Errorf("send after the rotation: %v, want unauthenticated", err)
+	}
+	if !errors.Is(sess.err(), ErrRevoked) {
+		t.Errorf("the stale session goes on: %v", sess.err())
+	}
+	if _, err := b.send(ctx, sess, "alice000", "again", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Errorf("send on the ended session: %v, want unauthenticated", err)
+	}
+	evs, err := db.EventsAfter(ctx, "alice000", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Errorf("%d events stored, want only the one sent before the rotation", len(evs))
+	}
+}
+
+func TestExpiredSessionEndsAndSendsNothing(t *testing.T) {
+	_, _, b := twoProcesses(t)
+	ctx := context.Background()
+	sess, err := b.open(ctx, Subscription{UserID: "alice000", TokenVersion: 1, Expires: time.Now().Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close(ctx, sess)
+	waitEnded(t, sess) // the expiry timer fired
+	if !errors.Is(sess.err(), ErrExpired) {
+		t.Errorf("expired session ended with %v, want ErrExpired", sess.err())
+	}
+	if _, err := b.send(ctx, sess, "alice000", "late", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Errorf("send on an expired session: %v, want unauthenticated", err)
+	}
+}
