@@ -125,11 +125,15 @@ func uploadMessageBytes(unaryMax int64) int64 {
 // every other request.
 func (l *limits) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := l.mux.Handler(r); pattern == "" || (strings.HasSuffix(pattern, "/") && l.services[pattern] && !l.procedures[r.URL.Path]) {
-			writeUnknown(w, r)
-			return
-		}
 		path := r.URL.Path
+		if !l.procedures[path] {
+			// Not a procedure: a plain route, or nothing. A service's
+			// pattern matches any method name, so it does not count.
+			if _, pattern := l.mux.Handler(r); pattern == "" || l.services[pattern] {
+				writeUnknown(w, r)
+				return
+			}
+		}
 		if !l.compressed[path] && compressedBody(r.Header) {
 			writeError(w, r, errs.Invalidf("Content-Encoding", "request compression is accepted on uploads only; send this call uncompressed"))
 			return
