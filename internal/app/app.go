@@ -147,7 +147,7 @@ func (a *App) sweepFiles(ctx context.Context) {
 	for {
 		n, err := a.files.Sweep(ctx, grace)
 		if a.localBlobs != nil {
-			t, terr := a.localBlobs.RemoveStaleTemp(grace)
+			t, terr := a.localBlobs.RemoveStaleTemp()
 			n, err = n+t, errors.Join(err, terr)
 		}
 		if err != nil && ctx.Err() == nil {

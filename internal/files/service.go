@@ -101,7 +101,7 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 
 	id := store.NewID() // also the object key
 	in := &meter{r: r, limit: limit, tooBig: tooBig, hash: sha256.New()}
-	size, err := s.blobs.Put(ctx, id, in)
+	size, err := s.blobs.Put(ctx, id, in, -1)
 	if err != nil {
 		if in.err != nil {
 			err = in.err
