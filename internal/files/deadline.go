@@ -57,8 +57,8 @@ func (i *idle) renew() {
 	}
 }
 
-// clear lifts the deadline once the content has been read, so that writing
-// the answer is not cut off.
+// clear lifts the deadline once the content has been read whole. After a
+// failed read it stays: the connection is done for.
 func (i *idle) clear() {
 	if i.timeout > 0 {
 		_ = i.set(time.Time{})

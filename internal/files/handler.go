@@ -65,7 +65,6 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 		return nil, errs.Invalidf("metadata", "must be the first message of the stream")
 	}
 	chunks := &chunkReader{ctx: ctx, stream: stream, idle: idle{set: deadlinesFrom(ctx).Read, timeout: h.svc.opt.UploadIdleTimeout}}
-	defer chunks.idle.clear()
 	f, err := h.svc.Upload(ctx, owner, md.GetName(), md.GetContentType(), chunks, -1, 0)
 	if err != nil {
 		return nil, err

@@ -35,7 +35,6 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 			r:    http.MaxBytesReader(w, r.Body, s.opt.MaxBytes),
 			idle: idle{set: http.NewResponseController(w).SetReadDeadline, timeout: s.opt.UploadIdleTimeout},
 		}
-		defer body.idle.clear()
 		// r.ContentLength is -1 when unknown (chunked), as Upload expects;
 		// a known one lets S3 take the content in one request.
 		f, err := s.Upload(r.Context(), owner, r.PathValue("name"), r.Header.Get("Content-Type"), body, r.ContentLength, 0)
@@ -43,6 +42,10 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 			if body.err != nil {
 				err = body.err
 			}
+			// net/http reads what is left of a short body before answering,
+			// to keep the connection; a stalled client must not hold that
+			// read forever either.
+			body.idle.renew()
 			fail(w, r, err)
 			return
 		}
