@@ -183,4 +183,3 @@ func streamOnce(c testutil.Clients, name string, content []byte) (acked, error) 
 	}
 	return acked{id: f.GetId(), sha: f.GetSha256(), size: f.GetSize()}, nil
 }
-
