@@ -72,10 +72,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	checks := map[string]func(context.Context) error{"database": st.Ping}
 
 	fileOpts := files.Options{
-		UnaryMaxBytes: cfg.FileUnaryMaxBytes,
-		MaxBytes:      cfg.FileMaxBytes,
-		Quota:         cfg.FileQuotaBytes,
-		URLTTL:        cfg.DownloadURLTTL,
+		UnaryMaxBytes:     cfg.FileUnaryMaxBytes,
+		MaxBytes:          cfg.FileMaxBytes,
+		Quota:             cfg.FileQuotaBytes,
+		MaxCount:          cfg.FileMaxCount,
+		MinCharge:         cfg.FileMinCharge,
+		MaxUploadsPerUser: cfg.MaxUploadsPerUser,
+		UploadIdleTimeout: cfg.UploadIdleTimeout,
+		DownloadTimeout:   cfg.DownloadTimeout,
+		URLTTL:            cfg.DownloadURLTTL,
 	}
 	var blobs blob.Store
 	if cfg.S3.Endpoint != "" {
@@ -92,6 +97,14 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			return nil, err
 		}
 		blobs, fileOpts.Verifier, a.localBlobs = l, l, l
+		// Before serving, so that no upload of this process is running: the
+		// temp files of uploads a crash cut off go at once, before /readyz
+		// says ready. Later sweeps run beside uploads, which hold locks.
+		if n, err := l.RemoveStaleTemp(); err != nil {
+			log.Warn().Err(err).Msg("remove temp files of interrupted uploads")
+		} else if n > 0 {
+			log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
+		}
 	}
 	a.realtime = realtime.NewService(st, pubsubmemory.New(), realtime.Options{
 		Heartbeat:       cfg.Heartbeat,
@@ -158,14 +171,16 @@ func deriveKey(master []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// sweepFiles removes file content left without metadata by a crash, at
-// start and then every hour.
+// sweepFiles removes file content left without metadata by a crash, and
+// temp files of uploads whose writer is gone, at start and then every hour.
+// Content younger than grace is left alone: it may be a failed upload's
+// whose own clean-up is still under way.
 func (a *App) sweepFiles(ctx context.Context) {
 	const grace = time.Hour
 	for {
 		n, err := a.files.Sweep(ctx, grace)
 		if a.localBlobs != nil {
-			t, terr := a.localBlobs.RemoveStaleTemp(grace)
+			t, terr := a.localBlobs.RemoveStaleTemp()
 			n, err = n+t, errors.Join(err, terr)
 		}
 		if err != nil && ctx.Err() == nil {

@@ -14,6 +14,53 @@ import (
 // ErrNotFound reports a key that holds no object.
 var ErrNotFound = errors.New("blob not found")
 
+// ErrSizeMismatch reports content whose length differs from the size
+// declared to Put.
+var ErrSizeMismatch = errors.New("content length differs from the declared size")
+
+// SizedReader returns r checked against a known size (size < 0: r as is):
+// it fails with ErrSizeMismatch when r ends early or has bytes beyond size,
+// instead of letting a short body pass for a whole one.
+func SizedReader(r io.Reader, size int64) io.Reader {
+	if size < 0 {
+		return r
+	}
+	return &sizedReader{r: r, left: size}
+}
+
+type sizedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (s *sizedReader) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		// Probe for a byte beyond the declared size: a reader must end here.
+		var one [1]byte
+		n, err := s.r.Read(one[:])
+		if n > 0 {
+			return 0, ErrSizeMismatch
+		}
+		if err == nil {
+			// A reader may return (0, nil); ask again next time.
+			return 0, nil
+		}
+		return 0, err
+	}
+	if int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.r.Read(p)
+	s.left -= int64(n)
+	if err == io.EOF && s.left > 0 {
+		return n, ErrSizeMismatch
+	}
+	if err == io.EOF && s.left == 0 {
+		return n, io.EOF
+	}
+	return n, err
+}
+
 // Info describes a stored object.
 type Info struct {
 	Key     string
@@ -25,9 +72,11 @@ type Info struct {
 // ValidKey; they are never taken from a client.
 type Store interface {
 	// Put stores everything r yields under key and returns the size written.
-	// The object becomes visible only once complete and durable: if r fails
-	// or ctx ends midway, nothing is stored under key.
-	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// size is the length r will yield, or -1 when unknown; a reader that
+	// yields another length than a known size fails the Put. The object
+	// becomes visible only once complete and durable: if r fails or ctx ends
+	// midway, nothing is stored under key.
+	Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error)
 	// Get streams the object from byte off, n bytes (n < 0: to the end).
 	Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
 	// Stat describes the object.

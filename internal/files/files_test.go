@@ -447,10 +447,14 @@ func TestBadUploads(t *testing.T) {
 			}
 
 			// The quota (300 KiB) holds across uploads.
-			upload(t, c, "q1", make([]byte, 200<<10))
+			// Chunks stay under the stream's message limit (128 KiB here).
+			chunk := make([]byte, 50<<10)
+			upload(t, c, "q1", chunk, chunk, chunk, chunk)
 			s = c.File.UploadFileStream(ctx)
 			s.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: "q2"}}})
-			s.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Chunk{Chunk: make([]byte, 200<<10)}})
+			for range 4 {
+				s.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Chunk{Chunk: chunk}})
+			}
 			if _, err := s.CloseAndReceive(); connect.CodeOf(err) != connect.CodeResourceExhausted {
 				t.Errorf("upload over the quota: %v", err)
 			}

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -39,7 +41,7 @@ func (h *Handler) UploadFile(ctx context.Context, req *connect.Request[foxholev1
 		return nil, errs.New(errs.ErrResourceExhausted,
 			"UploadFile takes at most %d bytes; send larger files with UploadFileStream or PUT /files/{name}", limit)
 	}
-	f, err := h.svc.Upload(ctx, owner, req.Msg.GetName(), req.Msg.GetContentType(), strings.NewReader(string(content)), h.svc.opt.UnaryMaxBytes)
+	f, err := h.svc.Upload(ctx, owner, req.Msg.GetName(), req.Msg.GetContentType(), bytes.NewReader(content), int64(len(content)), h.svc.opt.UnaryMaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +64,8 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 	if md == nil {
 		return nil, errs.Invalidf("metadata", "must be the first message of the stream")
 	}
-	f, err := h.svc.Upload(ctx, owner, md.GetName(), md.GetContentType(), &chunkReader{stream: stream}, 0)
+	chunks := &chunkReader{ctx: ctx, stream: stream, idle: idle{set: deadlinesFrom(ctx).Read, timeout: h.svc.opt.UploadIdleTimeout}}
+	f, err := h.svc.Upload(ctx, owner, md.GetName(), md.GetContentType(), chunks, -1, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -70,19 +73,34 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 }
 
 // chunkReader reads the content that follows the metadata of an upload
-// stream, one chunk message at a time.
+// stream, one chunk message at a time, each within the idle timeout.
 type chunkReader struct {
+	ctx    context.Context
 	stream *connect.ClientStream[foxholev1.UploadFileStreamRequest]
+	idle   idle
 	buf    []byte
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
+		c.idle.renew()
 		if !c.stream.Receive() {
-			if err := c.stream.Err(); err != nil {
+			err := c.stream.Err()
+			if err == nil {
+				c.idle.clear()
+				return 0, io.EOF
+			}
+			if e := c.idle.expired(err); e != nil {
+				return 0, e
+			}
+			// Connect's own refusals (a message over the size limit, a
+			// malformed one) speak to the client; anything else is the
+			// transport's business.
+			if code := connect.CodeOf(err); code == connect.CodeResourceExhausted || code == connect.CodeInvalidArgument {
 				return 0, err
 			}
-			return 0, io.EOF
+			zerolog.Ctx(c.ctx).Debug().Err(err).Msg("upload stream broke off")
+			return 0, errInterrupted
 		}
 		if c.stream.Msg().GetMetadata() != nil {
 			return 0, errs.Invalidf("metadata", "must be sent once, in the first message")
@@ -129,12 +147,19 @@ func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxhole
 		return err
 	}
 	defer rc.Close()
+	setWrite, timeout := deadlinesFrom(ctx).Write, h.svc.opt.DownloadTimeout
 	buf := make([]byte, ChunkSize)
 	msg := &foxholev1.DownloadFileResponse{File: FileProto(f)}
 	for {
 		n, err := io.ReadFull(rc, buf)
 		if n > 0 || msg.File != nil {
 			msg.Chunk = buf[:n]
+			// Each chunk gets its own time to reach the client. The last
+			// deadline stays set for the end of the stream; HTTP/1.1 lifts it
+			// after the response, and on HTTP/2 it is the stream's own.
+			if timeout > 0 {
+				_ = setWrite(time.Now().Add(timeout))
+			}
 			if err := stream.Send(msg); err != nil {
 				return err
 			}

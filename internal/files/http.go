@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"foxhole.dev/foxhole/internal/auth"
@@ -29,12 +30,22 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 			fail(w, r, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", s.opt.MaxBytes))
 			return
 		}
-		body := &bodyReader{r: http.MaxBytesReader(w, r.Body, s.opt.MaxBytes)}
-		f, err := s.Upload(r.Context(), owner, r.PathValue("name"), r.Header.Get("Content-Type"), body, 0)
+		body := &bodyReader{
+			ctx:  r.Context(),
+			r:    http.MaxBytesReader(w, r.Body, s.opt.MaxBytes),
+			idle: idle{set: http.NewResponseController(w).SetReadDeadline, timeout: s.opt.UploadIdleTimeout},
+		}
+		// r.ContentLength is -1 when unknown (chunked), as Upload expects;
+		// a known one lets S3 take the content in one request.
+		f, err := s.Upload(r.Context(), owner, r.PathValue("name"), r.Header.Get("Content-Type"), body, r.ContentLength, 0)
 		if err != nil {
 			if body.err != nil {
 				err = body.err
 			}
+			// net/http reads what is left of a short body before answering,
+			// to keep the connection; a stalled client must not hold that
+			// read forever either.
+			body.idle.renew()
 			fail(w, r, err)
 			return
 		}
@@ -75,20 +86,32 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 	})
 }
 
-// bodyReader remembers why reading a request body failed, to answer a
-// body over the limit with 413 and a cut-off body as cancelled.
+// bodyReader reads a request body, each read within the idle timeout, and
+// remembers why reading failed, to answer a body over the limit with 413, a
+// stalled one as timed out, and a cut-off one as cancelled, never with the
+// text of the underlying error.
 type bodyReader struct {
-	r   io.Reader
-	err error
+	ctx  context.Context
+	r    io.Reader
+	idle idle
+	err  error
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	b.idle.renew()
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == nil:
+	case err == io.EOF:
+		b.idle.clear()
+	case b.idle.expired(err) != nil:
+		b.err = b.idle.expired(err)
+	default:
 		if tooBig, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			b.err = errs.New(errs.ErrResourceExhausted, "body is larger than the limit of %d bytes", tooBig.Limit)
 		} else {
-			b.err = &errs.Error{Kind: context.Canceled, Msg: "upload interrupted: " + err.Error()}
+			zerolog.Ctx(b.ctx).Debug().Err(err).Msg("upload body broke off")
+			b.err = errInterrupted
 		}
 	}
 	return n, err

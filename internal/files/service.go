@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -28,13 +29,16 @@ import (
 
 // Metadata is the part of the store that files need.
 type Metadata interface {
-	CreateFile(ctx context.Context, f *store.File, quota int64) error
+	CreateFile(ctx context.Context, f *store.File, l store.FileLimits) error
 	FileByID(ctx context.Context, ownerID, id string) (*store.File, error)
 	FileByIDAnyOwner(ctx context.Context, id string) (*store.File, error)
 	ListFiles(ctx context.Context, ownerID string, after *store.FileCursor, limit int) ([]store.File, error)
 	DeleteFile(ctx context.Context, ownerID, id string) (*store.File, error)
-	FileExists(ctx context.Context, id string) (bool, error)
-	FileUsage(ctx context.Context, ownerID string) (int64, error)
+	FileUsage(ctx context.Context, ownerID string, minCharge int64) (store.FileUsage, error)
+	CreateUploadIntent(ctx context.Context, id, ownerID string, at int64) error
+	DeleteUploadIntent(ctx context.Context, id string) error
+	UploadIntentsBefore(ctx context.Context, before int64, limit int) ([]string, error)
+	KeyInUse(ctx context.Context, id string) (bool, error)
 }
 
 // Events hears about files being created and deleted, after the fact. The
@@ -52,12 +56,17 @@ type URLVerifier interface {
 
 // Options are the file service's limits and collaborators.
 type Options struct {
-	UnaryMaxBytes int64         // largest UploadFile content
-	MaxBytes      int64         // largest file on any path
-	Quota         int64         // total bytes per user; 0: unlimited
-	URLTTL        time.Duration // lifetime of download URLs
-	Events        Events        // may be nil
-	Verifier      URLVerifier   // nil when the store's URLs are not Foxhole's
+	UnaryMaxBytes     int64         // largest UploadFile content
+	MaxBytes          int64         // largest file on any path
+	Quota             int64         // total bytes charged per user; 0: unlimited
+	MaxCount          int           // files per user; 0: unlimited
+	MinCharge         int64         // what the quota charges for a smaller file, an empty one included
+	MaxUploadsPerUser int           // uploads in progress at once per user (in this process); 0: unlimited
+	UploadIdleTimeout time.Duration // longest wait for the next bytes of a streamed upload; 0: none
+	DownloadTimeout   time.Duration // longest a client may take to accept one chunk of DownloadFile; 0: none
+	URLTTL            time.Duration // lifetime of download URLs
+	Events            Events        // may be nil
+	Verifier          URLVerifier   // nil when the store's URLs are not Foxhole's
 }
 
 // Service implements file storage.
@@ -66,17 +75,55 @@ type Service struct {
 	blobs blob.Store
 	opt   Options
 	now   func() time.Time
+
+	mu        sync.Mutex
+	uploading map[string]int // uploads in progress, by owner
 }
 
 // NewService returns a Service on meta and blobs.
 func NewService(meta Metadata, blobs blob.Store, o Options) *Service {
-	return &Service{meta: meta, blobs: blobs, opt: o, now: time.Now}
+	return &Service{meta: meta, blobs: blobs, opt: o, now: time.Now, uploading: map[string]int{}}
 }
 
-// Upload stores everything r yields as a new file of owner. It fails with
-// errs.ErrResourceExhausted past limit bytes (<= 0: the configured maximum)
-// or the owner's quota, and then stores nothing.
-func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r io.Reader, limit int64) (*store.File, error) {
+func (s *Service) limits() store.FileLimits {
+	return store.FileLimits{Quota: s.opt.Quota, MaxCount: s.opt.MaxCount, MinCharge: s.opt.MinCharge}
+}
+
+// uploadRetryAfter is what a client refused for too many uploads at once is
+// told to wait: uploads are long, but one may end any moment.
+const uploadRetryAfter = time.Second
+
+// startUpload takes one of the owner's upload slots, or refuses with
+// errs.Limited when all are taken: each upload holds a connection, a
+// buffer and a file descriptor, so one user must not hold them all.
+func (s *Service) startUpload(owner string) (done func(), err error) {
+	limit := s.opt.MaxUploadsPerUser
+	if limit <= 0 {
+		return func() {}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploading[owner] >= limit {
+		return nil, &errs.Limited{
+			Msg:        fmt.Sprintf("too many uploads in progress: at most %d at once per user; retry when one has finished", limit),
+			RetryAfter: uploadRetryAfter,
+		}
+	}
+	s.uploading[owner]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.uploading[owner]--; s.uploading[owner] <= 0 {
+			delete(s.uploading, owner)
+		}
+	}, nil
+}
+
+// Upload stores everything r yields as a new file of owner. size is the
+// length r will yield, or -1 when unknown. It fails with
+// errs.ErrResourceExhausted past limit bytes (<= 0: the configured
+// maximum), the owner's quota or file count, and then stores nothing.
+func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r io.Reader, size, limit int64) (*store.File, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -84,28 +131,51 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 	if err != nil {
 		return nil, err
 	}
+	done, err := s.startUpload(owner)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if limit <= 0 || limit > s.opt.MaxBytes {
 		limit = s.opt.MaxBytes
 	}
 	tooBig := errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", limit)
-	if s.opt.Quota > 0 {
-		used, err := s.meta.FileUsage(ctx, owner)
+	// An early check, to refuse at once and to bound the upload by what the
+	// quota has left; CreateFile checks again, atomically, at the end.
+	if l := s.limits(); l.Quota > 0 || l.MaxCount > 0 {
+		u, err := s.meta.FileUsage(ctx, owner, l.MinCharge)
 		if err != nil {
 			return nil, err
 		}
-		if left := s.opt.Quota - used; left < limit {
-			limit = max(0, left)
-			tooBig = errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded (%d used)", s.opt.Quota, used)
+		if l.MaxCount > 0 && u.Count >= l.MaxCount {
+			return nil, errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user; delete some first", l.MaxCount)
 		}
+		if left := l.Quota - u.Bytes; l.Quota > 0 && left < limit {
+			quotaErr := errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded (%d used; every file counts at least %d)", l.Quota, u.Bytes, l.MinCharge)
+			if left < l.Charge(0) {
+				return nil, quotaErr // not even an empty file fits
+			}
+			limit, tooBig = left, quotaErr
+		}
+	}
+	if size > limit {
+		return nil, tooBig
 	}
 
 	id := store.NewID() // also the object key
+	// The intent protects the content from the orphan sweep until the file
+	// row commits (or the upload fails).
+	if err := s.meta.CreateUploadIntent(ctx, id, owner, s.now().UnixMicro()); err != nil {
+		return nil, fmt.Errorf("record upload: %w", err)
+	}
 	in := &meter{r: r, limit: limit, tooBig: tooBig, hash: sha256.New()}
-	size, err := s.blobs.Put(ctx, id, in)
+	size, err = s.blobs.Put(ctx, id, in, size)
 	if err != nil {
 		if in.err != nil {
 			err = in.err
 		}
+		// The store kept nothing; only the intent is left to forget.
+		s.abandon(ctx, id, false)
 		return nil, fmt.Errorf("store content: %w", err)
 	}
 	if contentType == "" {
@@ -120,18 +190,33 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 		SHA256:      hex.EncodeToString(in.hash.Sum(nil)),
 		CreatedAt:   s.now().UnixMicro(),
 	}
-	if err := s.meta.CreateFile(ctx, f, s.opt.Quota); err != nil {
-		// No metadata, so no content either. If this delete fails too, the
-		// sweep removes the orphan later.
-		if derr := s.blobs.Delete(context.WithoutCancel(ctx), id); derr != nil {
-			zerolog.Ctx(ctx).Warn().Err(derr).Str("blob", id).Msg("delete content of a file whose metadata failed")
-		}
+	if err := s.meta.CreateFile(ctx, f, s.limits()); err != nil {
+		// No metadata, so no content either.
+		s.abandon(ctx, id, true)
 		return nil, fmt.Errorf("store metadata: %w", err)
 	}
 	if s.opt.Events != nil {
 		s.opt.Events.FileCreated(ctx, f)
 	}
 	return f, nil
+}
+
+// abandon cleans up after an upload that will have no file: its content,
+// when some was stored, then its intent. Whatever fails here, the sweep
+// removes later (the content an hour after the intent is gone, the intent
+// after IntentHorizon).
+func (s *Service) abandon(ctx context.Context, id string, stored bool) {
+	ctx = context.WithoutCancel(ctx)
+	log := zerolog.Ctx(ctx)
+	if stored {
+		if err := s.blobs.Delete(ctx, id); err != nil {
+			log.Warn().Err(err).Str("blob", id).Msg("delete content of a failed upload; the sweep will retry")
+			return // the intent stays, and with it the sweep's retry
+		}
+	}
+	if err := s.meta.DeleteUploadIntent(ctx, id); err != nil {
+		log.Warn().Err(err).Str("blob", id).Msg("forget a failed upload; the sweep will retry")
+	}
 }
 
 // Get returns the owner's file.
@@ -212,26 +297,41 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 	return nil
 }
 
-// Sweep deletes stored content that no file's metadata names and that is
-// older than grace (younger content may belong to an upload finishing now).
-// It returns how many objects it removed.
+// IntentHorizon is how old an upload intent must be before the sweep takes
+// its upload for dead and removes its content. Uploads have an idle timeout
+// per chunk but no total one, and removing the content of an upload about
+// to commit would lose data the client is then told is stored (CreateFile
+// refuses once the intent is gone, but the client has sent everything); a
+// day is far beyond any real upload, and a crash's leftovers still go
+// within a day.
+const IntentHorizon = 24 * time.Hour
+
+// Sweep deletes stored content that neither a file nor an upload in
+// progress names and that is older than grace, and forgets uploads older
+// than IntentHorizon with their content. It returns how many objects it
+// removed.
 func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	removed, err := s.sweepIntents(ctx)
+	if err != nil {
+		return removed, err
+	}
 	cutoff := s.now().Add(-grace)
 	var orphans []string
-	err := s.blobs.Walk(ctx, func(i blob.Info) error {
+	err = s.blobs.Walk(ctx, func(i blob.Info) error {
 		if i.ModTime.After(cutoff) {
 			return nil
 		}
-		ok, err := s.meta.FileExists(ctx, i.Key)
-		if err == nil && !ok {
+		used, err := s.meta.KeyInUse(ctx, i.Key)
+		if err == nil && !used {
 			orphans = append(orphans, i.Key)
 		}
 		return err
 	})
-	removed := 0
 	for _, key := range orphans {
-		// Checked again: the metadata may have been committed meanwhile.
-		if ok, err := s.meta.FileExists(ctx, key); err != nil || ok {
+		// Checked again: a row may have been committed meanwhile. After this
+		// check none can appear: an upload records its intent before it
+		// writes any content, and keys are never reused.
+		if used, err := s.meta.KeyInUse(ctx, key); err != nil || used {
 			continue
 		}
 		if s.blobs.Delete(ctx, key) == nil {
@@ -239,6 +339,30 @@ func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 		}
 	}
 	return removed, err
+}
+
+// sweepIntents forgets uploads older than IntentHorizon: the intent first,
+// so that CreateFile refuses them from then on, then their content.
+func (s *Service) sweepIntents(ctx context.Context) (int, error) {
+	removed := 0
+	before := s.now().Add(-IntentHorizon).UnixMicro()
+	for {
+		ids, err := s.meta.UploadIntentsBefore(ctx, before, 100)
+		if err != nil || len(ids) == 0 {
+			return removed, err
+		}
+		for _, id := range ids {
+			if err := s.meta.DeleteUploadIntent(ctx, id); err != nil {
+				return removed, err
+			}
+			if err := s.blobs.Delete(ctx, id); err != nil {
+				// Now an orphan without an intent: the walk takes it later.
+				zerolog.Ctx(ctx).Warn().Err(err).Str("blob", id).Msg("delete content of an abandoned upload")
+				continue
+			}
+			removed++
+		}
+	}
 }
 
 // MaxNameBytes bounds file names.

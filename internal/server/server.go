@@ -248,7 +248,8 @@ func withBaseURL(public string, next http.Handler) http.Handler {
 }
 
 // streamDeadlines gives unary RPCs a deadline for reading their body, and
-// lets Subscribe set write deadlines on its stream.
+// lets Subscribe, UploadFileStream and DownloadFile set deadlines on their
+// streams.
 func streamDeadlines(next http.Handler) http.Handler {
 	unary := unaryProcedures()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -257,6 +258,10 @@ func streamDeadlines(next http.Handler) http.Handler {
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
 		case r.URL.Path == foxholev1connect.RealtimeServiceSubscribeProcedure:
 			r = r.WithContext(realtime.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
+		case r.URL.Path == foxholev1connect.FileServiceUploadFileStreamProcedure,
+			r.URL.Path == foxholev1connect.FileServiceDownloadFileProcedure:
+			rc := http.NewResponseController(w)
+			r = r.WithContext(files.WithDeadlines(r.Context(), files.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline}))
 		}
 		next.ServeHTTP(w, r)
 	})

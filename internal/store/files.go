@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
@@ -29,33 +30,113 @@ type FileCursor struct {
 	ID        string
 }
 
-// CreateFile inserts f unless it would take its owner's total size over
-// quota (quota <= 0: no limit), in which case it returns
-// errs.ErrResourceExhausted and inserts nothing.
-func (s *Store) CreateFile(ctx context.Context, f *File, quota int64) error {
+// FileLimits bound what one owner may store. Zero fields are no limit.
+type FileLimits struct {
+	Quota     int64 // total bytes charged
+	MaxCount  int   // number of files
+	MinCharge int64 // what a smaller file is charged, an empty one included
+}
+
+// Charge is what the quota counts for a file of size bytes.
+func (l FileLimits) Charge(size int64) int64 { return max(size, l.MinCharge) }
+
+// FileUsage is what an owner's files take: their number, and their total
+// size as the quota charges it.
+type FileUsage struct {
+	Count int
+	Bytes int64
+}
+
+// CreateFile inserts f and deletes its upload intent, which must exist
+// (see CreateUploadIntent), unless it would take
+// its owner past a limit, in which case it returns errs.ErrResourceExhausted
+// and inserts nothing. The check and the insert are one transaction, so
+// concurrent uploads cannot together overshoot.
+func (s *Store) CreateFile(ctx context.Context, f *File, l FileLimits) error {
 	return s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if quota > 0 {
-			var used int64
-			err := tx.NewSelect().Table("files").ColumnExpr("COALESCE(SUM(size), 0)").
-				Where("owner_id = ?", f.OwnerID).Scan(ctx, &used)
+		if l.Quota > 0 || l.MaxCount > 0 {
+			u, err := fileUsage(ctx, tx, f.OwnerID, l.MinCharge)
 			if err != nil {
 				return err
 			}
-			if used+f.Size > quota {
-				return errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: %d bytes used, this file needs %d", quota, used, f.Size)
+			if l.MaxCount > 0 && u.Count >= l.MaxCount {
+				return errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user; delete some first", l.MaxCount)
+			}
+			if need := l.Charge(f.Size); l.Quota > 0 && u.Bytes+need > l.Quota {
+				return errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: %d bytes used, this file needs %d", l.Quota, u.Bytes, need)
 			}
 		}
-		_, err := tx.NewInsert().Model(f).Exec(ctx)
+		// The intent must still be there: once the sweep has given up on an
+		// upload (and may have deleted its content), it must not become a file.
+		res, err := tx.NewDelete().Table("upload_intents").Where("id = ?", f.ID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errors.Join(err, &errs.Error{Kind: context.DeadlineExceeded, Msg: "the upload took too long and was abandoned"})
+		}
+		_, err = tx.NewInsert().Model(f).Exec(ctx)
 		return err
 	})
 }
 
-// FileUsage returns the total size of the owner's files.
-func (s *Store) FileUsage(ctx context.Context, ownerID string) (int64, error) {
-	var used int64
-	err := s.r.NewSelect().Table("files").ColumnExpr("COALESCE(SUM(size), 0)").
-		Where("owner_id = ?", ownerID).Scan(ctx, &used)
-	return used, err
+// FileUsage returns what the owner's files take, each file charged at least
+// minCharge bytes.
+func (s *Store) FileUsage(ctx context.Context, ownerID string, minCharge int64) (FileUsage, error) {
+	return fileUsage(ctx, s.r, ownerID, minCharge)
+}
+
+func fileUsage(ctx context.Context, db bun.IDB, ownerID string, minCharge int64) (FileUsage, error) {
+	var u FileUsage
+	// CASE rather than a two-argument MAX, which not every SQL engine has.
+	err := db.NewSelect().Table("files").
+		ColumnExpr("COUNT(*)").
+		ColumnExpr("COALESCE(SUM(CASE WHEN size < ? THEN ? ELSE size END), 0)", minCharge, minCharge).
+		Where("owner_id = ?", ownerID).Scan(ctx, &u.Count, &u.Bytes)
+	return u, err
+}
+
+// UploadIntent is a row of upload_intents: an upload whose content may be
+// in the object store before its file row exists.
+type UploadIntent struct {
+	bun.BaseModel `bun:"table:upload_intents"`
+
+	ID        string `bun:"id,pk"`
+	OwnerID   string `bun:"owner_id"`
+	CreatedAt int64  `bun:"created_at"` // Unix microseconds
+}
+
+// CreateUploadIntent records that an upload is about to write content
+// under id.
+func (s *Store) CreateUploadIntent(ctx context.Context, id, ownerID string, at int64) error {
+	_, err := s.w.NewInsert().Model(&UploadIntent{ID: id, OwnerID: ownerID, CreatedAt: at}).Exec(ctx)
+	return err
+}
+
+// DeleteUploadIntent forgets an upload that ended without a file.
+func (s *Store) DeleteUploadIntent(ctx context.Context, id string) error {
+	_, err := s.w.NewDelete().Table("upload_intents").Where("id = ?", id).Exec(ctx)
+	return err
+}
+
+// UploadIntentsBefore returns the ids of up to limit intents recorded
+// before the time given (Unix microseconds).
+func (s *Store) UploadIntentsBefore(ctx context.Context, before int64, limit int) ([]string, error) {
+	var ids []string
+	err := s.r.NewSelect().Table("upload_intents").Column("id").
+		Where("created_at < ?", before).OrderExpr("created_at").Limit(int64(limit)).Scan(ctx, &ids)
+	return ids, err
+}
+
+// KeyInUse reports whether a file or an upload in progress has that id:
+// its content must not be swept.
+func (s *Store) KeyInUse(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.r.NewRaw("SELECT (SELECT COUNT(*) FROM files WHERE id = ?) + (SELECT COUNT(*) FROM upload_intents WHERE id = ?)", id, id).Scan(ctx, &n)
+	if err != nil {
+		return false, fmt.Errorf("look up key: %w", err)
+	}
+	return n > 0, nil
 }
 
 // FileByID returns the owner's file with that id. Another owner's file is
@@ -91,13 +172,4 @@ func (s *Store) DeleteFile(ctx context.Context, ownerID, id string) (*File, erro
 	f := new(File)
 	err := s.w.NewDelete().Model(f).Where("id = ? AND owner_id = ?", id, ownerID).Returning("*").Scan(ctx)
 	return f, notFound(err, "file")
-}
-
-// FileExists reports whether any file has that id.
-func (s *Store) FileExists(ctx context.Context, id string) (bool, error) {
-	n, err := s.r.NewSelect().Table("files").Where("id = ?", id).Count(ctx)
-	if err != nil {
-		return false, fmt.Errorf("count files: %w", err)
-	}
-	return n > 0, nil
 }

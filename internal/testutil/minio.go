@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -17,7 +18,13 @@ type MinIO struct {
 	Endpoint  string // host:port
 	AccessKey string
 	SecretKey string
+
+	stop func()
 }
+
+// Stop kills the MinIO server now, as an outage would. Later calls do
+// nothing.
+func (m *MinIO) Stop() { m.stop() }
 
 // StartMinIO starts a MinIO server on a free loopback port in a temporary
 // directory, and stops it when the test ends. The binary is the one named
@@ -48,10 +55,14 @@ func StartMinIO(t testing.TB) *MinIO {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start minio: %v", err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	var once sync.Once
+	m.stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(m.stop)
 	waitHealthy(t, "http://"+addr+"/minio/health/live", logs)
 	return m
 }

@@ -3,7 +3,9 @@
 // Objects live at <dir>/<first two characters of the key>/<key>. A Put
 // writes to a temporary file in <dir>/tmp, fsyncs it, and only then renames
 // it into place (and fsyncs the directory), so a crash or a cancelled upload
-// never leaves a partial object under a real key.
+// never leaves a partial object under a real key. A writer holds an
+// exclusive lock (flock) on its temporary file, so that after a crash the
+// files of dead uploads are told apart from live ones at once.
 package local
 
 import (
@@ -60,24 +62,24 @@ func (s *Store) path(key string) (string, error) {
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // Put implements blob.Store.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
 	dst, err := s.path(key)
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), key+"-*")
+	tmp, err := s.createTemp(key)
 	if err != nil {
 		return 0, err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			tmp.Close()
 			os.Remove(tmp.Name())
+			tmp.Close() // after the remove: closing drops the lock
 		}
 	}()
 	buf := copyBuffers.Get().(*[]byte)
-	n, err := io.CopyBuffer(&writeback{f: tmp}, ctxReader{ctx, r}, *buf)
+	n, err := io.CopyBuffer(&writeback{f: tmp}, ctxReader{ctx, blob.SizedReader(r, size)}, *buf)
 	copyBuffers.Put(buf)
 	if err != nil {
 		return n, err
@@ -85,17 +87,63 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	if err := tmp.Sync(); err != nil {
 		return n, err
 	}
-	if err := tmp.Close(); err != nil {
+	// The object appears young however long its upload took, so that the
+	// sweep's grace period counts from its arrival, not from its start.
+	now := s.now()
+	if err := os.Chtimes(tmp.Name(), now, now); err != nil {
 		return n, err
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+	if err := s.makeShard(filepath.Dir(dst)); err != nil {
 		return n, err
 	}
+	// Renamed while still open and locked, so RemoveStaleTemp never takes
+	// it for a dead upload's.
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return n, err
 	}
 	committed = true
+	tmp.Close()
 	return n, syncDir(filepath.Dir(dst))
+}
+
+// createTemp creates and locks a temporary file for key. The lock tells
+// RemoveStaleTemp that a writer is alive. Between the create and the lock,
+// RemoveStaleTemp may lock and remove the new file; then the path no
+// longer names it, and a fresh one is made.
+func (s *Store) createTemp(key string) (*os.File, error) {
+	for {
+		f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), key+"-*")
+		if err != nil {
+			return nil, err
+		}
+		if err := lock(f); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
+		mine, err1 := f.Stat()
+		named, err2 := os.Stat(f.Name())
+		if err1 == nil && err2 == nil && os.SameFile(mine, named) {
+			return f, nil
+		}
+		f.Close()
+		if err1 != nil {
+			return nil, err1
+		}
+	}
+}
+
+// makeShard creates a shard directory if it is missing, and makes its
+// entry durable by syncing the parent: otherwise a crash could lose the
+// directory, and with it objects whose rename was already synced.
+func (s *Store) makeShard(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(s.dir)
 }
 
 // writebackChunk is how much an upload writes before asking the kernel to
@@ -259,9 +307,10 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 	return nil
 }
 
-// RemoveStaleTemp deletes temporary files older than age: uploads that a
-// crash interrupted.
-func (s *Store) RemoveStaleTemp(age time.Duration) (int, error) {
+// RemoveStaleTemp deletes the temporary files of uploads whose writer is
+// gone (a crash interrupted them): every writer holds a lock on its file
+// while it writes, so a file that can be locked has none.
+func (s *Store) RemoveStaleTemp() (int, error) {
 	dir := filepath.Join(s.dir, "tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -269,13 +318,15 @@ func (s *Store) RemoveStaleTemp(age time.Duration) (int, error) {
 	}
 	removed := 0
 	for _, e := range entries {
-		fi, err := e.Info()
-		if err != nil || s.now().Sub(fi.ModTime()) < age {
-			continue
+		p := filepath.Join(dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			continue // renamed or removed meanwhile
 		}
-		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+		if tryLock(f) && os.Remove(p) == nil {
 			removed++
 		}
+		f.Close()
 	}
 	return removed, nil
 }

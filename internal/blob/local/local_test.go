@@ -2,6 +2,8 @@ package local_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,19 +72,68 @@ func signOther(t *testing.T, key string) string {
 func TestRemoveStaleTemp(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := local.New(dir, []byte(strings.Repeat("k", 32)))
-	old := filepath.Join(dir, "tmp", "abcd00000001-123")
-	os.WriteFile(old, []byte("partial"), 0o600)
-	past := time.Now().Add(-2 * time.Hour)
-	os.Chtimes(old, past, past)
-	fresh := filepath.Join(dir, "tmp", "abcd00000002-456")
-	os.WriteFile(fresh, []byte("uploading"), 0o600)
-	if n, err := s.RemoveStaleTemp(time.Hour); err != nil || n != 1 {
-		t.Fatalf("RemoveStaleTemp = %d, %v", n, err)
+	ctx := context.Background()
+
+	// A temp file nobody holds, as a killed process leaves it, however young.
+	dead := filepath.Join(dir, "tmp", "abcd00000001-123")
+	os.WriteFile(dead, []byte("partial"), 0o600)
+
+	// An upload in progress: once the pipe write returns, Put has read the
+	// bytes, so its temp file exists and is locked.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, "abcd00000002", pr, -1)
+		done <- err
+	}()
+	pw.Write([]byte("uploading"))
+	temps, _ := filepath.Glob(filepath.Join(dir, "tmp", "abcd00000002-*"))
+	if len(temps) != 1 {
+		t.Fatalf("live upload has %d temp files", len(temps))
 	}
-	if _, err := os.Stat(old); !os.IsNotExist(err) {
-		t.Error("stale temp file kept")
+	// A long upload: its temp file is old by the time it completes.
+	past := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(temps[0], past, past)
+
+	if n, err := s.RemoveStaleTemp(); err != nil || n != 1 {
+		t.Fatalf("RemoveStaleTemp = %d, %v; want the dead upload's file only", n, err)
 	}
-	if _, err := os.Stat(fresh); err != nil {
-		t.Error("fresh temp file removed")
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Error("dead upload's temp file kept")
+	}
+	if _, err := os.Stat(temps[0]); err != nil {
+		t.Errorf("live upload's temp file removed: %v", err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Put after RemoveStaleTemp: %v", err)
+	}
+	info, err := s.Stat(ctx, "abcd00000002")
+	if err != nil || time.Since(info.ModTime) > time.Hour {
+		t.Errorf("object of a long upload: %+v, %v; want it to look just arrived", info, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "tmp", "*")); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+}
+
+func TestShardDirectoriesAppear(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := local.New(dir, []byte(strings.Repeat("k", 32)))
+	// Several uploads racing to create the same new shard all succeed.
+	errc := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := s.Put(context.Background(), fmt.Sprintf("qq%010d", i), strings.NewReader("x"), 1)
+			errc <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if objs, _ := filepath.Glob(filepath.Join(dir, "qq", "*")); len(objs) != 8 {
+		t.Fatalf("shard holds %d objects, want 8", len(objs))
 	}
 }

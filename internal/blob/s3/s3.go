@@ -4,16 +4,22 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
+	"net/http"
 	"net/url"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"foxhole.dev/foxhole/internal/blob"
+	"foxhole.dev/foxhole/internal/errs"
 )
 
 var _ blob.Store = (*Store)(nil)
@@ -22,7 +28,12 @@ var _ blob.Store = (*Store)(nil)
 // one part in memory at a time, so this bounds its memory.
 const PartSize = 16 << 20
 
-// Store keeps objects in one bucket.
+// Prefix is where Foxhole keeps its objects in the bucket. Walk, and so the
+// sweep of orphans, looks nowhere else, so a bucket shared with other
+// programs loses nothing of theirs.
+const Prefix = "foxhole/files/"
+
+// Store keeps objects in one bucket, under Prefix.
 type Store struct {
 	client *minio.Client
 	bucket string
@@ -71,17 +82,28 @@ func (s *Store) Ping(ctx context.Context) error {
 	return err
 }
 
-// Put implements blob.Store. Content of unknown length goes up in parts of
-// PartSize; a failed or cancelled upload is aborted and leaves no object.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
+// Put implements blob.Store. Content of known size goes up in one request,
+// streamed from r (minio-go buffers nothing when it sends no MD5 and the
+// reader cannot seek); content of unknown length goes up in parts of
+// PartSize. A failed or cancelled upload is aborted and leaves no object.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
 	if !blob.ValidKey(key) {
 		return 0, fmt.Errorf("invalid blob key %q", key)
 	}
-	info, err := s.client.PutObject(ctx, s.bucket, key, r, -1, minio.PutObjectOptions{
-		PartSize:    PartSize,
-		ContentType: "application/octet-stream",
-	})
-	return info.Size, err
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
+	if size >= 0 {
+		opts.DisableMultipart = true
+		// Hide any Seek or ReadAt of r: minio-go would use them to retry or
+		// to read sections, and the length check must see every byte.
+		r = struct{ io.Reader }{blob.SizedReader(r, size)}
+	} else {
+		opts.PartSize = PartSize
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, Prefix+key, r, size, opts)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return info.Size, nil
 }
 
 // Get implements blob.Store.
@@ -99,7 +121,7 @@ func (s *Store) Get(ctx context.Context, key string, off, n int64) (io.ReadClose
 			return nil, err
 		}
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	obj, err := s.client.GetObject(ctx, s.bucket, Prefix+key, opts)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -117,7 +139,7 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
-	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	oi, err := s.client.StatObject(ctx, s.bucket, Prefix+key, minio.StatObjectOptions{})
 	if err != nil {
 		return blob.Info{}, mapErr(err)
 	}
@@ -126,7 +148,10 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 
 // Delete implements blob.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	return mapErr(s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}))
+	if !blob.ValidKey(key) {
+		return fmt.Errorf("invalid blob key %q", key)
+	}
+	return mapErr(s.client.RemoveObject(ctx, s.bucket, Prefix+key, minio.RemoveObjectOptions{}))
 }
 
 // URL implements blob.Store with an S3 presigned GET.
@@ -138,28 +163,37 @@ func (s *Store) URL(ctx context.Context, key string, ttl time.Duration, o blob.U
 	if o.FileName != "" {
 		params.Set("response-content-disposition", mime.FormatMediaType("attachment", map[string]string{"filename": o.FileName}))
 	}
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, params)
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, Prefix+key, ttl, params)
 	if err != nil {
 		return "", err
 	}
 	return u.String(), nil
 }
 
-// Walk implements blob.Store.
+// Walk implements blob.Store: the objects under Prefix whose names are
+// Foxhole keys, and nothing else in the bucket.
 func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the listing if fn fails
-	for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+	for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: Prefix, Recursive: true}) {
 		if oi.Err != nil {
-			return oi.Err
+			return mapErr(oi.Err)
 		}
-		if err := fn(blob.Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified}); err != nil {
+		key := strings.TrimPrefix(oi.Key, Prefix)
+		if !blob.ValidKey(key) {
+			continue
+		}
+		if err := fn(blob.Info{Key: key, Size: oi.Size, ModTime: oi.LastModified}); err != nil {
 			return err
 		}
 	}
 	return ctx.Err()
 }
 
+// mapErr turns minio-go's errors into blob's and errs' kinds: a missing
+// object is blob.ErrNotFound, and a store that cannot be reached is
+// errs.ErrUnavailable, so that clients learn to retry rather than see an
+// internal error.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -167,5 +201,31 @@ func mapErr(err error) error {
 	if code := minio.ToErrorResponse(err).Code; code == minio.NoSuchKey || code == "NotFound" {
 		return blob.ErrNotFound
 	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %w", &errs.Error{Kind: errs.ErrUnavailable, Msg: "the object store is unavailable; try again later"}, err)
+	}
 	return err
+}
+
+// unreachable reports an error of the connection to the store rather than
+// an answer from it: refused, reset, cut off midway, or a server error.
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return true
+	}
+	switch minio.ToErrorResponse(err).StatusCode {
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }

@@ -2,9 +2,14 @@ package s3_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/blob/blobtest"
@@ -26,4 +31,37 @@ func TestContract(t *testing.T) {
 		}
 		return s
 	})
+}
+
+func TestWalkSeesOnlyFoxholeObjects(t *testing.T) {
+	m := testutil.StartMinIO(t)
+	ctx := context.Background()
+	s, err := s3.New(ctx, s3.Options{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another program's objects in the same bucket, one of them named like
+	// a Foxhole key.
+	c, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"aaaa00000001", "backups/db.tar", "foxhole/other/bbbb00000001"} {
+		if _, err := c.PutObject(ctx, "shared", key, strings.NewReader("theirs"), 6, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Put(ctx, "cccc00000001", strings.NewReader("ours"), 4); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	if err := s.Walk(ctx, func(i blob.Info) error { seen = append(seen, i.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != "cccc00000001" {
+		t.Fatalf("Walk saw %v, want only Foxhole's own cccc00000001", seen)
+	}
+	if _, err := s.Stat(ctx, "aaaa00000001"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Stat of a foreign object = %v, want ErrNotFound", err)
+	}
 }
