@@ -22,6 +22,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
@@ -119,6 +120,35 @@ func (s *Service) startUpload(owner string) (done func(), err error) {
 	}, nil
 }
 
+// HoldUploadSlot takes the caller's upload slot before next reads the
+// request body, and gives it back when next returns: an RPC's message is
+// decoded into memory before its handler runs, so a slot taken by Upload
+// alone would not bound that memory. fail answers a refusal.
+func (s *Service) HoldUploadSlot(next http.Handler, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		owner, err := auth.Caller(r.Context())
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		done, err := s.startUpload(owner)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		defer done()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), slotKey{}, true)))
+	})
+}
+
+type slotKey struct{}
+
+// holdsSlot reports whether HoldUploadSlot took the caller's slot already.
+func holdsSlot(ctx context.Context) bool {
+	held, _ := ctx.Value(slotKey{}).(bool)
+	return held
+}
+
 // Upload stores everything r yields as a new file of owner. size is the
 // length r will yield, or -1 when unknown. It fails with
 // errs.ErrResourceExhausted past limit bytes (<= 0: the configured
@@ -131,11 +161,13 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 	if err != nil {
 		return nil, err
 	}
-	done, err := s.startUpload(owner)
-	if err != nil {
-		return nil, err
+	if !holdsSlot(ctx) {
+		done, err := s.startUpload(owner)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
 	}
-	defer done()
 	if limit <= 0 || limit > s.opt.MaxBytes {
 		limit = s.opt.MaxBytes
 	}

@@ -118,6 +118,7 @@ func New(o Options) *Handler {
 	uploadMax := max(uploadMessageBytes(o.FileUnaryMaxBytes), uploadMessageBytes(maxChunkBytes))
 	_, uploads := foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
+	uploads = o.Files.HoldUploadSlot(uploads, writeError)
 	mux.Handle(foxholev1connect.FileServiceUploadFileProcedure, uploads)
 	mux.Handle(foxholev1connect.FileServiceUploadFileStreamProcedure, uploads)
 	o.Files.Routes(mux, writeHTTPError)
