@@ -97,6 +97,8 @@ bench: minio
     just bench-profile | tee bench-results/profile.txt
     just bench-files | tee bench-results/files.txt
     just bench-realtime | tee bench-results/realtime.txt
+    just bench-cache | tee bench-results/cache.txt
+    just bench-attacks | tee bench-results/attacks.txt
 
 # The file benchmarks in full, with their baselines (docs/benchmarks.md).
 bench-files: minio
@@ -105,6 +107,15 @@ bench-files: minio
 # Realtime fan-out to 1,000 and 10,000 subscribers (docs/benchmarks.md).
 bench-realtime:
     go test -run '^$' -bench Fanout -benchtime 30x -count 1 ./internal/realtime/
+
+# GetProfile's cache traffic with 200,000 users on a 100,000-entry cache:
+# the old scan-evicting design against otter, in one run (docs/benchmarks.md).
+bench-cache:
+    go test -run '^$' -bench GetProfileTraffic -count 3 ./internal/cache/memory/
+
+# Peak memory of a server process under each attack (docs/benchmarks.md).
+bench-attacks:
+    go test -count=1 -run TestAttacksKeepMemoryBounded -v ./internal/server/ | grep -E 'RSS|^(ok|FAIL|---)'
 
 # GetProfile over every protocol on a real server (docs/benchmarks.md).
 bench-profile:
