@@ -56,7 +56,6 @@ type limits struct {
 
 func newLimits(mux *http.ServeMux, services []string, o Options) *limits {
 	fileMessage := uploadMessageBytes(o.FileUnaryMaxBytes)
-	chunkMessage := max(fileMessage, uploadMessageBytes(maxChunkBytes))
 	l := &limits{
 		mux:        mux,
 		services:   map[string]bool{},
@@ -68,7 +67,7 @@ func newLimits(mux *http.ServeMux, services []string, o Options) *limits {
 			foxholev1connect.FileServiceUploadFileProcedure:      fileMessage + envelopeSlack,
 			// Every chunk costs a few bytes of framing; twice the content
 			// is room for chunks as small as a few bytes each.
-			foxholev1connect.FileServiceUploadFileStreamProcedure: 2*o.FileMaxBytes + chunkMessage,
+			foxholev1connect.FileServiceUploadFileStreamProcedure: 2*o.FileMaxBytes + uploadReadMax(o.FileUnaryMaxBytes),
 		},
 		compressed: map[string]bool{
 			foxholev1connect.FileServiceUploadFileProcedure:       true,
@@ -119,6 +118,12 @@ func uploadMessageBytes(unaryMax int64) int64 {
 	return unaryMax/3*4 + 64<<10
 }
 
+// uploadReadMax bounds every message of the upload procedures, which share
+// one handler: the largest UploadFile, or the largest stream chunk.
+func uploadReadMax(unaryMax int64) int64 {
+	return max(uploadMessageBytes(unaryMax), uploadMessageBytes(maxChunkBytes))
+}
+
 // handler refuses, before authentication and before any body is read, a
 // request for a route that does not exist, a compressed body where none is
 // accepted, and a probe stream past the cap; and it bounds the body of
@@ -142,7 +147,7 @@ func (l *limits) handler(next http.Handler) http.Handler {
 		if !ok {
 			limit = l.fallback
 		}
-		if path == "/files/" || strings.HasPrefix(path, "/files/") {
+		if strings.HasPrefix(path, "/files/") {
 			limit = -1 // the file routes apply the file limits themselves
 		}
 		if limit >= 0 && r.Body != nil {

@@ -115,7 +115,7 @@ func New(o Options) *Handler {
 	// at most the largest upload message.
 	mux.Handle(foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
 		connect.WithCompression("gzip", nil, nil))))
-	uploadMax := max(uploadMessageBytes(o.FileUnaryMaxBytes), uploadMessageBytes(maxChunkBytes))
+	uploadMax := uploadReadMax(o.FileUnaryMaxBytes)
 	_, uploads := foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
 	uploads = o.Files.HoldUploadSlot(uploads, writeError)
