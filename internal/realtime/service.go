@@ -36,6 +36,7 @@ type Store interface {
 	UsersByID(ctx context.Context, ids []string) ([]store.User, error)
 	AddEvent(ctx context.Context, e *store.Event) error
 	EventsAfter(ctx context.Context, userID string, after int64, limit int) ([]store.Event, error)
+	EventsBetween(ctx context.Context, after, through int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (prunedThrough, last int64, err error)
 	PruneEvents(ctx context.Context, keep int, cutoff int64) (int64, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
@@ -62,7 +63,8 @@ type Service struct {
 	now  func() time.Time
 	live sessions
 
-	publishMu   sync.Mutex // store then publish, one event at a time: live order is id order
+	publishMu   sync.Mutex // store then publish, one event at a time: live order is id order here
+	seq         *sequencer // and across processes
 	unsubscribe func()
 
 	closing   chan struct{} // closed by Shutdown
@@ -76,6 +78,7 @@ var _ files.Events = (*Service)(nil)
 // through hub.
 func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
+	s.seq = newSequencer(db, log, s.live.deliver)
 	s.unsubscribe = hub.Subscribe(func(msg []byte) {
 		env, err := decodeEnvelope(msg)
 		if err == nil && env.Revoke != nil {
@@ -90,6 +93,10 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 			s.log.Error().Err(err).Msg("undecodable realtime message")
 			return
 		}
+		if d.id != 0 {
+			s.seq.offer(d) // stored: put in id order first
+			return
+		}
 		s.live.deliver(d)
 	})
 	return s
@@ -102,6 +109,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		s.unsubscribe()
+		s.seq.close()
 	})
 	done := make(chan struct{})
 	go func() {

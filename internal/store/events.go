@@ -36,6 +36,19 @@ func (s *Store) EventsAfter(ctx context.Context, userID string, after int64, lim
 	return evs, err
 }
 
+// EventsBetween returns up to limit events with an id greater than after
+// and at most through (through < 0: no upper bound), whoever may see them,
+// in id order.
+func (s *Store) EventsBetween(ctx context.Context, after, through int64, limit int) ([]Event, error) {
+	var evs []Event
+	q := s.r.NewSelect().Model(&evs).Where("id > ?", after)
+	if through >= 0 {
+		q = q.Where("id <= ?", through)
+	}
+	err := q.OrderExpr("id").Limit(int64(limit)).Scan(ctx)
+	return evs, err
+}
+
 // EventBounds returns the highest id pruning has removed and the highest id
 // ever assigned.
 func (s *Store) EventBounds(ctx context.Context) (prunedThrough, last int64, err error) {

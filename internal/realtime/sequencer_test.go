@@ -1,0 +1,89 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/store"
+)
+
+// receive takes n stored events from sess's queue, failing on a gap, a
+// duplicate or an event out of order.
+func receive(t *testing.T, sess *session, after int64, n int) {
+	t.Helper()
+	last := after
+	for range n {
+		select {
+		case d := <-sess.queue:
+			if d.id != last+1 {
+				t.Fatalf("event %d after %d: want %d", d.id, last, last+1)
+			}
+			last = d.id
+		case <-sess.ended:
+			t.Fatalf("session ended: %v", sess.err())
+		case <-time.After(10 * time.Second): // only keeps a broken build from hanging
+			t.Fatalf("event %d never came", last+1)
+		}
+	}
+}
+
+func TestEventsFromTwoProcessesArriveInOrder(t *testing.T) {
+	db, _, _ := twoProcesses(t)
+	hub := memory.New()
+	o := Options{QueueSize: 1024, MaxMessageChars: 100, RetainCount: 10000, RetainAge: time.Hour}
+	a, b := NewService(db, hub, o, zerolog.Nop()), NewService(db, hub, o, zerolog.Nop())
+	for _, s := range []*Service{a, b} {
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+	}
+	onA, onB := open(t, a, "alice000", 1), open(t, b, "bob00000", 1)
+
+	// Both processes store and publish at once: each publishes in its own
+	// id order, but the two interleave, so events arrive out of order.
+	const each = 200
+	var wg sync.WaitGroup
+	for _, p := range []struct {
+		s    *Service
+		user string
+	}{{a, "alice000"}, {b, "bob00000"}} {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := p.s.Send(context.Background(), p.user, fmt.Sprint(i), ""); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	receive(t, onA, 0, 2*each)
+	receive(t, onB, 0, 2*each)
+}
+
+func TestLostEventsAreReadBack(t *testing.T) {
+	db, a, _ := twoProcesses(t)
+	sess := open(t, a, "alice000", 1)
+	ctx := context.Background()
+	if _, err := a.Send(ctx, "alice000", "heard", ""); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, sess, 0, 1)
+	// Stored, but never published: what a hub loses across a reconnect.
+	for i := range 3 {
+		if err := db.AddEvent(ctx, &store.Event{SenderID: "bob00000", Body: []byte{}, CreatedAt: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.seq.lost()
+	receive(t, sess, 1, 3)
+	// And the next event published comes after them.
+	if _, err := a.Send(ctx, "alice000", "after", ""); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, sess, 4, 1)
+}
