@@ -63,7 +63,7 @@ func StartMinIO(t testing.TB) *MinIO {
 		})
 	}
 	t.Cleanup(m.stop)
-	waitHealthy(t, "http://"+addr+"/minio/health/live", logs)
+	waitHealthy(t, "http://"+addr+"/minio/health/cluster", logs) // ready to serve requests, not just alive
 	return m
 }
 
