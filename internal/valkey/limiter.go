@@ -25,8 +25,8 @@ type Limiter struct {
 	window   string // µs of burst: interval × burst
 }
 
-// NewLimiter returns a limiter allowing rate events per second per key,
-// with bursts of burst. name separates its keys from other limiters'.
+// NewLimiter returns a limiter allowing rate (> 0) events per second per
+// key, with bursts of burst. name separates its keys from other limiters'.
 func (c *Client) NewLimiter(name string, rate float64, burst int) *Limiter {
 	interval := max(1, int64(math.Round(1e6/rate)))
 	return &Limiter{

@@ -17,10 +17,11 @@
 //
 // The limiters run GCRA in one Lua script per check (see limiter.go),
 // rather than valkeylimiter from the same project: its v1.0.76 counts in
-// fixed windows (INCR with an expiry), which lets a key act twice its limit
-// across a window edge, and it answers with the absolute end of the window
-// computed on the caller's clock, where Foxhole needs a retry-after that
-// holds across processes whose clocks differ.
+// fixed windows (INCRBY on a counter that restarts when a window ends),
+// which lets a key act twice its limit across a window edge, and it
+// answers with the time the window ends, in ms on the calling process's
+// clock, where Foxhole needs a retry-after for the next event that holds
+// across processes whose clocks differ (GCRA here reads the server's).
 //
 // Every key, and the channel, starts with Options.Prefix, so that several
 // deployments (or tests) can share one server. Multi-key scripts assume one
