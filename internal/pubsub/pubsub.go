@@ -15,7 +15,14 @@ type Hub interface {
 	// Subscribe calls fn with every message published from now on, until
 	// unsubscribe is called. fn must return quickly and not keep msg past
 	// the call unless it copies it.
-	Subscribe(fn func(msg []byte)) (unsubscribe func())
+	//
+	// A shared hub can lose its connection to the others; messages
+	// published meanwhile are gone. Each time the subscription is
+	// established again after such a gap, the hub calls lost, so that the
+	// subscriber can catch up from its source of truth; messages published
+	// after lost is called are delivered. lost must not block. A hub that
+	// cannot lose messages (the in-process one) never calls it.
+	Subscribe(fn func(msg []byte), lost func()) (unsubscribe func())
 	// Join records one more open session of the user and reports whether
 	// it is the user's first.
 	Join(ctx context.Context, userID string) (first bool, err error)

@@ -98,7 +98,7 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 			return
 		}
 		s.live.deliver(d)
-	})
+	}, func() {} /* catch-up after a lost subscription is wired later */)
 	return s
 }
 

@@ -109,6 +109,33 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 			t.Fatalf("Get after Add over an expired entry = %q, %v; want new", v, ok)
 		}
 	})
+	t.Run("reads its own writes", func(t *testing.T) {
+		// A cache that keeps copies near the caller (Valkey's client-side
+		// cache) must drop its copy before a write returns; many rounds
+		// give a late invalidation many chances to show.
+		c := newCache(t)
+		for i := range 500 {
+			v := fmt.Sprint(i)
+			if err := c.Set(ctx, "k", []byte(v), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok, err := c.Get(ctx, "k"); string(got) != v || !ok || err != nil {
+				t.Fatalf("round %d: Get after Set = %q, %v, %v; want %s", i, got, ok, err, v)
+			}
+			if err := c.Delete(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := c.Get(ctx, "k"); ok || err != nil {
+				t.Fatalf("round %d: Get after Delete = %v, %v; want a miss", i, ok, err)
+			}
+			if added, err := c.Add(ctx, "k", []byte(v), time.Minute); !added || err != nil {
+				t.Fatalf("round %d: Add after Delete = %v, %v", i, added, err)
+			}
+			if got, ok, err := c.Get(ctx, "k"); string(got) != v || !ok || err != nil {
+				t.Fatalf("round %d: Get after Add = %q, %v, %v; want %s", i, got, ok, err, v)
+			}
+		}
+	})
 	t.Run("concurrent add has one winner", func(t *testing.T) {
 		c := newCache(t)
 		const n = 32

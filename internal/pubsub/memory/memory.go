@@ -36,8 +36,9 @@ func (h *Hub) Publish(_ context.Context, msg []byte) error {
 	return nil
 }
 
-// Subscribe implements pubsub.Hub.
-func (h *Hub) Subscribe(fn func([]byte)) func() {
+// Subscribe implements pubsub.Hub. Nothing is ever lost in process, so lost
+// is never called.
+func (h *Hub) Subscribe(fn func([]byte), _ func()) func() {
 	s := &subscriber{fn: fn}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}

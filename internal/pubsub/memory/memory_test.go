@@ -9,5 +9,13 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	pubsubtest.Run(t, func(*testing.T) pubsub.Hub { return memory.New() })
+	// Hubs in one process share one in-process hub.
+	pubsubtest.Run(t, func(_ *testing.T, n int) []pubsub.Hub {
+		h := memory.New()
+		hubs := make([]pubsub.Hub, n)
+		for i := range hubs {
+			hubs[i] = h
+		}
+		return hubs
+	})
 }

@@ -38,6 +38,25 @@ func Run(t *testing.T, newLimiter func(t *testing.T, rate float64, burst int) ra
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+	t.Run("waiting retry-after is enough", func(t *testing.T) {
+		// retryAfter must not be too short, or a client that honours it is
+		// refused again. Only time passing matters here, and it only makes
+		// a later Allow more likely to succeed.
+		l := newLimiter(t, 10, 1)
+		if ok, _, _ := l.Allow(ctx, "k"); !ok {
+			t.Fatal("first event refused")
+		}
+		ok, retry, err := l.Allow(ctx, "k")
+		if ok || err != nil {
+			t.Fatalf("second event at once = %v, %v; want refused", ok, err)
+		}
+		// A millisecond more than asked for absorbs rounding between the
+		// limiter's clock and this one.
+		time.Sleep(retry + time.Millisecond)
+		if ok, retry, err := l.Allow(ctx, "k"); !ok || err != nil {
+			t.Fatalf("event after waiting retry-after refused (retry after %s more): %v", retry, err)
+		}
+	})
 	t.Run("keys are independent", func(t *testing.T) {
 		l := newLimiter(t, 1, 1)
 		if ok, _, _ := l.Allow(ctx, "a"); !ok {
