@@ -210,6 +210,17 @@ func (ss *sessions) revoke(user string, version int64) {
 	}
 }
 
+// users lists the users with a session here.
+func (ss *sessions) users() []string {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	users := make([]string, 0, len(ss.byUser))
+	for u := range ss.byUser {
+		users = append(users, u)
+	}
+	return users
+}
+
 // deliver offers d to every session allowed to see it. It never blocks.
 func (ss *sessions) deliver(d *delivery) {
 	ss.mu.RLock()

@@ -87,3 +87,18 @@ func TestLostEventsAreReadBack(t *testing.T) {
 	}
 	receive(t, sess, 4, 1)
 }
+
+func TestLostRevocationsAreReadBack(t *testing.T) {
+	db, a, _ := twoProcesses(t)
+	sess := open(t, a, "alice000", 1)
+	bob := open(t, a, "bob00000", 1)
+	// Rotated, but the news never reached this process.
+	if _, err := db.RotateSecret(context.Background(), "alice000", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	a.recheckRevocations() // what the hub's lost callback starts
+	waitEnded(t, sess)
+	if err := bob.err(); err != nil {
+		t.Errorf("bob's session ended too: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -65,6 +66,7 @@ type Service struct {
 
 	publishMu   sync.Mutex // store then publish, one event at a time: live order is id order here
 	seq         *sequencer // and across processes
+	rechecking  atomic.Bool
 	unsubscribe func()
 
 	closing   chan struct{} // closed by Shutdown
@@ -98,8 +100,33 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 			return
 		}
 		s.live.deliver(d)
-	}, func() {} /* catch-up after a lost subscription is wired later */)
+	}, func() {
+		// Messages may have been lost while the hub reconnected: stored
+		// events come back from the database, and revocations too.
+		s.seq.lost()
+		go s.recheckRevocations()
+	})
 	return s
+}
+
+// recheckRevocations ends the sessions here whose token a rotation revoked,
+// reading the users' token versions from the database: for when the news
+// of a rotation may have been lost on its way. One runs at a time.
+func (s *Service) recheckRevocations() {
+	if !s.rechecking.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.rechecking.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	users, err := s.db.UsersByID(ctx, s.live.users())
+	if err != nil {
+		s.log.Error().Err(err).Msg("recheck token versions after the hub lost messages")
+		return
+	}
+	for _, u := range users {
+		s.live.revoke(u.ID, u.TokenVersion)
+	}
 }
 
 // Shutdown ends every session: each sends what it has queued, then closes

@@ -97,7 +97,7 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) ([]User, error) {
 		chunk := ids[:min(len(ids), usersByIDChunk)]
 		ids = ids[len(chunk):]
 		var found []User
-		err := s.r.NewSelect().Model(&found).Column("id", "screen_name").Where("id IN (?)", bun.List(chunk)).Scan(ctx)
+		err := s.r.NewSelect().Model(&found).Column("id", "screen_name", "token_version").Where("id IN (?)", bun.List(chunk)).Scan(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("users by id: %w", err)
 		}
