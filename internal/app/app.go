@@ -20,16 +20,19 @@ import (
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/blob/s3"
+	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/cache/memory"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
+	"foxhole.dev/foxhole/internal/pubsub"
 	pubsubmemory "foxhole.dev/foxhole/internal/pubsub/memory"
 	"foxhole.dev/foxhole/internal/ratelimit"
 	ratelimitmemory "foxhole.dev/foxhole/internal/ratelimit/memory"
 	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
+	"foxhole.dev/foxhole/internal/valkey"
 )
 
 // App is one running Foxhole.
@@ -37,6 +40,7 @@ type App struct {
 	cfg        config.Config
 	log        zerolog.Logger
 	store      *store.Store
+	shared     shared // cache, hub and limiters
 	files      *files.Service
 	realtime   *realtime.Service
 	localBlobs *local.Store // nil when files live in S3
@@ -54,9 +58,6 @@ const cacheEntries = 100_000
 
 // New opens the backends named by cfg and builds the services.
 func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
-	if cfg.ValkeyURL != "" {
-		return nil, errors.New("FOXHOLE_VALKEY_URL is set, but this build has no Valkey backend yet; unset it to use the in-process cache and hub")
-	}
 	key := cfg.JWTSecret
 	if len(key) == 0 {
 		var err error
@@ -68,8 +69,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, store: st}
+	sh, err := openShared(ctx, cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: st, shared: sh}
 	checks := map[string]func(context.Context) error{"database": st.Ping}
+	if sh.ping != nil {
+		checks["cache"] = sh.ping
+	}
 
 	fileOpts := files.Options{
 		UnaryMaxBytes:     cfg.FileUnaryMaxBytes,
@@ -86,14 +95,14 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	if cfg.S3.Endpoint != "" {
 		s, err := s3.New(ctx, s3.Options(cfg.S3))
 		if err != nil {
-			st.Close()
+			a.Close()
 			return nil, fmt.Errorf("object store (FOXHOLE_S3_ENDPOINT): %w", err)
 		}
 		blobs, checks["object_store"] = s, s.Ping
 	} else {
 		l, err := local.New(filepath.Join(cfg.DataDir, "blobs"), deriveKey(key, "download urls"))
 		if err != nil {
-			st.Close()
+			a.Close()
 			return nil, err
 		}
 		blobs, fileOpts.Verifier, a.localBlobs = l, l, l
@@ -106,27 +115,26 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
 		}
 	}
-	a.realtime = realtime.NewService(st, pubsubmemory.New(), realtime.Options{
+	a.realtime = realtime.NewService(st, sh.hub, realtime.Options{
 		Heartbeat:       cfg.Heartbeat,
 		QueueSize:       cfg.SubscriberQueue,
 		MaxMessageChars: cfg.MessageMaxChars,
 		RetainCount:     cfg.EventRetainCount,
 		RetainAge:       cfg.EventRetainAge,
-		Limiter:         ratelimitmemory.New(cfg.MessageRate, cfg.MessageBurst),
+		Limiter:         sh.limiter("message", cfg.MessageRate, cfg.MessageBurst),
 		MaxSessionsUser: cfg.MaxSessionsUser,
 		MaxSessionsAddr: cfg.MaxSessionsAddr,
 	}, log)
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)
 
-	shared := memory.New(cacheEntries)
-	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), shared)
+	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), sh.cache)
 	// A rotation ends the user's open sessions, through the hub in every process.
 	authSvc.OnRotate = a.realtime.Revoke
 	a.handler = server.New(server.Options{
 		Log:      log,
 		Auth:     authSvc,
-		Profile:  profile.NewService(st, shared),
+		Profile:  profile.NewService(st, sh.cache),
 		Files:    a.files,
 		Realtime: a.realtime,
 		WebSocket: realtime.WebSocketOptions{
@@ -142,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		CORSOrigins:       cfg.CORSOrigins,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		TrustedProxies:    cfg.TrustedProxies,
-		AuthLimiter:       authLimiter(cfg),
+		AuthLimiter:       authLimiter(cfg, sh),
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
@@ -156,11 +164,47 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 
 // authLimiter bounds Register and CreateToken per client address, or is
 // nil when FOXHOLE_AUTH_RATE is 0.
-func authLimiter(cfg config.Config) ratelimit.Limiter {
+func authLimiter(cfg config.Config, sh shared) ratelimit.Limiter {
 	if cfg.AuthRate == 0 {
 		return nil
 	}
-	return ratelimitmemory.New(cfg.AuthRate, cfg.AuthBurst)
+	return sh.limiter("auth", cfg.AuthRate, cfg.AuthBurst)
+}
+
+// shared are the backends that several processes share through Valkey
+// when FOXHOLE_VALKEY_URL is set, and that live in this process otherwise.
+type shared struct {
+	cache   cache.Cache
+	hub     pubsub.Hub
+	limiter func(name string, rate float64, burst int) ratelimit.Limiter
+	ping    func(context.Context) error // nil in process
+	close   func() error
+}
+
+func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (shared, error) {
+	if cfg.ValkeyURL == "" {
+		return shared{
+			cache: memory.New(cacheEntries),
+			hub:   pubsubmemory.New(),
+			limiter: func(_ string, rate float64, burst int) ratelimit.Limiter {
+				return ratelimitmemory.New(rate, burst)
+			},
+			close: func() error { return nil },
+		}, nil
+	}
+	c, err := valkey.New(ctx, valkey.Options{URL: cfg.ValkeyURL, Log: log})
+	if err != nil {
+		return shared{}, fmt.Errorf("FOXHOLE_VALKEY_URL: %w", err)
+	}
+	return shared{
+		cache: c,
+		hub:   c,
+		limiter: func(name string, rate float64, burst int) ratelimit.Limiter {
+			return c.NewLimiter(name, rate, burst)
+		},
+		ping:  c.Ping,
+		close: c.Close,
+	}, nil
 }
 
 // deriveKey returns a key for one purpose from the master signing key, so
@@ -273,9 +317,11 @@ func (a *App) EndSessions(ctx context.Context) error {
 // has stopped. Later calls do nothing.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
-		a.stopBackground()
+		if a.stopBackground != nil {
+			a.stopBackground()
+		}
 		a.wg.Wait()
-		a.closeErr = a.store.Close()
+		a.closeErr = errors.Join(a.shared.close(), a.store.Close())
 	})
 	return a.closeErr
 }

@@ -24,6 +24,10 @@ type envelope struct {
 	// Revoke, when set, carries no event: it ends the user's sessions
 	// opened with older tokens, in every process that hears it.
 	Revoke *revocation `json:"x,omitempty"`
+	// CatchUp, when set, carries no event: a process could not publish
+	// some events it stored, and every process reads them back from the
+	// database.
+	CatchUp bool `json:"c,omitempty"`
 }
 
 // revocation says that the user's tokens older than Version are void.

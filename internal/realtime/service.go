@@ -64,8 +64,9 @@ type Service struct {
 	now  func() time.Time
 	live sessions
 
-	publishMu   sync.Mutex // store then publish, one event at a time: live order is id order here
-	seq         *sequencer // and across processes
+	publishMu   sync.Mutex    // store then publish, one event at a time: live order is id order here
+	seq         *sequencer    // and across processes
+	unpublished chan struct{} // signalled when a stored event could not be published
 	rechecking  atomic.Bool
 	unsubscribe func()
 
@@ -81,10 +82,16 @@ var _ files.Events = (*Service)(nil)
 func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
 	s.seq = newSequencer(db, log, s.live.deliver)
+	s.unpublished = make(chan struct{}, 1)
+	go s.callCatchUp()
 	s.unsubscribe = hub.Subscribe(func(msg []byte) {
 		env, err := decodeEnvelope(msg)
 		if err == nil && env.Revoke != nil {
 			s.live.revoke(env.Revoke.User, env.Revoke.Version)
+			return
+		}
+		if err == nil && env.CatchUp {
+			s.seq.lost()
 			return
 		}
 		var d *delivery
@@ -107,6 +114,27 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 		go s.recheckRevocations()
 	})
 	return s
+}
+
+// callCatchUp tells every process, through the hub, to read back from the
+// database the events this one stored but could not publish: it retries
+// every second until the hub takes the call, and stops at Shutdown.
+func (s *Service) callCatchUp() {
+	msg, _ := json.Marshal(envelope{CatchUp: true})
+	for {
+		select {
+		case <-s.unpublished:
+		case <-s.closing:
+			return
+		}
+		for s.hub.Publish(context.Background(), msg) != nil {
+			select {
+			case <-time.After(time.Second):
+			case <-s.closing:
+				return
+			}
+		}
+	}
 }
 
 // recheckRevocations ends the sessions here whose token a rotation revoked,
@@ -276,9 +304,17 @@ func (s *Service) store(ctx context.Context, ev *foxholev1.Event, sender, recipi
 		return fmt.Errorf("store event: %w", err)
 	}
 	ev.Id = row.ID
-	// The event is durable; a failed publish only delays it until subscribers resume.
+	// The event is durable; a failed publish only delays it: this
+	// process's sessions read it back from the database now, and the others
+	// once the hub takes a catch-up call (or at the next event they hear).
+	// A hub that fails logs that itself, once; this would be once per event.
 	if err := s.publish(context.WithoutCancel(ctx), ev, envelope{Sender: sender, Recipient: recipient}); err != nil {
-		s.log.Warn().Err(err).Int64("event_id", ev.Id).Msg("publish stored event")
+		s.log.Debug().Err(err).Int64("event_id", ev.Id).Msg("publish stored event")
+		s.seq.lost()
+		select {
+		case s.unpublished <- struct{}{}:
+		default: // a catch-up call is due already
+		}
 	}
 	return nil
 }
@@ -530,7 +566,7 @@ func storedDelivery(row store.Event) (*delivery, error) {
 func (s *Service) join(ctx context.Context, userID string) bool {
 	first, err := s.hub.Join(ctx, userID)
 	if err != nil {
-		s.log.Warn().Err(err).Msg("presence join")
+		s.log.Debug().Err(err).Msg("presence join")
 		return false
 	}
 	if first {
@@ -542,7 +578,7 @@ func (s *Service) join(ctx context.Context, userID string) bool {
 func (s *Service) leave(ctx context.Context, userID string) {
 	last, err := s.hub.Leave(ctx, userID)
 	if err != nil {
-		s.log.Warn().Err(err).Msg("presence leave")
+		s.log.Debug().Err(err).Msg("presence leave")
 		return
 	}
 	if last {
@@ -560,7 +596,7 @@ func (s *Service) announce(ctx context.Context, userID string, change foxholev1.
 		Payload:   &foxholev1.Event_Presence{Presence: &foxholev1.PresenceEvent{User: ref, Change: change}},
 	}
 	if err := s.publish(ctx, ev, envelope{Presence: true}); err != nil {
-		s.log.Warn().Err(err).Msg("publish presence")
+		s.log.Debug().Err(err).Msg("publish presence")
 	}
 }
 

@@ -19,8 +19,12 @@ func (c *Client) cacheKey(key string) string { return c.prefix + "cache:" + key 
 // Get implements cache.Cache. A hit, and a miss too, is remembered in this
 // process until the entry expires or any process writes the key.
 func (c *Client) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	res := c.c.DoCache(ctx, c.c.B().Get().Key(c.cacheKey(key)).Cache(), localTTL)
-	s, err := res.ToString()
+	var s string
+	err := c.call(ctx, func(ctx context.Context) error {
+		var err error
+		s, err = c.c.DoCache(ctx, c.c.B().Get().Key(c.cacheKey(key)).Cache(), localTTL).ToString()
+		return err
+	})
 	if valkey.IsValkeyNil(err) {
 		return nil, false, nil
 	}
@@ -38,17 +42,22 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if ttl <= 0 {
 		return c.Delete(ctx, key)
 	}
-	return c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkey.BinaryString(value)).Px(roundUpMs(ttl)).Build()).Error()
+	return c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkey.BinaryString(value)).Px(roundUpMs(ttl)).Build())
 }
 
 // Add implements cache.Cache with SET NX. With a ttl that is not positive
 // nothing is stored, and Add reports whether it would have been.
 func (c *Client) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
-		n, err := c.c.Do(ctx, c.c.B().Exists().Key(c.cacheKey(key)).Build()).AsInt64()
+		var n int64
+		err := c.call(ctx, func(ctx context.Context) error {
+			var err error
+			n, err = c.c.Do(ctx, c.c.B().Exists().Key(c.cacheKey(key)).Build()).AsInt64()
+			return err
+		})
 		return n == 0, err
 	}
-	err := c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkey.BinaryString(value)).Nx().Px(roundUpMs(ttl)).Build()).Error()
+	err := c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkey.BinaryString(value)).Nx().Px(roundUpMs(ttl)).Build())
 	if valkey.IsValkeyNil(err) {
 		return false, nil // the key holds a live entry
 	}
@@ -57,7 +66,7 @@ func (c *Client) Add(ctx context.Context, key string, value []byte, ttl time.Dur
 
 // Delete implements cache.Cache.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.write(ctx, c.c.B().Del().Key(c.cacheKey(key)).Build()).Error()
+	return c.write(ctx, c.c.B().Del().Key(c.cacheKey(key)).Build())
 }
 
 // write sends a command that changes a cache key, and returns once this
@@ -68,8 +77,10 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 // its reply comes after the invalidation, which the client applies as it
 // reads. This holds because New keeps one pipelined connection, the one
 // whose cache Get fills.
-func (c *Client) write(ctx context.Context, cmd valkey.Completed) valkey.ValkeyResult {
-	return c.c.DoMulti(ctx, cmd, c.c.B().Ping().Build())[0]
+func (c *Client) write(ctx context.Context, cmd valkey.Completed) error {
+	return c.call(ctx, func(ctx context.Context) error {
+		return c.c.DoMulti(ctx, cmd, c.c.B().Ping().Build())[0].Error()
+	})
 }
 
 // roundUpMs rounds d up to whole milliseconds, the resolution of PX, so

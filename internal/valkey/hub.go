@@ -35,7 +35,9 @@ func (c *Client) channel() string { return c.prefix + "events" }
 // Publish implements pubsub.Hub with PUBLISH: every subscriber of every
 // process on the server receives msg, in the order this process published.
 func (c *Client) Publish(ctx context.Context, msg []byte) error {
-	return c.c.Do(ctx, c.c.B().Publish().Channel(c.channel()).Message(valkey.BinaryString(msg)).Build()).Error()
+	return c.call(ctx, func(ctx context.Context) error {
+		return c.c.Do(ctx, c.c.B().Publish().Channel(c.channel()).Message(valkey.BinaryString(msg)).Build()).Error()
+	})
 }
 
 // Subscribe implements pubsub.Hub. The process keeps one subscription to

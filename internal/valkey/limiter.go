@@ -2,6 +2,7 @@ package valkey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"foxhole.dev/foxhole/internal/ratelimit"
+	"foxhole.dev/foxhole/internal/ratelimit/memory"
 )
 
 var _ ratelimit.Limiter = (*Limiter)(nil)
@@ -19,7 +21,10 @@ var _ ratelimit.Limiter = (*Limiter)(nil)
 // and one hub but several limiters, each with its own rate and key space,
 // all on the client's connection.
 type Limiter struct {
-	c        *Client
+	c *Client
+	// fallback counts in this process while the server does not answer:
+	// limits stay per process then, rather than gone or refusing all.
+	fallback *memory.Limiter
 	prefix   string
 	interval string // µs between events at the steady rate
 	window   string // µs of burst: interval × burst
@@ -31,6 +36,7 @@ func (c *Client) NewLimiter(name string, rate float64, burst int) *Limiter {
 	interval := max(1, int64(math.Round(1e6/rate)))
 	return &Limiter{
 		c:        c,
+		fallback: memory.New(rate, burst),
 		prefix:   c.prefix + "rate:" + name + ":",
 		interval: strconv.FormatInt(interval, 10),
 		window:   strconv.FormatInt(interval*int64(max(1, burst)), 10),
@@ -66,7 +72,15 @@ return {1, 0}
 
 // Allow implements ratelimit.Limiter.
 func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	res, err := gcra.Exec(ctx, l.c.c, []string{l.prefix + key}, []string{l.interval, l.window}).AsIntSlice()
+	var res []int64
+	err := l.c.call(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = gcra.Exec(ctx, l.c.c, []string{l.prefix + key}, []string{l.interval, l.window}).AsIntSlice()
+		return err
+	})
+	if errors.Is(err, ErrUnavailable) {
+		return l.fallback.Allow(ctx, key)
+	}
 	if err != nil {
 		return false, 0, err
 	}

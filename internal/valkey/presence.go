@@ -177,7 +177,12 @@ func newPresence(c *Client, id string, every time.Duration) *presence {
 // Join implements pubsub.Hub.
 func (c *Client) Join(ctx context.Context, userID string) (bool, error) {
 	p := c.presence
-	first, err := joinScript.Exec(ctx, c.c, []string{p.procs, p.own}, []string{p.id, userID, p.window, p.hashPrefix}).AsBool()
+	var first bool
+	err := c.call(ctx, func(ctx context.Context) error {
+		var err error
+		first, err = joinScript.Exec(ctx, c.c, []string{p.procs, p.own}, []string{p.id, userID, p.window, p.hashPrefix}).AsBool()
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
@@ -190,7 +195,12 @@ func (c *Client) Join(ctx context.Context, userID string) (bool, error) {
 // Leave implements pubsub.Hub.
 func (c *Client) Leave(ctx context.Context, userID string) (bool, error) {
 	p := c.presence
-	last, err := leaveScript.Exec(ctx, c.c, []string{p.procs, p.own}, []string{p.id, userID, p.hashPrefix}).AsBool()
+	var last bool
+	err := c.call(ctx, func(ctx context.Context) error {
+		var err error
+		last, err = leaveScript.Exec(ctx, c.c, []string{p.procs, p.own}, []string{p.id, userID, p.hashPrefix}).AsBool()
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
@@ -205,7 +215,12 @@ func (c *Client) Leave(ctx context.Context, userID string) (bool, error) {
 // Online implements pubsub.Hub. It lists at most maxOnline users.
 func (c *Client) Online(ctx context.Context) ([]string, error) {
 	p := c.presence
-	users, err := onlineScript.Exec(ctx, c.c, []string{p.procs}, []string{p.hashPrefix, strconv.Itoa(maxOnline)}).AsStrSlice()
+	var users []string
+	err := c.call(ctx, func(ctx context.Context) error {
+		var err error
+		users, err = onlineScript.Exec(ctx, c.c, []string{p.procs}, []string{p.hashPrefix, strconv.Itoa(maxOnline)}).AsStrSlice()
+		return err
+	})
 	if valkey.IsValkeyNil(err) {
 		return nil, nil
 	}

@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/valkey-io/valkey-go"
 
 	"foxhole.dev/foxhole/internal/cache"
@@ -63,6 +64,9 @@ type Options struct {
 	// means valkey-go's default (128 MiB).
 	CacheBytes int
 
+	// Log hears when the server stops answering and when it is back.
+	Log zerolog.Logger
+
 	// heartbeat, when set, replaces presenceHeartbeat (tests).
 	heartbeat time.Duration
 }
@@ -86,6 +90,7 @@ type Client struct {
 
 	presence *presence
 	closing  sync.Once
+	breaker  breaker
 }
 
 // New connects to the server named by o.URL. It fails when the server does
@@ -127,6 +132,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		stopCtx:  stopCtx,
 		stop:     stop,
 		loopDone: make(chan struct{}),
+		breaker:  breaker{log: o.Log},
 	}
 	c.presence = newPresence(c, newProcessID(), o.heartbeat)
 	return c, nil
@@ -149,6 +155,13 @@ func (c *Client) Close() error {
 		c.c.Close()
 	})
 	return err
+}
+
+// Ping reports whether the server answers, for /readyz.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.call(ctx, func(ctx context.Context) error {
+		return c.c.Do(ctx, c.c.B().Ping().Build()).Error()
+	})
 }
 
 // newProcessID returns 128 random bits: a process's name in presence, which
