@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"foxhole.dev/foxhole/internal/load"
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // Process is a foxhole binary running as its own process, so that its
@@ -56,7 +57,7 @@ func BuildFoxhole(t testing.TB) string {
 // an interrupt when the test ends, unless it was killed before.
 func StartProcessIn(t testing.TB, bin, dir string, env ...string) *Process {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := backends.FreeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "FOXHOLE_ADDR="+addr, "FOXHOLE_DATA_DIR="+dir, "FOXHOLE_LOG_LEVEL=warn", "FOXHOLE_LOG_FORMAT=json")
 	cmd.Env = append(cmd.Env, env...)
@@ -74,7 +75,7 @@ func StartProcessIn(t testing.TB, bin, dir string, env ...string) *Process {
 		cmd.Process.Signal(os.Interrupt)
 		<-p.done
 	})
-	waitHealthy(t, p.URL+"/readyz", logs)
+	backends.WaitHealthy(t, p.URL+"/readyz", logs)
 	return p
 }
 

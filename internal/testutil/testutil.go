@@ -3,11 +3,9 @@
 package testutil
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/load"
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // Server is a Foxhole serving on a loopback port, on a real SQLite file.
@@ -151,20 +150,17 @@ func (s *Server) Register(t testing.TB, p Protocol, name string) User {
 }
 
 // LockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type LockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type LockedBuffer = backends.LockedBuffer
 
-func (b *LockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+// MinIO and Valkey are real servers started for a test (package backends).
+type (
+	MinIO  = backends.MinIO
+	Valkey = backends.Valkey
+)
 
-// String returns everything written so far.
-func (b *LockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// StartMinIO starts a real MinIO for the test (see backends.StartMinIO).
+func StartMinIO(t testing.TB) *MinIO { return backends.StartMinIO(t) }
+
+// StartValkey starts a real Valkey or Redis for the test (see
+// backends.StartValkey).
+func StartValkey(t testing.TB) *Valkey { return backends.StartValkey(t) }

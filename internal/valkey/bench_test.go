@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"foxhole.dev/foxhole/internal/testutil"
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // BenchmarkGet measures a repeated read of one cached key through Get
 // (client-side cache) against the baseline of a plain GET, a round trip to
 // the server, in the same run.
 func BenchmarkGet(b *testing.B) {
-	v := testutil.StartValkey(b)
+	v := backends.StartValkey(b)
 	c, err := New(context.Background(), Options{URL: v.URL, Prefix: "bench:"})
 	if err != nil {
 		b.Fatal(err)
@@ -40,7 +40,7 @@ func BenchmarkGet(b *testing.B) {
 // BenchmarkWrite measures Set, which follows each write with a PING in the
 // same pipeline (see Client.write), against a bare SET.
 func BenchmarkWrite(b *testing.B) {
-	v := testutil.StartValkey(b)
+	v := backends.StartValkey(b)
 	c, err := New(context.Background(), Options{URL: v.URL, Prefix: "bench:"})
 	if err != nil {
 		b.Fatal(err)
@@ -66,7 +66,7 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkAllow measures one rate-limit check, one script call, on keys
 // that rotate so that most checks are allowed.
 func BenchmarkAllow(b *testing.B) {
-	v := testutil.StartValkey(b)
+	v := backends.StartValkey(b)
 	c, err := New(context.Background(), Options{URL: v.URL, Prefix: "bench:"})
 	if err != nil {
 		b.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"foxhole.dev/foxhole/internal/pubsub/pubsubtest"
 	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/ratelimit/ratelimittest"
-	"foxhole.dev/foxhole/internal/testutil"
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // prefixes gives each case its own key space on the shared server, as
@@ -25,7 +25,7 @@ func newPrefix() string { return fmt.Sprintf("t%d:", prefixes.Add(1)) }
 
 // newClient connects to v with the prefix given, and closes the client when
 // the test ends.
-func newClient(t *testing.T, v *testutil.Valkey, o Options) *Client {
+func newClient(t *testing.T, v *backends.Valkey, o Options) *Client {
 	t.Helper()
 	o.URL = v.URL
 	c, err := New(context.Background(), o)
@@ -37,14 +37,14 @@ func newClient(t *testing.T, v *testutil.Valkey, o Options) *Client {
 }
 
 func TestCacheContract(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	cachetest.Run(t, func(t *testing.T) cache.Cache {
 		return newClient(t, v, Options{Prefix: newPrefix()})
 	})
 }
 
 func TestLimiterContract(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	c := newClient(t, v, Options{Prefix: newPrefix()})
 	var n atomic.Int64
 	ratelimittest.Run(t, func(_ *testing.T, rate float64, burst int) ratelimit.Limiter {
@@ -53,7 +53,7 @@ func TestLimiterContract(t *testing.T) {
 }
 
 func TestHubContract(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	pubsubtest.Run(t, func(t *testing.T, n int) []pubsub.Hub {
 		// Processes sharing a deployment share its prefix.
 		prefix := newPrefix()
@@ -69,7 +69,7 @@ func TestHubContract(t *testing.T) {
 // process is replaced at once when another process writes it: the server
 // invalidates the copy, with no TTL to wait out.
 func TestCacheSeesOtherProcessesWrites(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	ctx := context.Background()
 	prefix := newPrefix()
 	a, b := newClient(t, v, Options{Prefix: prefix}), newClient(t, v, Options{Prefix: prefix})
@@ -100,7 +100,7 @@ func TestCacheSeesOtherProcessesWrites(t *testing.T) {
 // the hub must report the gap through lost, then deliver what is published
 // after it.
 func TestSubscriptionSurvivesRestart(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	ctx := context.Background()
 	c := newClient(t, v, Options{Prefix: newPrefix()})
 	lost := make(chan struct{}, 10)
@@ -145,7 +145,7 @@ func TestSubscribeWhileServerDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out subscribeWait")
 	}
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	c := newClient(t, v, Options{Prefix: newPrefix()})
 	v.Stop()
 	lost := make(chan struct{}, 1)
@@ -168,7 +168,7 @@ func TestSubscribeWhileServerDown(t *testing.T) {
 // Close, as its death would: its users must leave presence within the
 // expiry, and the users of a live process stay.
 func TestCrashedProcessLeavesPresence(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	ctx := context.Background()
 	prefix := newPrefix()
 	const beat = 100 * time.Millisecond
@@ -206,7 +206,7 @@ func TestCrashedProcessLeavesPresence(t *testing.T) {
 // TestClosedProcessLeavesPresenceAtOnce checks that Close removes the
 // process's users without waiting for the expiry.
 func TestClosedProcessLeavesPresenceAtOnce(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	ctx := context.Background()
 	prefix := newPrefix()
 	a := newClient(t, v, Options{Prefix: prefix})
@@ -223,7 +223,7 @@ func TestClosedProcessLeavesPresenceAtOnce(t *testing.T) {
 // TestPresenceRestoredAfterDataLoss restarts the server empty: the heartbeat
 // must put this process's users back.
 func TestPresenceRestoredAfterDataLoss(t *testing.T) {
-	v := testutil.StartValkey(t)
+	v := backends.StartValkey(t)
 	ctx := context.Background()
 	c := newClient(t, v, Options{Prefix: newPrefix(), heartbeat: 50 * time.Millisecond})
 	c.Join(ctx, "ann")

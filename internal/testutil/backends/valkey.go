@@ -1,4 +1,4 @@
-package testutil
+package backends
 
 import (
 	"net"
@@ -45,7 +45,7 @@ func StartValkey(t testing.TB) *Valkey {
 			t.Skip("no valkey-server or redis-server binary: install one with `apt-get install redis-server` or set FOXHOLE_TEST_VALKEY")
 		}
 	}
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	v := &Valkey{URL: "redis://" + addr + "/0", Addr: addr, t: t, bin: bin, dir: t.TempDir()}
 	v.Start()
 	t.Cleanup(v.Stop)

@@ -1,4 +1,8 @@
-package testutil
+// Package backends starts the real servers Foxhole's tests run against
+// (MinIO, Valkey), on free loopback ports, skipping a test with an install
+// hint when a binary is missing. It imports nothing of Foxhole, so that the
+// packages those servers back can use it in their own tests.
+package backends
 
 import (
 	"fmt"
@@ -39,7 +43,7 @@ func StartMinIO(t testing.TB) *MinIO {
 			t.Skip("no minio binary: install one with `go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c` or set FOXHOLE_TEST_MINIO")
 		}
 	}
-	addr, console := freeAddr(t), freeAddr(t)
+	addr, console := FreeAddr(t), FreeAddr(t)
 	m := &MinIO{Endpoint: addr, AccessKey: "foxholetest", SecretKey: "foxholetest-secret"}
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, filepath.Join(dir, "data"))
@@ -63,12 +67,12 @@ func StartMinIO(t testing.TB) *MinIO {
 		})
 	}
 	t.Cleanup(m.stop)
-	waitHealthy(t, "http://"+addr+"/minio/health/cluster", logs) // ready to serve requests, not just alive
+	WaitHealthy(t, "http://"+addr+"/minio/health/cluster", logs) // ready to serve requests, not just alive
 	return m
 }
 
-// freeAddr returns a loopback address with a port free at the time of the call.
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback address with a port free at the time of the call.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +82,9 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func waitHealthy(t testing.TB, url string, logs fmt.Stringer) {
+// WaitHealthy polls url until it answers 200, or fails the test after a
+// minute with the output in logs.
+func WaitHealthy(t testing.TB, url string, logs fmt.Stringer) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
