@@ -41,7 +41,14 @@ func newSequencer(db Store, log zerolog.Logger, deliver func(*delivery)) *sequen
 		stopped: make(chan struct{}),
 		stop:    cancel,
 	}
-	go q.run(ctx)
+	// Read now, before any session opens: events stored before this point
+	// reach sessions by their replay, and every later one through run.
+	_, last, err := db.EventBounds(ctx)
+	if err != nil {
+		log.Error().Err(err).Msg("read the newest event id; live delivery starts from the first event heard")
+		last = -1
+	}
+	go q.run(ctx, last)
 	return q
 }
 
@@ -70,14 +77,9 @@ func (q *sequencer) close() {
 	<-q.stopped
 }
 
-func (q *sequencer) run(ctx context.Context) {
+// run hands on events after id last (-1: from the first one heard).
+func (q *sequencer) run(ctx context.Context, last int64) {
 	defer close(q.stopped)
-	// Events stored before this point reach sessions by their replay.
-	_, last, err := q.db.EventBounds(ctx)
-	if err != nil && ctx.Err() == nil {
-		q.log.Error().Err(err).Msg("read the newest event id; live delivery starts from the first event heard")
-		last = -1
-	}
 	for {
 		select {
 		case d := <-q.in:
