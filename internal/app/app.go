@@ -53,9 +53,6 @@ type App struct {
 	closeErr       error
 }
 
-// cacheEntries bounds the in-process cache.
-const cacheEntries = 100_000
-
 // New opens the backends named by cfg and builds the services.
 func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
 	key := cfg.JWTSecret
@@ -183,8 +180,12 @@ type shared struct {
 
 func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (shared, error) {
 	if cfg.ValkeyURL == "" {
+		var c cache.Cache = cache.None{}
+		if cfg.CacheEntries > 0 {
+			c = memory.New(cfg.CacheEntries)
+		}
 		return shared{
-			cache: memory.New(cacheEntries),
+			cache: c,
 			hub:   pubsubmemory.New(),
 			limiter: func(_ string, rate float64, burst int) ratelimit.Limiter {
 				return ratelimitmemory.New(rate, burst)

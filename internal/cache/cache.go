@@ -24,3 +24,22 @@ type Cache interface {
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// None caches nothing: every Get misses, which the Cache contract allows
+// (any entry may be dropped at any time). FOXHOLE_CACHE_ENTRIES=0 picks
+// it, to save the memory or to measure what the cache is worth.
+type None struct{}
+
+var _ Cache = None{}
+
+// Get implements Cache: always a miss.
+func (None) Get(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
+
+// Set implements Cache: the entry is dropped at once.
+func (None) Set(context.Context, string, []byte, time.Duration) error { return nil }
+
+// Add implements Cache: the entry is stored and dropped at once.
+func (None) Add(context.Context, string, []byte, time.Duration) (bool, error) { return true, nil }
+
+// Delete implements Cache.
+func (None) Delete(context.Context, string) error { return nil }

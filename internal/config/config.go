@@ -75,7 +75,11 @@ type Config struct {
 	MaxSessionsAddr  int           // FOXHOLE_MAX_SESSIONS_PER_ADDR: and per client address.
 
 	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
-	S3        S3     // FOXHOLE_S3_*: empty endpoint for the local disk.
+	// CacheEntries bounds the in-process cache (FOXHOLE_CACHE_ENTRIES); 0
+	// turns it off. Unused with Valkey, whose client-side cache is bounded
+	// in bytes.
+	CacheEntries int
+	S3           S3 // FOXHOLE_S3_*: empty endpoint for the local disk.
 }
 
 // S3 locates an S3-compatible object store such as MinIO.
@@ -121,6 +125,7 @@ func Default() Config {
 		WSPingInterval:    20 * time.Second,
 		MaxSessionsUser:   32,
 		MaxSessionsAddr:   256,
+		CacheEntries:      100_000,
 		S3:                S3{Bucket: "foxhole"},
 	}
 }
@@ -225,6 +230,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.ValkeyURL = s
 	}
+	p.integer("FOXHOLE_CACHE_ENTRIES", &c.CacheEntries, 0, 1<<26)
 	p.str("FOXHOLE_S3_ENDPOINT", &c.S3.Endpoint)
 	p.str("FOXHOLE_S3_ACCESS_KEY", &c.S3.AccessKey)
 	p.str("FOXHOLE_S3_SECRET_KEY", &c.S3.SecretKey)
