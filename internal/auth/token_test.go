@@ -84,7 +84,8 @@ func TestLoadOrCreateKeyKeepsOneKey(t *testing.T) {
 	}
 }
 
-// BenchmarkVerify is the cost every authenticated call pays for its token.
+// BenchmarkVerify is the cost every authenticated call pays for its token,
+// which it has sent before: the check is remembered.
 func BenchmarkVerify(b *testing.B) {
 	tokens := NewTokens([]byte(strings.Repeat("k", 64)), time.Hour)
 	tok, _, err := tokens.Issue("0123456789abcdefghjkmnpqrs", 1, time.Now())
@@ -99,6 +100,34 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyFirst is the cost of a token's first call: the signature
+// and claims are checked.
+func BenchmarkVerifyFirst(b *testing.B) {
+	tokens := NewTokens([]byte(strings.Repeat("k", 64)), time.Hour)
+	toks := make([]string, 4096)
+	for i := range toks {
+		tok, _, err := tokens.Issue("0123456789abcdefghjkmnpqrs", int64(i+1), time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks[i] = tok
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == len(toks) { // every token is remembered now: start afresh
+			b.StopTimer()
+			tokens.verified.InvalidateAll()
+			b.StartTimer()
+			i = 0
+		}
+		if _, err := tokens.Verify(toks[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // BenchmarkIssue is the cost of CreateToken's signature.
 func BenchmarkIssue(b *testing.B) {
 	tokens := NewTokens([]byte(strings.Repeat("k", 64)), time.Hour)
@@ -107,5 +136,23 @@ func BenchmarkIssue(b *testing.B) {
 		if _, _, err := tokens.Issue("0123456789abcdefghjkmnpqrs", 1, time.Now()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRememberedTokensStillExpire checks that a token remembered as verified
+// is refused once its time is up.
+func TestRememberedTokensStillExpire(t *testing.T) {
+	tokens := NewTokens([]byte(strings.Repeat("k", 64)), time.Minute)
+	now := time.Now()
+	tok, _, err := tokens.Issue("u1", 1, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tokens.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	tokens.now = func() time.Time { return now.Add(time.Minute + leeway + time.Second) }
+	if _, err := tokens.Verify(tok); err == nil {
+		t.Fatal("an expired token was accepted because it was remembered")
 	}
 }
