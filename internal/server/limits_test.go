@@ -18,6 +18,7 @@ import (
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -127,7 +128,7 @@ func TestUnknownProcedure(t *testing.T) {
 			t.Run(p.Name+map[bool]string{true: " with token", false: " without token"}[token != ""], func(t *testing.T) {
 				opts := append([]connect.ClientOption{}, p.Opts...)
 				if token != "" {
-					opts = append(opts, connect.WithInterceptors(bearer(token)))
+					opts = append(opts, connect.WithInterceptors(load.Bearer(token)))
 				}
 				c := connect.NewClient[emptypb.Empty, emptypb.Empty](testutil.HTTPClient(), srv.URL+"/foxhole.v1.AuthService/Nope", opts...)
 				_, err := c.CallUnary(context.Background(), connect.NewRequest(&emptypb.Empty{}))
@@ -141,21 +142,6 @@ func TestUnknownProcedure(t *testing.T) {
 	if status != http.StatusNotFound {
 		t.Fatalf("curl of an unknown procedure: %d, want 404", status)
 	}
-}
-
-type bearer string
-
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
 }
 
 func TestAuthRateLimit(t *testing.T) {
