@@ -19,6 +19,12 @@ default:
 run:
     go run ./cmd/foxhole
 
+# Three processes on one data dir (./data-cluster) and one Valkey behind
+# HAProxy on 127.0.0.1:8080, acting as one service; Ctrl-C stops them all.
+# Installs redis-server and haproxy with apt-get when missing.
+cluster:
+    deploy/cluster/run.sh
+
 # Run every test, with the race detector.
 test:
     go test -race -count=1 ./...
