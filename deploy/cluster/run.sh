@@ -71,7 +71,9 @@ for i in 1 2 3; do
   ready "http://127.0.0.1:808$i/readyz"
 done
 
+valkey_pid=${pids[0]}
 prefixed haproxy haproxy -db -f deploy/cluster/haproxy.cfg
+haproxy_pid=${pids[-1]}
 ready http://127.0.0.1:8080/readyz
 
 cat <<MSG
@@ -79,8 +81,11 @@ cat <<MSG
 Foxhole: three processes (127.0.0.1:8081..8083) behind HAProxy on
 http://127.0.0.1:8080, sharing $data and Valkey on 127.0.0.1:$valkey_port.
 Each answer names its process in the X-Foxhole-Backend header. Ctrl-C stops
-everything.
+everything; stopping one Foxhole process (kill its pid) leaves the others
+serving.
 
 MSG
-wait -n "${pids[@]}" || true
-echo "a process ended: stopping the others"
+# A Foxhole process may be stopped (kill its pid) to watch the others take
+# over; the service ends when Valkey or the balancer does.
+wait -n "$valkey_pid" "$haproxy_pid" || true
+echo "Valkey or HAProxy ended: stopping the rest"
