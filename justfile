@@ -19,6 +19,12 @@ default:
 run:
     go run ./cmd/foxhole
 
+# Three processes on one data dir (./data-cluster) and one Valkey behind
+# HAProxy on 127.0.0.1:8080, acting as one service; Ctrl-C stops them all.
+# Installs redis-server and haproxy with apt-get when missing.
+cluster:
+    deploy/cluster/run.sh
+
 # Run every test, with the race detector.
 test:
     go test -race -count=1 ./...
@@ -99,6 +105,17 @@ bench: minio
     just bench-realtime | tee bench-results/realtime.txt
     just bench-cache | tee bench-results/cache.txt
     just bench-attacks | tee bench-results/attacks.txt
+    just bench-valkey
+
+# GetProfile with no cache, the in-process cache and Valkey's client-side
+# cache, and fan-out over two processes on Valkey against one (about eight
+# minutes; docs/benchmarks.md, raw results in bench-results/valkey/).
+bench-valkey:
+    command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+    mkdir -p bin bench-results
+    go build -o bin/foxhole ./cmd/foxhole
+    go build -o bin/foxhole-bench ./cmd/foxhole-bench
+    cmd/foxhole-bench/valkey.sh
 
 # The file benchmarks in full, with their baselines (docs/benchmarks.md).
 bench-files: minio

@@ -27,7 +27,7 @@ import (
 
 func main() {
 	var (
-		url      = flag.String("url", "http://127.0.0.1:8080", "Foxhole to load")
+		url      = flag.String("url", "http://127.0.0.1:8080", "Foxhole to load; for stream and ws, several processes of one service separated by commas (subscribers spread over them in turn, broadcasts sent to the first)")
 		local    = flag.String("local", "", "path of a foxhole binary to start on a free port and fresh data dir instead of -url; its memory is reported")
 		scenario = flag.String("scenario", "profile", "one of "+strings.Join(append(load.Unary, "upload", "download", "stream", "ws", "baseline-jwt", "baseline-ws", "baseline-disk"), ", "))
 		protocol = flag.String("protocol", "connect-json", "one of "+strings.Join(load.ProtocolNames(), ", "))

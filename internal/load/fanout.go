@@ -36,9 +36,16 @@ const marker = "t="
 // and measures delivery latency from the time in each message to its
 // receipt. The same run works against Foxhole and against the bare
 // WebSocket fan-out baseline, whose /ws relays every frame to every socket.
+//
+// url may list several processes of one service, separated by commas: the
+// subscribers are spread over them in turn, and the user is registered and
+// the broadcasts sent on the first. A broadcast a subscriber receives twice
+// counts once, and as a duplicate.
 func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	urls := strings.Split(url, ",")
+	url = urls[0]
 	token := ""
 	if !strings.Contains(url, "baseline") {
 		t, err := NewTarget(url, HTTPJSON)
@@ -51,12 +58,14 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 		}
 		token = u.Token
 	}
-	base := strings.TrimSuffix(url, "/baseline")
 
 	var mu sync.Mutex
 	hist := hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
-	var delivered atomic.Int64
-	record := func(frame []byte) {
+	var delivered, duplicates atomic.Int64
+	// record counts one frame received by the subscriber whose broadcasts
+	// seen so far are in seen (each subscriber has its own, used by one
+	// goroutine).
+	record := func(seen map[int64]struct{}, frame []byte) {
 		_, rest, ok := bytes.Cut(frame, []byte(marker))
 		if !ok {
 			return
@@ -70,6 +79,11 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 			return
 		}
 		lat := time.Since(time.Unix(0, sent))
+		if _, dup := seen[sent]; dup {
+			duplicates.Add(1)
+			return
+		}
+		seen[sent] = struct{}{}
 		delivered.Add(1)
 		mu.Lock()
 		_ = hist.RecordValue(max(1, lat.Microseconds()))
@@ -83,10 +97,12 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 		ready.Add(1)
 		dial <- struct{}{}
 		go func() {
+			sub := urls[i%len(urls)]
+			seen := make(map[int64]struct{}, o.Broadcasts)
 			if o.Transport == "stream" {
 				req := connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: true})
 				req.Header().Set("Authorization", "Bearer "+token)
-				stream, err := foxholev1connect.NewRealtimeServiceClient(h1, base).Subscribe(ctx, req)
+				stream, err := foxholev1connect.NewRealtimeServiceClient(h1, strings.TrimSuffix(sub, "/baseline")).Subscribe(ctx, req)
 				<-dial
 				ready.Done()
 				if err != nil {
@@ -94,12 +110,12 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 				}
 				for stream.Receive() {
 					if c := stream.Msg().GetEvent().GetChatMessage().GetContent(); c != "" {
-						record([]byte(c))
+						record(seen, []byte(c))
 					}
 				}
 				return
 			}
-			c, _, err := websocket.Dial(ctx, wsURL(url, token, i), nil)
+			c, _, err := websocket.Dial(ctx, wsURL(sub, token, i), nil)
 			<-dial
 			ready.Done()
 			if err != nil {
@@ -111,7 +127,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 				if err != nil {
 					return
 				}
-				record(data)
+				record(seen, data)
 			}
 		}()
 	}
@@ -157,6 +173,12 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 	}
 	if lost := want - delivered.Load(); lost > 0 {
 		r.Errors = map[string]int64{"lost": lost}
+	}
+	if d := duplicates.Load(); d > 0 {
+		if r.Errors == nil {
+			r.Errors = map[string]int64{}
+		}
+		r.Errors["duplicate"] = d
 	}
 	return r, nil
 }

@@ -110,3 +110,20 @@ func TestFileAndRealtimeScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestFanoutOverSeveralProcesses spreads the subscribers over two servers
+// sharing one Valkey and one data dir, publishing on the first: every
+// broadcast reaches every subscriber once, whichever process it is on.
+func TestFanoutOverSeveralProcesses(t *testing.T) {
+	v := testutil.StartValkey(t)
+	dir := t.TempDir()
+	shared := func(c *config.Config) { c.ValkeyURL, c.MessageRate, c.MessageBurst = v.URL, 1000, 1000 }
+	a := testutil.StartIn(t, dir, shared)
+	b := testutil.StartIn(t, dir, shared)
+	for _, transport := range []string{"ws", "stream"} {
+		res, err := load.RunFanout(context.Background(), a.URL+","+b.URL, load.FanoutOptions{Transport: transport, Subscribers: 10, Interval: 20 * time.Millisecond, Broadcasts: 5})
+		if err != nil || res.Requests != 50 || len(res.Errors) > 0 || res.P99 <= 0 {
+			t.Errorf("%s: %+v, %v", transport, res, err)
+		}
+	}
+}
