@@ -83,13 +83,11 @@ func (q *sequencer) run(ctx context.Context, last int64) {
 	for {
 		select {
 		case d := <-q.in:
-			switch {
-			case last < 0:
-				last = d.id
-			case d.id <= last:
+			if last >= 0 && d.id <= last {
 				continue // filled from the database already
-			case d.id > last+1:
-				last = q.fill(ctx, last, d.id-1)
+			}
+			if last >= 0 && d.id > last+1 {
+				q.fill(ctx, last, d.id-1)
 			}
 			q.deliver(d)
 			last = d.id
