@@ -2,6 +2,7 @@ package valkey
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +31,10 @@ type subscriber struct {
 	waiting bool
 }
 
-func (c *Client) channel() string { return c.prefix + "events" }
+// channel is where events travel. Pub/sub ignores the database a client
+// selects, so the database's number is part of its name: deployments on
+// two databases of one server never hear each other.
+func (c *Client) channel() string { return c.prefix + "db" + strconv.Itoa(c.db) + ":events" }
 
 // Publish implements pubsub.Hub with PUBLISH: every subscriber of every
 // process on the server receives msg, in the order this process published.

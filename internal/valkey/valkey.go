@@ -77,6 +77,7 @@ type Options struct {
 type Client struct {
 	c      valkey.Client
 	prefix string
+	db     int // the database selected, which names the hub's channel
 
 	// The hub's subscription (hub.go).
 	subMu     sync.Mutex
@@ -127,6 +128,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	c := &Client{
 		c:        vc,
 		prefix:   prefix,
+		db:       opt.SelectDB,
 		subs:     map[*subscriber]struct{}{},
 		liveCh:   make(chan struct{}),
 		stopCtx:  stopCtx,
