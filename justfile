@@ -31,14 +31,27 @@ protodeps:
     mkdir -p .protodeps/buf/validate
     install -m 0644 "$dir/proto/protovalidate/buf/validate/validate.proto" .protodeps/buf/validate/validate.proto
 
-# Regenerate gen/ from proto/.
-gen: protodeps
+# Regenerate gen/ (Go) and web-client/src/gen/ (TypeScript, and the
+# descriptors with comments that /docs is built from) from proto/.
+gen: gen-go gen-ts
+
+# Regenerate gen/ only: Go generation never needs node.
+gen-go: protodeps
     {{buf}} generate
 
-# Fail when gen/ is not what proto/ generates.
+# Regenerate web-client/src/gen/ with web-client's protoc-gen-es.
+gen-ts: protodeps web-deps
+    {{buf}} generate --template buf.gen.ts.yaml
+    {{buf}} build --exclude-imports --as-file-descriptor-set --path proto/foxhole -o web-client/src/gen/descriptors.json
+
+# Fail when gen/ or web-client/src/gen/ is not what proto/ generates.
 gen-check: gen
-    git diff --exit-code -- gen
-    test -z "$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ is stale: run just gen"; exit 1; }
+    git diff --exit-code -- gen web-client/src/gen
+    test -z "$(git status --porcelain -- gen web-client/src/gen)" || { git status --porcelain -- gen web-client/src/gen; echo "generated code is stale: run just gen"; exit 1; }
+
+# Install web-client's npm dependencies when they are missing.
+web-deps:
+    test -x web-client/node_modules/.bin/protoc-gen-es -a -x web-client/node_modules/.bin/vite || npm --prefix web-client ci
 
 # Lint protos (buf STANDARD) and Go (gofmt, go vet, staticcheck).
 lint: protodeps
