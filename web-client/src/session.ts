@@ -20,6 +20,9 @@ let secret: string | undefined;
 let token: string | undefined;
 let expiresAt = 0;
 let renewing: Promise<string> | undefined;
+// rotating is set while RotateSecret is in flight: the old secret is dying,
+// and a renewal must wait for the new one.
+let rotating: Promise<unknown> | undefined;
 let timer: ReturnType<typeof setTimeout> | undefined;
 export let me: User | undefined;
 
@@ -34,7 +37,7 @@ const auth: Interceptor = (next) => async (req) => {
   } catch (e) {
     // A unary call whose token was just revoked or expired is sent once
     // more with a fresh one; streams resume on their own (events.ts).
-    if (!isPublic && !req.stream && ConnectError.from(e).code === Code.Unauthenticated && secret) {
+    if (!isPublic && !req.stream && ConnectError.from(e).code === Code.Unauthenticated && secret && req.method.name !== "RotateSecret") {
       req.header.set("Authorization", `Bearer ${await renew()}`);
       return await next(req);
     }
@@ -61,15 +64,19 @@ export function renew(): Promise<string> {
   renewing ??= (async () => {
     try {
       for (let attempt = 0; ; attempt++) {
+        await rotating?.catch(() => {});
+        const used: string | undefined = secret;
+        if (!used) throw new ConnectError("signed out", Code.Unauthenticated);
         try {
-          const res = await authClient.createToken({ userSecret: secret! });
+          const res = await authClient.createToken({ userSecret: used });
           token = res.accessToken;
           expiresAt = res.expiresAt ? timestampMs(res.expiresAt) : Date.now() + 5 * 60_000;
           schedule();
           return token;
         } catch (e) {
           const err = ConnectError.from(e);
-          if (err.code === Code.Unauthenticated) {
+          if (err.code === Code.Unauthenticated && secret !== used && attempt < 3) continue;
+          if (err.code === Code.Unauthenticated && me) {
             signOut("Your secret no longer works (it was replaced, perhaps on another device). Sign in with the new one.");
             throw err;
           }
@@ -117,7 +124,15 @@ export function setRemember(remember: boolean) {
 // replaceSecret rotates the secret: every older token stops working, so a
 // new one is taken at once, and the stored copy follows.
 export async function replaceSecret(): Promise<string> {
-  const res = await authClient.rotateSecret({});
+  await validToken();
+  const call = authClient.rotateSecret({});
+  rotating = call;
+  let res;
+  try {
+    res = await call;
+  } finally {
+    rotating = undefined;
+  }
   const wasStored = remembered() !== null;
   secret = res.userSecret;
   token = undefined;

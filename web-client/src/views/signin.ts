@@ -18,6 +18,8 @@ export function signInView(done: () => void): HTMLElement {
 
   const signin = h("form", { class: "card", "aria-labelledby": "signin-h" },
     h("h2", { id: "signin-h" }, "Have a secret? Sign in"),
+    // For password managers, which file a secret under a username.
+    h("input", { type: "text", name: "username", autocomplete: "username", value: "Foxhole secret", hidden: true, "aria-hidden": "true", tabindex: -1 }),
     h("label", { for: secretId }, "Your secret"),
     h("input", { id: secretId, name: "secret", type: "password", autocomplete: "current-password", required: true, spellcheck: "false", "aria-describedby": inError.id }),
     inError,
