@@ -53,6 +53,27 @@ gen-check: gen
 web-deps:
     test -x web-client/node_modules/.bin/protoc-gen-es -a -x web-client/node_modules/.bin/vite || npm --prefix web-client ci
 
+# Build the web app into web-client/dist/, which the binary embeds.
+web: web-deps
+    npm --prefix web-client run build
+
+# Fail when the committed web-client/dist/ is not what the sources build.
+web-check: web
+    git diff --exit-code -- web-client/dist
+    test -z "$(git status --porcelain -- web-client/dist)" || { git status --porcelain -- web-client/dist; echo "web-client/dist is stale: run just web"; exit 1; }
+
+# The web app in Debian's Chromium (apt-get install chromium) against a real
+# Foxhole; screenshots go to web-client/test-results/.
+test-browser: web-deps
+    mkdir -p bin
+    go build -o bin/foxhole ./cmd/foxhole
+    cd web-client && FOXHOLE_BIN=../bin/foxhole node --test --test-concurrency=1 e2e/
+
+# Vite's dev server on 127.0.0.1:5173, proxying the API to a Foxhole
+# running on FOXHOLE_URL (default http://127.0.0.1:8080).
+web-dev: web-deps
+    npm --prefix web-client run dev
+
 # Lint protos (buf STANDARD) and Go (gofmt, go vet, staticcheck).
 lint: protodeps
     {{buf}} format --diff --exit-code
@@ -139,5 +160,5 @@ minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Everything CI checks.
-ci: minio lint gen-check breaking test test-large fuzz bench-smoke
+ci: minio lint gen-check web-check breaking test test-browser test-large fuzz bench-smoke
     go test ./...

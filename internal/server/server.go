@@ -149,7 +149,7 @@ func New(o Options) *Handler {
 	// unknown), and its hashed assets.
 	mux.Handle("GET /{$}", webclient.Index())
 	mux.Handle("GET /docs", webclient.Docs())
-	mux.Handle("GET /assets/", webclient.Assets())
+	mux.Handle("GET /assets/{name}", webclient.Assets())
 
 	authn := o.Auth.Middleware(isPublic, writeError)
 	var h http.Handler = mux
