@@ -37,14 +37,48 @@ protodeps:
     mkdir -p .protodeps/buf/validate
     install -m 0644 "$dir/proto/protovalidate/buf/validate/validate.proto" .protodeps/buf/validate/validate.proto
 
-# Regenerate gen/ from proto/.
-gen: protodeps
+# Regenerate gen/ (Go) and web-client/src/gen/ (TypeScript, and the
+# descriptors with comments that /docs is built from) from proto/.
+gen: gen-go gen-ts
+
+# Regenerate gen/ only: Go generation never needs node.
+gen-go: protodeps
     {{buf}} generate
 
-# Fail when gen/ is not what proto/ generates.
+# Regenerate web-client/src/gen/ with web-client's protoc-gen-es.
+gen-ts: protodeps web-deps
+    {{buf}} generate --template buf.gen.ts.yaml
+    {{buf}} build --exclude-imports --as-file-descriptor-set --path proto/foxhole -o web-client/src/gen/descriptors.json
+
+# Fail when gen/ or web-client/src/gen/ is not what proto/ generates.
 gen-check: gen
-    git diff --exit-code -- gen
-    test -z "$(git status --porcelain -- gen)" || { git status --porcelain -- gen; echo "gen/ is stale: run just gen"; exit 1; }
+    git diff --exit-code -- gen web-client/src/gen
+    test -z "$(git status --porcelain -- gen web-client/src/gen)" || { git status --porcelain -- gen web-client/src/gen; echo "generated code is stale: run just gen"; exit 1; }
+
+# Install web-client's npm dependencies when they are missing.
+web-deps:
+    test -x web-client/node_modules/.bin/protoc-gen-es -a -x web-client/node_modules/.bin/vite || npm --prefix web-client ci
+
+# Build the web app into web-client/dist/, which the binary embeds.
+web: web-deps
+    npm --prefix web-client run build
+
+# Fail when the committed web-client/dist/ is not what the sources build.
+web-check: web
+    git diff --exit-code -- web-client/dist
+    test -z "$(git status --porcelain -- web-client/dist)" || { git status --porcelain -- web-client/dist; echo "web-client/dist is stale: run just web"; exit 1; }
+
+# The web app in Debian's Chromium (apt-get install chromium) against a real
+# Foxhole; screenshots go to web-client/test-results/.
+test-browser: web-deps
+    mkdir -p bin
+    go build -o bin/foxhole ./cmd/foxhole
+    cd web-client && FOXHOLE_BIN=../bin/foxhole node --test --test-concurrency=1 e2e/
+
+# Vite's dev server on 127.0.0.1:5173, proxying the API to a Foxhole
+# running on FOXHOLE_URL (default http://127.0.0.1:8080).
+web-dev: web-deps
+    npm --prefix web-client run dev
 
 # Lint protos (buf STANDARD) and Go (gofmt, go vet, staticcheck).
 lint: protodeps
@@ -143,5 +177,5 @@ minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Everything CI checks.
-ci: minio lint gen-check breaking test test-large fuzz bench-smoke
+ci: minio lint gen-check web-check breaking test test-browser test-large fuzz bench-smoke
     go test ./...

@@ -31,6 +31,7 @@ import (
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/realtime"
+	webclient "foxhole.dev/foxhole/web-client"
 )
 
 // Options is everything the handler serves and how.
@@ -144,6 +145,11 @@ func New(o Options) *Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /readyz", ready)
+	// The web app: its page and the reference exactly (any other path stays
+	// unknown), and its hashed assets.
+	mux.Handle("GET /{$}", webclient.Index())
+	mux.Handle("GET /docs", webclient.Docs())
+	mux.Handle("GET /assets/{name}", webclient.Assets())
 
 	authn := o.Auth.Middleware(isPublic, writeError)
 	var h http.Handler = mux
@@ -172,10 +178,11 @@ func New(o Options) *Handler {
 func (h *Handler) SetDraining() { h.ready.draining.Store(true) }
 
 // isPublic reports whether r may proceed without an access token: the
-// calls that obtain one, health, reflection and the probes.
+// calls that obtain one, health, reflection, the probes and the web app.
 func isPublic(r *http.Request) bool {
 	p := r.URL.Path
 	return publicProcedures[p] ||
+		((r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/" || p == "/docs" || strings.HasPrefix(p, "/assets/"))) ||
 		p == "/healthz" || p == "/readyz" ||
 		((r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(p, local.DownloadPath)) ||
 		strings.HasPrefix(p, "/"+grpchealth.HealthV1ServiceName+"/") ||
