@@ -567,13 +567,24 @@ func testEventIDsNeverSkip(t *testing.T, s *store.Store) {
 		})
 	}
 	seen := make([][]int64, readers)
+	writersDone := make(chan struct{})
+	var readersWG sync.WaitGroup
 	for r := range readers {
-		wg.Go(func() {
+		readersWG.Go(func() {
 			var after int64
-			for len(seen[r]) < total && !t.Failed() {
+			for {
+				// Whether the writers had finished before this read: if so,
+				// this read sees everything, and is the last.
+				var last bool
+				select {
+				case <-writersDone:
+					last = true
+				default:
+				}
 				// Small pages, so that readers resume often, in the middle
 				// of the writers' commits.
-				evs, err := s.EventsAfter(ctx, fmt.Sprintf("reader%d", r), after, 1+r)
+				page := 1 + r
+				evs, err := s.EventsAfter(ctx, fmt.Sprintf("reader%d", r), after, page)
 				if err != nil {
 					t.Error(err)
 					return
@@ -582,10 +593,15 @@ func testEventIDsNeverSkip(t *testing.T, s *store.Store) {
 					seen[r] = append(seen[r], e.ID)
 					after = e.ID
 				}
+				if last && len(evs) < page {
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
+	close(writersDone)
+	readersWG.Wait()
 	for r, ids := range seen {
 		for i, id := range ids {
 			if id != int64(i+1) {
