@@ -77,6 +77,12 @@ fuzz time="10s":
       done
     done
 
+# The end-to-end suites (auth, profile, files, realtime, server, app) on a
+# throwaway PostgreSQL instead of SQLite; the store's contract suite runs on
+# both in `just test` already.
+test-postgres:
+    FOXHOLE_TEST_DATABASE=postgres go test -race -count=1 ./internal/auth/ ./internal/profile/ ./internal/files/ ./internal/realtime/ ./internal/server/ ./internal/app/
+
 # Stream 1 GiB files up and down on every path and backend.
 test-large:
     FOXHOLE_TEST_LARGE=1 go test -count=1 -run TestLargeFile -v ./internal/files/
@@ -126,5 +132,5 @@ minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Everything CI checks.
-ci: minio lint gen-check breaking test test-large fuzz bench-smoke
+ci: minio lint gen-check breaking test test-postgres test-large fuzz bench-smoke
     go test ./...

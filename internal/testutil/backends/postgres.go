@@ -37,12 +37,13 @@ type Postgres struct {
 const pgSkipHint = "no PostgreSQL server binaries (initdb, postgres): `apt-get install postgresql`, or set FOXHOLE_TEST_POSTGRES to their bin directory"
 
 // StartPostgres starts a cluster of its own for one test, and stops it and
-// removes its files when the test ends. Starting a cluster takes a second or
-// two; tests that only need an empty database share one cluster through
-// SharedPostgres.
-func StartPostgres(t testing.TB) *Postgres {
+// removes its files when the test ends. settings (name=value) override the
+// test defaults, e.g. "fsync=on" for a benchmark of durable commits.
+// Starting a cluster takes a second or two; tests that only need an empty
+// database share one cluster through SharedPostgres.
+func StartPostgres(t testing.TB, settings ...string) *Postgres {
 	t.Helper()
-	p, err := startPostgres("")
+	p, err := startPostgres("", settings...)
 	if err == errNoPostgres {
 		t.Skip(pgSkipHint)
 	}
@@ -142,7 +143,7 @@ func pgMajor(binDir string) int {
 
 // startPostgres runs initdb and starts the server in a new temporary
 // directory whose name starts with prefix (a default when empty).
-func startPostgres(prefix string) (*Postgres, error) {
+func startPostgres(prefix string, settings ...string) (*Postgres, error) {
 	bin, err := pgBinDir()
 	if err != nil {
 		return nil, err
@@ -178,14 +179,18 @@ func startPostgres(prefix string) (*Postgres, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	logs := &LockedBuffer{}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+port,
-		"-c", "unix_socket_directories="+dir,
+	args := []string{"-D", data,
+		"-c", "listen_addresses=127.0.0.1", "-c", "port=" + port,
+		"-c", "unix_socket_directories=" + dir,
 		// A test cluster need not survive a power cut.
 		"-c", "fsync=off", "-c", "full_page_writes=off",
 		// Test binaries open many stores at once, each with a pool.
 		"-c", "max_connections=400", "-c", "shared_buffers=64MB",
-	)
+	}
+	for _, s := range settings {
+		args = append(args, "-c", s) // the last of a name wins
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// The server itself, not a runuser wrapper, is the child: killing the
 	// child kills the server, and the parent-death signal reaches it.
