@@ -33,13 +33,13 @@ func appliedMigrations(t *testing.T, s *Store) map[string]int {
 // fresh database and returns how to open a store on it.
 var engines = []struct {
 	name  string
-	newDB func(t *testing.T) func(context.Context) (*Store, error)
+	newDB func(t testing.TB) func(context.Context) (*Store, error)
 }{
-	{"sqlite", func(t *testing.T) func(context.Context) (*Store, error) {
+	{"sqlite", func(t testing.TB) func(context.Context) (*Store, error) {
 		dir := t.TempDir()
 		return func(ctx context.Context) (*Store, error) { return Open(ctx, dir) }
 	}},
-	{"postgres", func(t *testing.T) func(context.Context) (*Store, error) {
+	{"postgres", func(t testing.TB) func(context.Context) (*Store, error) {
 		url := backends.SharedPostgres(t).NewDatabase(t)
 		return func(ctx context.Context) (*Store, error) { return OpenPostgres(ctx, url) }
 	}},
