@@ -140,7 +140,7 @@ bench-postgres:
     dir=$(mktemp -d /tmp/foxhole-bench-pg-XXXXXX)
     as=(); if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
     trap '"${as[@]}" "$pgbin/pg_ctl" -D "$dir/data" stop -m fast >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-    "${as[@]}" "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --locale=C >/dev/null
+    "${as[@]}" "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --locale=C --encoding=UTF8 >/dev/null
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     "${as[@]}" "$pgbin/postgres" -D "$dir/data" -c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories="$dir" >"$dir/log" 2>&1 &
     until "$pgbin/pg_isready" -q -h 127.0.0.1 -p $port; do sleep 0.1; done

@@ -30,6 +30,10 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	// statement text is new: the simple protocol sends it in one round
 	// trip, where pgx's default would prepare and cache each one first.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	// pgx sends simple-protocol text only in UTF-8, which a database
+	// created with another encoding (SQL_ASCII by a C locale) would not
+	// otherwise speak to clients.
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
 	db := stdlib.OpenDB(*cfg)
 	// Connections are a server-wide budget (max_connections, 100 by
 	// default) shared by every process: a few per core is enough to keep
