@@ -117,6 +117,12 @@ fuzz time="10s":
       done
     done
 
+# The end-to-end suites (auth, profile, files, realtime, server, app) on a
+# throwaway PostgreSQL instead of SQLite; the store's contract suite runs on
+# both in `just test` already.
+test-postgres:
+    FOXHOLE_TEST_DATABASE=postgres go test -race -count=1 ./internal/auth/ ./internal/profile/ ./internal/files/ ./internal/realtime/ ./internal/server/ ./internal/app/
+
 # Stream 1 GiB files up and down on every path and backend.
 test-large:
     FOXHOLE_TEST_LARGE=1 go test -count=1 -run TestLargeFile -v ./internal/files/
@@ -172,10 +178,39 @@ bench-attacks:
 bench-profile:
     go test -run '^$' -bench GetProfile -benchtime 20000x -count 1 ./internal/profile/
 
+# PostgreSQL is a throwaway cluster on this machine, durable like a
+# production one (fsync on, Debian's defaults), stopped and removed after.
+# Register and SendMessage per second on SQLite and on PostgreSQL, in one run (docs/scaling.md).
+bench-postgres:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p bin
+    go build -o bin/foxhole ./cmd/foxhole
+    go build -o bin/foxhole-bench ./cmd/foxhole-bench
+    pgbin=${FOXHOLE_TEST_POSTGRES:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
+    dir=$(mktemp -d /tmp/foxhole-bench-pg-XXXXXX)
+    as=(); if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
+    trap '"${as[@]}" "$pgbin/pg_ctl" -D "$dir/data" stop -m fast >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+    "${as[@]}" "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --locale=C --encoding=UTF8 >/dev/null
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${as[@]}" "$pgbin/postgres" -D "$dir/data" -c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories="$dir" >"$dir/log" 2>&1 &
+    until "$pgbin/pg_isready" -q -h 127.0.0.1 -p $port; do sleep 0.1; done
+    for scenario in register message; do
+      for db in sqlite postgres; do
+        url=""
+        if [ $db = postgres ]; then
+          name="bench_${scenario}"; "$pgbin/psql" -q -h 127.0.0.1 -p $port -U postgres -c "CREATE DATABASE $name"
+          url="postgres://postgres@127.0.0.1:$port/$name?sslmode=disable"
+        fi
+        echo "== $scenario on $db"
+        FOXHOLE_DATABASE_URL=$url bin/foxhole-bench -local bin/foxhole -scenario $scenario -protocol connect-proto -c 64 -d 10s
+      done
+    done
+
 # The MinIO server the tests start (built from the Go module proxy, once).
 minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
 # Everything CI checks.
-ci: minio lint gen-check web-check breaking test test-browser test-large fuzz bench-smoke
+ci: minio lint gen-check web-check breaking test test-postgres test-browser test-large fuzz bench-smoke
     go test ./...

@@ -62,9 +62,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			return nil, fmt.Errorf("signing key: %w", err)
 		}
 	}
-	st, err := store.Open(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, err
 	}
 	sh, err := openShared(ctx, cfg, log)
 	if err != nil {
@@ -157,6 +157,23 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.wg.Go(func() { a.sweepFiles(bg) })
 	a.wg.Go(func() { a.pruneEvents(bg) })
 	return a, nil
+}
+
+// openStore opens PostgreSQL when FOXHOLE_DATABASE_URL names one, shared
+// by every process, and the SQLite file in the data dir otherwise.
+func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		st, err := store.OpenPostgres(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("database (FOXHOLE_DATABASE_URL): %w", err)
+		}
+		return st, nil
+	}
+	st, err := store.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return st, nil
 }
 
 // authLimiter bounds Register and CreateToken per client address, or is

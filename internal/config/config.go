@@ -75,6 +75,10 @@ type Config struct {
 	MaxSessionsAddr  int           // FOXHOLE_MAX_SESSIONS_PER_ADDR: and per client address.
 
 	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
+	// DatabaseURL is the PostgreSQL database shared by several processes
+	// (FOXHOLE_DATABASE_URL, postgres://user:pass@host:5432/db). Empty:
+	// SQLite in DataDir.
+	DatabaseURL string
 	// CacheEntries bounds the in-process cache (FOXHOLE_CACHE_ENTRIES); 0
 	// turns it off. Unused with Valkey, whose client-side cache is bounded
 	// in bytes.
@@ -229,6 +233,15 @@ func Load(getenv func(string) string) (Config, error) {
 			p.fail("FOXHOLE_VALKEY_URL", "must look like redis://host:6379/0")
 		}
 		c.ValkeyURL = s
+	}
+	if s := getenv("FOXHOLE_DATABASE_URL"); s != "" {
+		// The value is not repeated in the error: it may hold a password.
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" ||
+			strings.Trim(u.Path, "/") == "" || strings.ContainsAny(s, " \t\n") {
+			p.fail("FOXHOLE_DATABASE_URL", "must look like postgres://user:password@host:5432/foxhole (with the database name)")
+		}
+		c.DatabaseURL = s
 	}
 	p.integer("FOXHOLE_CACHE_ENTRIES", &c.CacheEntries, 0, 1<<26)
 	p.str("FOXHOLE_S3_ENDPOINT", &c.S3.Endpoint)

@@ -30,6 +30,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"FOXHOLE_LOG_LEVEL":              "debug",
 		"FOXHOLE_LOG_FORMAT":             "json",
 		"FOXHOLE_VALKEY_URL":             "redis://127.0.0.1:6379/0",
+		"FOXHOLE_DATABASE_URL":           "postgres://foxhole:pw@db.internal:5432/foxhole?sslmode=require",
 		"FOXHOLE_S3_ENDPOINT":            "127.0.0.1:9000",
 		"FOXHOLE_S3_ACCESS_KEY":          "ak",
 		"FOXHOLE_S3_SECRET_KEY":          "sk",
@@ -57,7 +58,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		t.Errorf("limits = %+v", c)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.TokenTTL != 15*time.Minute || len(c.CORSOrigins) != 2 ||
-		c.MaxRequestBytes != 2<<20 || c.ShutdownTimeout != 5*time.Second || !c.S3.Secure || c.S3.Bucket != "files" {
+		c.MaxRequestBytes != 2<<20 || c.ShutdownTimeout != 5*time.Second || !c.S3.Secure || c.S3.Bucket != "files" ||
+		c.DatabaseURL != "postgres://foxhole:pw@db.internal:5432/foxhole?sslmode=require" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -71,6 +73,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"FOXHOLE_MAX_REQUEST_BYTES":     {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
 		"FOXHOLE_LOG_LEVEL":             {"FOXHOLE_LOG_LEVEL": "loud"},
 		"FOXHOLE_VALKEY_URL":            {"FOXHOLE_VALKEY_URL": "http://x"},
+		"FOXHOLE_DATABASE_URL":          {"FOXHOLE_DATABASE_URL": "mysql://u@h/db"},
 		"FOXHOLE_S3_SECURE":             {"FOXHOLE_S3_SECURE": "maybe"},
 		"FOXHOLE_S3_ACCESS_KEY":         {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
 		"FOXHOLE_S3_ENDPOINT":           {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
@@ -115,5 +118,31 @@ FOXHOLE_DOWNLOAD_URL_TTL FOXHOLE_MAX_UPLOADS_PER_USER FOXHOLE_UPLOAD_IDLE_TIMEOU
 FOXHOLE_DOWNLOAD_WRITE_TIMEOUT FOXHOLE_HEARTBEAT_INTERVAL FOXHOLE_SUBSCRIBER_QUEUE
 FOXHOLE_MESSAGE_MAX_CHARS FOXHOLE_MESSAGE_RATE FOXHOLE_MESSAGE_BURST FOXHOLE_EVENT_RETENTION_COUNT
 FOXHOLE_EVENT_RETENTION_AGE FOXHOLE_WS_ORIGINS FOXHOLE_WS_MAX_FRAME_BYTES FOXHOLE_WS_PING_INTERVAL
-FOXHOLE_MAX_SESSIONS_PER_USER FOXHOLE_MAX_SESSIONS_PER_ADDR FOXHOLE_VALKEY_URL FOXHOLE_CACHE_ENTRIES FOXHOLE_S3_ENDPOINT
+FOXHOLE_MAX_SESSIONS_PER_USER FOXHOLE_MAX_SESSIONS_PER_ADDR FOXHOLE_VALKEY_URL FOXHOLE_DATABASE_URL FOXHOLE_CACHE_ENTRIES FOXHOLE_S3_ENDPOINT
 FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE`
+
+func TestDatabaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"postgres://foxhole:secret@127.0.0.1:5432/foxhole", true},
+		{"postgresql://db.example/foxhole?sslmode=verify-full", true},
+		{"postgres://127.0.0.1:5432", false},  // no database
+		{"postgres:///foxhole", false},        // no host
+		{"redis://127.0.0.1:6379/0", false},   // not PostgreSQL
+		{"host=db dbname=foxhole", false},     // keyword form: a URL is asked for
+		{"postgres://u:secret@h/db x", false}, // stray text
+	} {
+		c, err := Load(env(map[string]string{"FOXHOLE_DATABASE_URL": tc.url}))
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: error %v, want ok %v", tc.url, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%q: the error repeats the password: %v", tc.url, err)
+		}
+		if err == nil && c.DatabaseURL != tc.url {
+			t.Errorf("%q: DatabaseURL = %q", tc.url, c.DatabaseURL)
+		}
+	}
+}

@@ -12,8 +12,8 @@ import (
 
 func TestUnaryScenariosAgainstARealServer(t *testing.T) {
 	// Every call comes from one address: the limit per address on Register
-	// and CreateToken is off, as for benchmarks.
-	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate = 0 })
+	// and CreateToken is off, as for benchmarks, and so is the one on messages.
+	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate, c.MessageRate, c.MessageBurst = 0, 1e6, 1e6 })
 	short := load.Options{Concurrency: 4, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond}
 	for _, protocol := range load.ProtocolNames() {
 		target, err := load.NewTarget(srv.URL, protocol)
@@ -54,7 +54,7 @@ func TestOpenLoopKeepsItsRate(t *testing.T) {
 }
 
 func TestErrorsAreCountedByCode(t *testing.T) {
-	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate = 0 })
+	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate, c.MessageRate, c.MessageBurst = 0, 1e6, 1e6 })
 	target, _ := load.NewTarget(srv.URL, "connect-proto")
 	failing := func(int) (load.Op, error) {
 		return func(ctx context.Context) error {

@@ -50,7 +50,7 @@ func HTTPClient(h2c bool) *http.Client {
 const HTTPJSON = "http-json"
 
 // Unary names the unary scenarios.
-var Unary = []string{"register", "token", "profile", "mixed"}
+var Unary = []string{"register", "token", "profile", "mixed", "message"}
 
 // Target is a Foxhole to load, spoken to in one protocol.
 type Target struct {
@@ -137,6 +137,20 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 			c := t.profile(u.Token)
 			return func(ctx context.Context) error {
 				_, err := c.GetProfile(ctx, connect.NewRequest(&foxholev1.GetProfileRequest{}))
+				return err
+			}, nil
+		}, nil
+	case "message":
+		// SendMessage broadcasts: each one an event stored (a database
+		// write in commit order) and published.
+		return func(int) (Op, error) {
+			u, err := t.NewUser(ctx)
+			if err != nil {
+				return nil, err
+			}
+			c := foxholev1connect.NewRealtimeServiceClient(t.client, t.URL, t.opts(u.Token)...)
+			return func(ctx context.Context) error {
+				_, err := c.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: "load"}))
 				return err
 			}, nil
 		}, nil

@@ -20,9 +20,22 @@ type Event struct {
 }
 
 // AddEvent inserts e, setting its ID. Once it returns, e is durable.
+//
+// Ids are given in commit order: when a reader sees event n, every event
+// below n is committed (the realtime sequencer and resuming clients rely on
+// it). SQLite has one writer at a time, so AUTOINCREMENT gives that. On
+// PostgreSQL the id comes from the event_counter row, updated in the same
+// statement (so the same transaction) as the insert: the next writer waits
+// on the row lock until this one has committed, and then reads its value.
 func (s *Store) AddEvent(ctx context.Context, e *Event) error {
-	_, err := s.w.NewInsert().Model(e).Returning("id").Exec(ctx)
-	return err
+	if !s.pg {
+		_, err := s.w.NewInsert().Model(e).Returning("id").Exec(ctx)
+		return err
+	}
+	return s.w.NewRaw(`WITH n AS (UPDATE event_counter SET last = last + 1 WHERE id = 1 RETURNING last)
+		INSERT INTO events (id, sender_id, recipient_id, body, created_at)
+		SELECT last, ?, ?, ?, ? FROM n RETURNING id`,
+		e.SenderID, e.RecipientID, e.Body, e.CreatedAt).Scan(ctx, &e.ID)
 }
 
 // EventsAfter returns up to limit events with an id greater than after that
@@ -52,9 +65,14 @@ func (s *Store) EventsBetween(ctx context.Context, after, through int64, limit i
 // EventBounds returns the highest id pruning has removed and the highest id
 // ever assigned.
 func (s *Store) EventBounds(ctx context.Context) (prunedThrough, last int64, err error) {
-	err = s.r.NewRaw(`SELECT
-		(SELECT pruned_through FROM event_retention WHERE id = 1),
-		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`).Scan(ctx, &prunedThrough, &last)
+	// SQLite keeps the highest AUTOINCREMENT id in sqlite_sequence (no row
+	// before the first insert); PostgreSQL's counter row is that id.
+	lastSQL := `COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`
+	if s.pg {
+		lastSQL = `(SELECT last FROM event_counter WHERE id = 1)`
+	}
+	err = s.r.NewRaw(`SELECT (SELECT pruned_through FROM event_retention WHERE id = 1), `+lastSQL).
+		Scan(ctx, &prunedThrough, &last)
 	return prunedThrough, last, err
 }
 
@@ -74,8 +92,12 @@ func (s *Store) PruneEvents(ctx context.Context, keep int, cutoff int64) (int64,
 			return err
 		}
 		removed, _ = res.RowsAffected()
+		greatest := "MAX" // SQLite's two-argument MAX is PostgreSQL's GREATEST
+		if s.pg {
+			greatest = "GREATEST"
+		}
 		_, err = tx.NewUpdate().Table("event_retention").
-			Set("pruned_through = MAX(pruned_through, ?)", through).Where("id = 1").Exec(ctx)
+			Set("pruned_through = "+greatest+"(pruned_through, ?)", through).Where("id = 1").Exec(ctx)
 		return err
 	})
 	return removed, err

@@ -55,6 +55,15 @@ type FileUsage struct {
 func (s *Store) CreateFile(ctx context.Context, f *File, l FileLimits) error {
 	return s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if l.Quota > 0 || l.MaxCount > 0 {
+			// SQLite runs one write transaction at a time. PostgreSQL runs
+			// them together, and two could each see room for one more
+			// file: locking the owner's row makes the owner's uploads take
+			// turns (the row must exist anyway, for the foreign key).
+			if s.pg {
+				if _, err := tx.NewRaw("SELECT 1 FROM users WHERE id = ? FOR UPDATE", f.OwnerID).Exec(ctx); err != nil {
+					return err
+				}
+			}
 			u, err := fileUsage(ctx, tx, f.OwnerID, l.MinCharge)
 			if err != nil {
 				return err

@@ -3,12 +3,13 @@ package store
 import (
 	"context"
 	"io/fs"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/fstest"
 
 	"github.com/uptrace/bun/migrate"
+
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // appliedMigrations returns how many times each migration is recorded as applied.
@@ -28,10 +29,34 @@ func appliedMigrations(t *testing.T, s *Store) map[string]int {
 	return applied
 }
 
+// engines are the databases the store's own tests run on: newDB makes a
+// fresh database and returns how to open a store on it.
+var engines = []struct {
+	name  string
+	newDB func(t testing.TB) func(context.Context) (*Store, error)
+}{
+	{"sqlite", func(t testing.TB) func(context.Context) (*Store, error) {
+		dir := t.TempDir()
+		return func(ctx context.Context) (*Store, error) { return Open(ctx, dir) }
+	}},
+	{"postgres", func(t testing.TB) func(context.Context) (*Store, error) {
+		url := backends.SharedPostgres(t).NewDatabase(t)
+		return func(ctx context.Context) (*Store, error) { return OpenPostgres(ctx, url) }
+	}},
+}
+
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	t.Parallel()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			testConcurrentOpensMigrateOnce(t, e.newDB(t), "migrations/"+e.name)
+		})
+	}
+}
+
+func testConcurrentOpensMigrateOnce(t *testing.T, open func(context.Context) (*Store, error), dir string) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	const opens = 4
 	stores := make([]*Store, opens)
 	errs := make([]error, opens)
@@ -40,7 +65,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	for i := range opens {
 		wg.Go(func() {
 			<-start // release every Open together so that they contend
-			stores[i], errs[i] = Open(ctx, dir)
+			stores[i], errs[i] = open(ctx)
 		})
 	}
 	close(start)
@@ -52,7 +77,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 		t.Cleanup(func() { stores[i].Close() })
 	}
 
-	ups, err := fs.Glob(migrationFiles, "migrations/*.up.sql")
+	ups, err := fs.Glob(migrationFiles, dir+"/*.up.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +94,22 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 
 func TestFailedMigrationIsNotMarkedApplied(t *testing.T) {
 	t.Parallel()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			testFailedMigrationIsNotMarkedApplied(t, e.newDB(t))
+		})
+	}
+}
+
+func testFailedMigrationIsNotMarkedApplied(t *testing.T, open func(context.Context) (*Store, error)) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, dir)
+	s, err := open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	lock := filepath.Join(dir, migrateLockFile)
+	lock := s.migrateLock
 
 	files := fstest.MapFS{
 		"29990101000001_good.tx.up.sql": {Data: []byte("CREATE TABLE throwaway_good (id INTEGER PRIMARY KEY);")},

@@ -1,9 +1,16 @@
-// Package store keeps Foxhole's records in SQLite through bun.
+// Package store keeps Foxhole's records through bun, in SQLite (Open) or
+// PostgreSQL (OpenPostgres), behind the same methods; storetest is their
+// contract.
 //
 // SQLite allows one writer at a time, so the store holds two pools on the
 // same file: a single-connection pool for writes, whose transactions take the
 // write lock up front (BEGIN IMMEDIATE) instead of failing on upgrade, and a
-// pool of readers that WAL mode lets run beside the writer.
+// pool of readers that WAL mode lets run beside the writer. PostgreSQL takes
+// many writers at once and its readers never wait for them, so one pool
+// serves both there (postgres.go).
+//
+// The SQL of the two engines differs in a few places only, each a switch on
+// Store.pg beside the query, so that both versions are read together.
 package store
 
 import (
@@ -12,6 +19,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,8 +31,24 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
 
-//go:embed migrations/*.sql
+// Each engine has its own migrations, with the same ids.
+//
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
+
+// discoverMigrations returns the migrations in the directory dir of
+// migrationFiles.
+func discoverMigrations(dir string) (*migrate.Migrations, error) {
+	sub, err := fs.Sub(migrationFiles, dir)
+	if err != nil {
+		return nil, err
+	}
+	ms := migrate.NewMigrations()
+	if err := ms.Discover(sub); err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	return ms, nil
+}
 
 // Store is the database. Its methods are safe for concurrent use.
 type Store struct {
@@ -32,6 +56,10 @@ type Store struct {
 	r *bun.DB // readers
 
 	users *inserter // group commit for registrations
+	pg    bool      // PostgreSQL, else SQLite
+
+	// migrateLock takes the lock under which migrations run.
+	migrateLock func(context.Context) (unlock func() error, err error)
 }
 
 // Open opens (creating if needed) the database file in dir and applies every
@@ -69,12 +97,14 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 
 	s := &Store{w: bun.NewDB(wdb, sqlitedialect.New()), r: bun.NewDB(rdb, sqlitedialect.New())}
 	s.users = newInserter(s.w)
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(migrationFiles); err != nil {
+	ms, err := discoverMigrations("migrations/sqlite")
+	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("read migrations: %w", err)
+		return nil, err
 	}
-	if err := migrateLocked(ctx, s.w, ms, filepath.Join(dir, migrateLockFile)); err != nil {
+	lockPath := filepath.Join(dir, migrateLockFile)
+	s.migrateLock = func(ctx context.Context) (func() error, error) { return lockFile(ctx, lockPath) }
+	if err := migrateLocked(ctx, s.w, ms, s.migrateLock); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -84,16 +114,18 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 // migrateLockFile, in the data dir, is locked while migrations run.
 const migrateLockFile = "migrate.lock"
 
-// migrateLocked applies the pending migrations of ms to db while holding an
-// OS lock on lockPath, so that processes starting together on one data dir
-// apply each migration once: the second waits, then finds nothing to do.
-// (bun's own Migrator.Lock is a row in a table, which a killed process would
-// leave behind, failing every later start.)
+// migrateLocked applies the pending migrations of ms to db while holding
+// the lock that lock takes (an OS lock on a file in the data dir for
+// SQLite, an advisory lock for PostgreSQL), so that processes starting
+// together apply each migration once: the second waits, then finds nothing
+// to do. (bun's own Migrator.Lock is a row in a table, which a killed
+// process would leave behind, failing every later start; both locks here
+// go with the process that holds them.)
 //
 // A migration is recorded as applied only once it has succeeded, so a failed
 // one is tried again at the next start instead of being skipped for ever.
-func migrateLocked(ctx context.Context, db *bun.DB, ms *migrate.Migrations, lockPath string) error {
-	unlock, err := lockFile(ctx, lockPath)
+func migrateLocked(ctx context.Context, db *bun.DB, ms *migrate.Migrations, lock func(context.Context) (unlock func() error, err error)) error {
+	unlock, err := lock(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -114,8 +146,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.r.NewRaw("SELECT 1").Scan(ctx, &one)
 }
 
-// Close finishes queued writes and closes both pools.
+// Close finishes queued writes and closes the pools.
 func (s *Store) Close() error {
 	s.users.close()
+	if s.r == s.w {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }

@@ -60,6 +60,9 @@ func StartProcessIn(t testing.TB, bin, dir string, env ...string) *Process {
 	addr := backends.FreeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "FOXHOLE_ADDR="+addr, "FOXHOLE_DATA_DIR="+dir, "FOXHOLE_LOG_LEVEL=warn", "FOXHOLE_LOG_FORMAT=json")
+	if url := DatabaseURL(t, dir); url != "" {
+		cmd.Env = append(cmd.Env, "FOXHOLE_DATABASE_URL="+url)
+	}
 	cmd.Env = append(cmd.Env, env...)
 	logs := &LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs

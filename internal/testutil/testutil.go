@@ -6,6 +6,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,8 @@ import (
 	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
-// Server is a Foxhole serving on a loopback port, on a real SQLite file.
+// Server is a Foxhole serving on a loopback port, on a real SQLite file, or
+// a real PostgreSQL database when FOXHOLE_TEST_DATABASE=postgres.
 type Server struct {
 	URL     string
 	DataDir string
@@ -46,6 +49,7 @@ func StartIn(t testing.TB, dir string, edit ...func(*config.Config)) *Server {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Addr = "127.0.0.1:0"
+	cfg.DatabaseURL = DatabaseURL(t, dir)
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -61,6 +65,36 @@ func StartIn(t testing.TB, dir string, edit ...func(*config.Config)) *Server {
 	s := &Server{URL: hs.URL, DataDir: dir, Config: cfg, App: a, Logs: logs, http: hs}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// FOXHOLE_TEST_DATABASE picks the database of the servers tests start:
+// sqlite (the default) or postgres, on a cluster shared by the test binary.
+var databases = struct {
+	sync.Mutex
+	byDir map[string]string
+}{byDir: map[string]string{}}
+
+// DatabaseURL returns the PostgreSQL database of the servers started on
+// the data dir given when FOXHOLE_TEST_DATABASE=postgres (a fresh one for a
+// new dir, the same one for a server started again on the dir, which must
+// find its data), and "" (SQLite in the dir) otherwise.
+func DatabaseURL(t testing.TB, dir string) string {
+	t.Helper()
+	switch db := os.Getenv("FOXHOLE_TEST_DATABASE"); db {
+	case "", "sqlite":
+		return ""
+	case "postgres":
+	default:
+		t.Fatalf("FOXHOLE_TEST_DATABASE=%q: want sqlite or postgres", db)
+	}
+	databases.Lock()
+	defer databases.Unlock()
+	url, ok := databases.byDir[dir]
+	if !ok {
+		url = backends.SharedPostgres(t).NewDatabase(t)
+		databases.byDir[dir] = url
+	}
+	return url
 }
 
 // Stop stops serving and closes the server's database. Calling it again
