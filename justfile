@@ -178,9 +178,9 @@ bench-attacks:
 bench-profile:
     go test -run '^$' -bench GetProfile -benchtime 20000x -count 1 ./internal/profile/
 
-# PostgreSQL is a throwaway cluster on this machine, durable like a
-# production one (fsync on, Debian's defaults), stopped and removed after.
-# Register and SendMessage per second on SQLite and on PostgreSQL, in one run (docs/scaling.md).
+# Register and SendMessage per second on SQLite and on PostgreSQL, in one run
+# (docs/scaling.md). PostgreSQL is a throwaway cluster on this machine, durable
+# like a production one (fsync on, Debian's defaults), stopped and removed after.
 bench-postgres:
     #!/usr/bin/env bash
     set -euo pipefail
