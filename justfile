@@ -25,6 +25,12 @@ run:
 cluster:
     deploy/cluster/run.sh
 
+# The same three processes, each on its own data dir (./data-cluster/fox1..3),
+# sharing a throwaway PostgreSQL cluster and a MinIO instead: the shape of
+# several machines. Needs Debian's postgresql package.
+cluster-pg: minio
+    deploy/cluster/run.sh --pg
+
 # Run every test, with the race detector.
 test:
     go test -race -count=1 ./...
