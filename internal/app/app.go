@@ -112,7 +112,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
 		}
 	}
+	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), sh.cache)
 	a.realtime = realtime.NewService(st, sh.hub, realtime.Options{
+		OnRevoke:        authSvc.Revoked, // other processes' rotations, refused here at once
 		Heartbeat:       cfg.Heartbeat,
 		QueueSize:       cfg.SubscriberQueue,
 		MaxMessageChars: cfg.MessageMaxChars,
@@ -125,7 +127,6 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)
 
-	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), sh.cache)
 	// A rotation ends the user's open sessions, through the hub in every process.
 	authSvc.OnRotate = a.realtime.Revoke
 	a.handler = server.New(server.Options{

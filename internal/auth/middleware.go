@@ -51,7 +51,7 @@ func (s *Service) Identify(ctx context.Context, token string) (Identity, error) 
 	if err != nil {
 		return Identity{}, err
 	}
-	if id.TokenVersion != current {
+	if id.TokenVersion != current || s.isRevoked(id.UserID, id.TokenVersion) {
 		return Identity{}, errs.New(errs.ErrUnauthenticated, "access token revoked")
 	}
 	return id, nil

@@ -92,3 +92,44 @@ func TestRotationRacingVersionFill(t *testing.T) {
 		t.Errorf("Authenticate(new token) = %q, %v; want %q", id, err, u.ID)
 	}
 }
+
+// TestRevocationHeardBeforeTheCache plays a rotation made by another
+// process whose news (Revoked, from the hub) arrives before this process's
+// cache learns the new version: the old token and the old secret are
+// refused at once all the same.
+func TestRevocationHeardBeforeTheCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := memory.New(1000)
+	t.Cleanup(c.Close)
+	svc := auth.NewService(st, auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour), c)
+	u, secret, err := svc.Register(ctx, "elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := svc.CreateToken(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, token); err != nil { // caches version 1
+		t.Fatal(err)
+	}
+	// Another process rotates: the database changes, this process's cache
+	// still says version 1, and the news arrives.
+	v, err := st.RotateSecret(ctx, u.ID, []byte("another secret's hash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Revoked(u.ID, v)
+	if _, err := svc.Authenticate(ctx, token); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Fatalf("old token after the revocation was heard: %v", err)
+	}
+	if _, _, err := svc.CreateToken(ctx, secret); !errors.Is(err, errs.ErrUnauthenticated) {
+		t.Fatalf("old secret after the revocation was heard: %v", err)
+	}
+}

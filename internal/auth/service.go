@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+	"github.com/rs/zerolog"
+
 	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
@@ -38,7 +41,19 @@ type Service struct {
 	// version, right after RotateSecret stores it: open sessions (streams,
 	// WebSockets) of older tokens must end, in every process.
 	OnRotate func(ctx context.Context, userID string, version int64)
+
+	// revoked remembers, per user, the token version a rotation made the
+	// oldest valid one, as this process heard of it (Revoked). A shared
+	// cache tells this process of a rotation elsewhere by an invalidation
+	// that travels on another connection than the news that ends sessions,
+	// and may arrive after it; with this, a token refused by a session is
+	// refused by every call too. Entries outlive any token issued before.
+	revoked *otter.Cache[string, int64]
 }
+
+// maxRevocations bounds the rotations remembered: those of one token
+// lifetime, in practice far fewer.
+const maxRevocations = 100_000
 
 // versionTTL bounds how long a cached token version may be trusted.
 // RotateSecret writes the new version at once; the TTL only matters for a
@@ -56,7 +71,27 @@ const secretPrefix = "fxs_"
 
 // NewService returns a Service on the given store, tokens and cache.
 func NewService(users Users, tokens *Tokens, c cache.Cache) *Service {
-	return &Service{users: users, tokens: tokens, cache: c, now: time.Now}
+	return &Service{users: users, tokens: tokens, cache: c, now: time.Now,
+		revoked: otter.Must(&otter.Options[string, int64]{
+			MaximumSize:      maxRevocations,
+			ExpiryCalculator: otter.ExpiryWriting[string, int64](tokens.ttl + leeway),
+		}),
+	}
+}
+
+// isRevoked reports whether a rotation this process heard of revoked the
+// user's tokens at version.
+func (s *Service) isRevoked(userID string, version int64) bool {
+	oldest, ok := s.revoked.GetIfPresent(userID)
+	return ok && version < oldest
+}
+
+// Revoked records that the user's tokens older than version are revoked:
+// from now on this process refuses them at once, whatever its cache says.
+func (s *Service) Revoked(userID string, version int64) {
+	s.revoked.Compute(userID, func(old int64, found bool) (int64, otter.ComputeOp) {
+		return max(old, version), otter.WriteOp
+	})
 }
 
 // Register creates a user named screenName (generated when empty) and
@@ -96,7 +131,7 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	if b, ok, err := s.cache.Get(ctx, key); err == nil && ok {
 		if id, v, ok := strings.Cut(string(b), " "); ok {
 			if ver, err := strconv.ParseInt(v, 10, 64); err == nil {
-				if current, err := s.tokenVersion(ctx, id); err == nil && current == ver {
+				if current, err := s.tokenVersion(ctx, id); err == nil && current == ver && !s.isRevoked(id, ver) {
 					return s.tokens.Issue(id, ver, s.now())
 				}
 			}
@@ -121,15 +156,19 @@ func (s *Service) RotateSecret(ctx context.Context, userID string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
-	// Sessions end first, whatever the cache does next.
+	// This process refuses the old tokens at once; then the shared cache
+	// learns the new version (Set, not Delete: after a Delete, a fill that
+	// read the old version before the rotation could put it back; the Adds
+	// of such fills find the new one and leave it); then the sessions of
+	// older tokens end, in every process, which also makes every process
+	// refuse them (Revoked). A cache that fails costs only speed: the
+	// rotation is stored, and the news of it still goes out.
+	s.Revoked(userID, ver)
+	if err := s.cache.Set(ctx, versionKey(userID), strconv.AppendInt(nil, ver, 10), versionTTL); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("cache the new token version")
+	}
 	if s.OnRotate != nil {
 		s.OnRotate(ctx, userID, ver)
-	}
-	// Set, not Delete: after a Delete, a fill that read the old version
-	// before the rotation could put it back. The new version replaces it,
-	// and the Adds of such fills then find it and leave it.
-	if err := s.cache.Set(ctx, versionKey(userID), strconv.AppendInt(nil, ver, 10), versionTTL); err != nil {
-		return "", fmt.Errorf("cache token version: %w", err)
 	}
 	return secret, nil
 }

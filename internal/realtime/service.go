@@ -51,6 +51,10 @@ type Options struct {
 	RetainCount     int           // stored events kept
 	RetainAge       time.Duration // and for how long
 	Limiter         ratelimit.Limiter
+	// OnRevoke, when set, hears every revocation this process learns of
+	// through the hub: the user's tokens older than version are void.
+	OnRevoke func(userID string, version int64)
+
 	MaxSessionsUser int // open streams and WebSockets per user, in this process; 0: no limit
 	MaxSessionsAddr int // and per client address
 }
@@ -88,6 +92,9 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 		env, err := decodeEnvelope(msg)
 		if err == nil && env.Revoke != nil {
 			s.live.revoke(env.Revoke.User, env.Revoke.Version)
+			if o.OnRevoke != nil {
+				o.OnRevoke(env.Revoke.User, env.Revoke.Version)
+			}
 			return
 		}
 		if err == nil && env.CatchUp {
@@ -154,6 +161,9 @@ func (s *Service) recheckRevocations() {
 	}
 	for _, u := range users {
 		s.live.revoke(u.ID, u.TokenVersion)
+		if s.opt.OnRevoke != nil {
+			s.opt.OnRevoke(u.ID, u.TokenVersion)
+		}
 	}
 }
 
