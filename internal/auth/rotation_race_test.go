@@ -41,13 +41,7 @@ func (u *pausingUsers) TokenVersion(ctx context.Context, id string) (int64, erro
 func TestRotationRacingVersionFill(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c := memory.New(1000)
-	t.Cleanup(c.Close)
+	st, c := storeAndCache(t)
 	users := &pausingUsers{Users: st, paused: make(chan struct{}), resume: make(chan struct{})}
 	svc := auth.NewService(users, auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour), c)
 
@@ -100,13 +94,7 @@ func TestRotationRacingVersionFill(t *testing.T) {
 func TestRevocationHeardBeforeTheCache(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c := memory.New(1000)
-	t.Cleanup(c.Close)
+	st, c := storeAndCache(t)
 	svc := auth.NewService(st, auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour), c)
 	u, secret, err := svc.Register(ctx, "elsewhere")
 	if err != nil {
@@ -132,4 +120,17 @@ func TestRevocationHeardBeforeTheCache(t *testing.T) {
 	if _, _, err := svc.CreateToken(ctx, secret); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Fatalf("old secret after the revocation was heard: %v", err)
 	}
+}
+
+// storeAndCache opens a real store and cache for the test.
+func storeAndCache(t *testing.T) (*store.Store, *memory.Cache) {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := memory.New(1000)
+	t.Cleanup(c.Close)
+	return st, c
 }

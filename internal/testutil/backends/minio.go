@@ -74,12 +74,21 @@ func StartMinIO(t testing.TB) *MinIO {
 // FreeAddr returns a loopback address with a port free at the time of the call.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// freeAddr is FreeAddr for servers started outside any one test.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
 }
 
 // WaitHealthy polls url until it answers 200, or fails the test after a

@@ -264,15 +264,6 @@ func startOnLockedThread(cmd *exec.Cmd, exited <-chan struct{}) error {
 	return <-errc
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // removeStaleClusters removes the directories of shared clusters whose
 // test binary has exited (and its server with it).
 func removeStaleClusters() {
