@@ -31,9 +31,12 @@ cluster:
 cluster-pg: minio
     deploy/cluster/run.sh --pg
 
-# Run every test, with the race detector.
+# Run every test, with the race detector: the server's module, then the
+# load tool's (bench/, a module of its own so that its plotting stack stays
+# out of the server's go.mod).
 test:
     go test -race -count=1 ./...
+    go -C bench test -race -count=1 ./...
 
 # Copy the protovalidate protos from the Go module cache into .protodeps/.
 protodeps:
@@ -93,6 +96,8 @@ lint: protodeps
     test -z "$(gofmt -l $(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $(git ls-files '*.go' | grep -v '^gen/'); exit 1; }
     go vet ./...
     {{staticcheck}} ./...
+    go -C bench vet ./...
+    cd bench && go tool -modfile=../tools/go.mod staticcheck ./...
 
 # Fail when proto/ breaks compatibility with any earlier committed version.
 breaking: protodeps
@@ -144,7 +149,7 @@ bench-smoke:
 bench: minio
     mkdir -p bin bench-results
     go build -o bin/foxhole ./cmd/foxhole
-    go build -o bin/foxhole-bench ./cmd/foxhole-bench
+    go -C bench build -o ../bin/foxhole-bench ./cmd/foxhole-bench
     bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole
     just bench-profile | tee bench-results/profile.txt
     just bench-files | tee bench-results/files.txt
@@ -160,8 +165,8 @@ bench-valkey:
     command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
     mkdir -p bin bench-results
     go build -o bin/foxhole ./cmd/foxhole
-    go build -o bin/foxhole-bench ./cmd/foxhole-bench
-    cmd/foxhole-bench/valkey.sh
+    go -C bench build -o ../bin/foxhole-bench ./cmd/foxhole-bench
+    bench/cmd/foxhole-bench/valkey.sh
 
 # The file benchmarks in full, with their baselines (docs/benchmarks.md).
 bench-files: minio
@@ -192,7 +197,7 @@ bench-postgres:
     set -euo pipefail
     mkdir -p bin
     go build -o bin/foxhole ./cmd/foxhole
-    go build -o bin/foxhole-bench ./cmd/foxhole-bench
+    go -C bench build -o ../bin/foxhole-bench ./cmd/foxhole-bench
     pgbin=${FOXHOLE_TEST_POSTGRES:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
     dir=$(mktemp -d /tmp/foxhole-bench-pg-XXXXXX)
     as=(); if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
@@ -209,7 +214,7 @@ bench-postgres:
           url="postgres://postgres@127.0.0.1:$port/$name?sslmode=disable"
         fi
         echo "== $scenario on $db"
-        FOXHOLE_DATABASE_URL=$url bin/foxhole-bench -local bin/foxhole -scenario $scenario -protocol connect-proto -c 64 -d 10s
+        FOXHOLE_DATABASE_URL=$url bin/foxhole-bench -local bin/foxhole -scenario $scenario -protocol connect -c 64 -d 10s
       done
     done
 

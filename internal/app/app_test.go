@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
@@ -133,8 +134,8 @@ func TestShutdownEndsStreamsCleanly(t *testing.T) {
 	go func() { served <- a.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
 
-	p := testutil.Protocols[2]
-	clients := func(token string) testutil.Clients {
+	p := client.GRPC
+	clients := func(token string) *client.Client {
 		s := &testutil.Server{URL: base}
 		return s.Clients(p, token)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
 	"foxhole.dev/foxhole/internal/testutil/backends"
@@ -74,7 +75,7 @@ func (l *chatLog) waitPast(t *testing.T, id int64, deadline <-chan time.Time) {
 // follow subscribes on home from the first event and records every chat
 // message; when home dies it resumes on fallback after the last id it saw.
 // It runs until ctx ends.
-func follow(ctx context.Context, l *chatLog, p testutil.Protocol, token string, home, fallback *testutil.Process, homeDead *atomic.Bool) {
+func follow(ctx context.Context, l *chatLog, p client.Protocol, token string, home, fallback *testutil.Process, homeDead *atomic.Bool) {
 	var after int64
 	proc := home
 	for {
@@ -144,7 +145,7 @@ func TestClusterLosesNothingWhenAProcessIsKilled(t *testing.T) {
 	})
 	const victim = 1
 	var victimDead atomic.Bool
-	proto := func(i int) testutil.Protocol { return testutil.Protocols[i%len(testutil.Protocols)] }
+	proto := func(i int) client.Protocol { return testutil.Protocols[i%len(testutil.Protocols)] }
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
 )
@@ -18,7 +19,7 @@ import (
 // events subscribes through c and passes on every event the stream
 // carries (heartbeats left out) until the test ends; the channel closes
 // with the stream, whose error is then in *ended.
-func events(t *testing.T, c testutil.Clients, after *int64) (<-chan *foxholev1.Event, *error) {
+func events(t *testing.T, c *client.Client, after *int64) (<-chan *foxholev1.Event, *error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -73,7 +74,7 @@ func TestProcessesSharingValkeyActAsOne(t *testing.T) {
 	env := []string{"FOXHOLE_VALKEY_URL=" + v.URL}
 	a := testutil.StartProcessIn(t, bin, dir, env...)
 	b := testutil.StartProcessIn(t, bin, dir, env...)
-	p := testutil.Protocols[1]
+	p := client.Connect
 	ctx := context.Background()
 
 	// A token issued by one works on the other.

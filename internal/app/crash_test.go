@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
 )
@@ -21,7 +22,7 @@ func TestKilledMidWriteLosesNothingAcknowledged(t *testing.T) {
 	bin := testutil.BuildFoxhole(t)
 	proc := testutil.StartProcessIn(t, bin, filepath.Join(t.TempDir(), "data"),
 		"FOXHOLE_AUTH_RATE=0", "FOXHOLE_MESSAGE_RATE=100000", "FOXHOLE_MESSAGE_BURST=100000")
-	p := testutil.Protocols[1] // connect-proto
+	p := client.Connect // connect-proto
 	sender := proc.Register(t, p, "sender")
 
 	type message struct {

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	_ "modernc.org/sqlite"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -22,7 +23,7 @@ func TestRegisterTokenRotate(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
 	for _, p := range testutil.Protocols {
-		t.Run(p.Name, func(t *testing.T) {
+		t.Run(string(p), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			anon := srv.Clients(p, "")
@@ -88,10 +89,10 @@ func TestRegisterWithoutNameGeneratesOne(t *testing.T) {
 	for _, p := range testutil.Protocols {
 		reg, err := srv.Clients(p, "").Auth.Register(context.Background(), connect.NewRequest(&foxholev1.RegisterRequest{}))
 		if err != nil {
-			t.Fatalf("%s: Register: %v", p.Name, err)
+			t.Fatalf("%s: Register: %v", string(p), err)
 		}
 		if name := reg.Msg.GetUser().GetScreenName(); !strings.HasPrefix(name, "anon-") {
-			t.Errorf("%s: generated screen name = %q, want anon-…", p.Name, name)
+			t.Errorf("%s: generated screen name = %q, want anon-…", string(p), name)
 		}
 	}
 }
@@ -99,7 +100,7 @@ func TestRegisterWithoutNameGeneratesOne(t *testing.T) {
 func TestCreateTokenRejectsBadSecrets(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u := srv.Register(t, p, "x")
 	cases := []struct {
 		name   string
@@ -124,7 +125,7 @@ func TestRejectsBadTokens(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
 	other := testutil.Start(t) // a server with another signing key
-	p := testutil.Protocols[1]
+	p := client.Connect
 	u := srv.Register(t, p, "x")
 	foreign := other.Register(t, p, "y")
 	parts := strings.Split(u.Token, ".")
@@ -150,7 +151,7 @@ func TestRejectsBadTokens(t *testing.T) {
 func TestTokenSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p := testutil.Protocols[2]
+	p := client.GRPC
 	first := testutil.StartIn(t, dir)
 	u := first.Register(t, p, "persistent")
 	first.Stop()
@@ -177,7 +178,7 @@ func TestStoresOnlyTheSecretHash(t *testing.T) {
 	t.Parallel()
 	// On SQLite whatever the test database: it reads the database file.
 	srv := testutil.Start(t, func(c *config.Config) { c.DatabaseURL = "" })
-	u := srv.Register(t, testutil.Protocols[0], "hashed")
+	u := srv.Register(t, client.ConnectJSON, "hashed")
 	srv.Stop()
 
 	db, err := sql.Open("sqlite", filepath.Join(srv.DataDir, "foxhole.db"))

@@ -15,9 +15,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
-	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -48,7 +48,7 @@ func BenchmarkUpload(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			srv := be.start(b, func(c *config.Config) { c.FileMaxBytes = 1 << 30 })
-			p := testutil.Protocols[2]
+			p := client.GRPC
 			u := srv.Register(b, p, "bench")
 			c := srv.Clients(p, u.Token)
 			for _, size := range benchSizes(b) {
@@ -56,7 +56,7 @@ func BenchmarkUpload(b *testing.B) {
 					b.SetBytes(size)
 					defer measureRSS(b)()
 					for b.Loop() {
-						req, _ := http.NewRequest(http.MethodPut, srv.URL+"/files/bench.bin", load.Content(size))
+						req, _ := http.NewRequest(http.MethodPut, srv.URL+"/files/bench.bin", testutil.Content(size))
 						req.Header.Set("Authorization", "Bearer "+u.Token)
 						res, err := http.DefaultClient.Do(req)
 						if err != nil {
@@ -78,7 +78,7 @@ func BenchmarkUpload(b *testing.B) {
 					for b.Loop() {
 						stream := c.File.UploadFileStream(context.Background())
 						stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: "bench.bin"}}})
-						src := load.Content(size)
+						src := testutil.Content(size)
 						for {
 							n, err := io.ReadFull(src, chunk)
 							if n > 0 {
@@ -105,7 +105,7 @@ func BenchmarkUpload(b *testing.B) {
 // forget deletes an uploaded file outside the timed part, so that every
 // upload writes to a disk as full as the raw baseline's (which rewrites one
 // file).
-func forget(b *testing.B, c testutil.Clients, id string) {
+func forget(b *testing.B, c *client.Client, id string) {
 	b.StopTimer()
 	defer b.StartTimer()
 	if _, err := c.File.DeleteFile(context.Background(), connect.NewRequest(&foxholev1.DeleteFileRequest{Id: id})); err != nil {
@@ -117,13 +117,13 @@ func BenchmarkDownload(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			srv := be.start(b, func(c *config.Config) { c.FileMaxBytes = 1 << 30 })
-			p := testutil.Protocols[2]
+			p := client.GRPC
 			u := srv.Register(b, p, "bench")
 			c := srv.Clients(p, u.Token)
 			for _, size := range benchSizes(b) {
 				stream := c.File.UploadFileStream(context.Background())
 				stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: "bench.bin"}}})
-				all, _ := io.ReadAll(load.Content(size))
+				all, _ := io.ReadAll(testutil.Content(size))
 				for off := 0; off < len(all); off += 1 << 20 {
 					stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Chunk{Chunk: all[off:min(len(all), off+1<<20)]}})
 				}
@@ -187,7 +187,7 @@ func BenchmarkRawDisk(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := io.CopyBuffer(f, load.Content(size), buf); err != nil {
+				if _, err := io.CopyBuffer(f, testutil.Content(size), buf); err != nil {
 					b.Fatal(err)
 				}
 				if err := f.Sync(); err != nil {
@@ -229,7 +229,7 @@ func BenchmarkMinIOClient(b *testing.B) {
 		b.Run("put/"+sizeName(size), func(b *testing.B) {
 			b.SetBytes(size)
 			for b.Loop() {
-				if _, err := mc.PutObject(ctx, "raw", "raw.bin", load.Content(size), -1, minio.PutObjectOptions{PartSize: 16 << 20}); err != nil {
+				if _, err := mc.PutObject(ctx, "raw", "raw.bin", testutil.Content(size), -1, minio.PutObjectOptions{PartSize: 16 << 20}); err != nil {
 					b.Fatal(err)
 				}
 			}

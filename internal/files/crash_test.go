@@ -16,6 +16,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
 )
@@ -41,7 +42,7 @@ func TestKilledMidUploadLosesNothingAcknowledged(t *testing.T) {
 					"FOXHOLE_S3_SECRET_KEY="+m.SecretKey, "FOXHOLE_S3_BUCKET=crash")
 			}
 			proc := testutil.StartProcessIn(t, bin, filepath.Join(t.TempDir(), "data"), env...)
-			grpc := testutil.Protocols[2]
+			grpc := client.GRPC
 			u := proc.Register(t, grpc, "crasher")
 
 			// One upload is surely mid-way at the kill: it has sent some bytes
@@ -165,7 +166,7 @@ func putOnce(base, token, name string, content []byte) (acked, error) {
 	return acked{id: f.ID, sha: f.SHA256, size: f.Size}, nil
 }
 
-func streamOnce(c testutil.Clients, name string, content []byte) (acked, error) {
+func streamOnce(c *client.Client, name string, content []byte) (acked, error) {
 	s := c.File.UploadFileStream(context.Background())
 	s.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: name}}})
 	for off := 0; off < len(content); off += 32 << 10 {

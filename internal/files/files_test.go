@@ -20,6 +20,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -75,7 +76,7 @@ func fetch(t *testing.T, u string, header ...string) (*http.Response, []byte) {
 	return res, b
 }
 
-func upload(t *testing.T, c testutil.Clients, name string, chunks ...[]byte) *foxholev1.File {
+func upload(t *testing.T, c *client.Client, name string, chunks ...[]byte) *foxholev1.File {
 	t.Helper()
 	stream := c.File.UploadFileStream(context.Background())
 	if err := stream.Send(&foxholev1.UploadFileStreamRequest{Data: &foxholev1.UploadFileStreamRequest_Metadata{Metadata: &foxholev1.FileMetadata{Name: name}}}); err != nil {
@@ -98,7 +99,7 @@ func TestEveryRPCOverEveryProtocol(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			srv := b.start(t)
 			for _, p := range testutil.Protocols {
-				t.Run(p.Name, func(t *testing.T) {
+				t.Run(string(p), func(t *testing.T) {
 					ctx := context.Background()
 					u := srv.Register(t, p, "owner")
 					c := srv.Clients(p, u.Token)
@@ -187,7 +188,7 @@ func TestOthersCannotSeeFiles(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			srv := b.start(t)
-			p := testutil.Protocols[1]
+			p := client.Connect
 			ctx := context.Background()
 			alice, mallory := srv.Register(t, p, "alice"), srv.Register(t, p, "mallory")
 			a, m := srv.Clients(p, alice.Token), srv.Clients(p, mallory.Token)
@@ -223,7 +224,7 @@ func TestOthersCannotSeeFiles(t *testing.T) {
 
 func TestSignedDownloadURLs(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u := srv.Register(t, p, "owner")
 	c := srv.Clients(p, u.Token)
 	content := randomBytes(100 << 10)
@@ -303,7 +304,7 @@ func put(t *testing.T, srv *testutil.Server, token, name string, body io.Reader,
 
 func TestPutFiles(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.FileMaxBytes = 1 << 20 })
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u := srv.Register(t, p, "curl")
 
 	status, f := put(t, srv, u.Token, "notes%2F..%2F..%2Fx.txt", strings.NewReader("plain text"))
@@ -363,7 +364,7 @@ func assertNoStrayBlobs(t *testing.T, srv *testutil.Server, want int) {
 
 func TestCutOffUploadsStoreNothing(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[2]
+	p := client.GRPC
 	u := srv.Register(t, p, "flaky")
 	ctx := context.Background()
 
@@ -397,7 +398,7 @@ func TestBadUploads(t *testing.T) {
 		c.FileQuotaBytes = 300 << 10
 	})
 	for _, p := range testutil.Protocols {
-		t.Run(p.Name, func(t *testing.T) {
+		t.Run(string(p), func(t *testing.T) {
 			ctx := context.Background()
 			u := srv.Register(t, p, "bad")
 			c := srv.Clients(p, u.Token)
@@ -474,7 +475,7 @@ func TestBadUploads(t *testing.T) {
 
 func TestListFilesPagingIsStable(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[1]
+	p := client.Connect
 	u := srv.Register(t, p, "pager")
 	c := srv.Clients(p, u.Token)
 	ctx := context.Background()
@@ -522,7 +523,7 @@ func TestListFilesPagingIsStable(t *testing.T) {
 func TestSweepRemovesOrphans(t *testing.T) {
 	dir := t.TempDir()
 	srv := testutil.StartIn(t, dir)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u := srv.Register(t, p, "sweeper")
 	kept := upload(t, srv.Clients(p, u.Token), "kept", []byte("keep me"))
 	srv.Stop()

@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -29,7 +30,7 @@ func TestLargeFile(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			srv := b.start(t, func(c *config.Config) { c.FileMaxBytes = 2 << 30 })
-			p := testutil.Protocols[2]
+			p := client.GRPC
 			u := srv.Register(t, p, "large")
 			c := srv.Clients(p, u.Token)
 

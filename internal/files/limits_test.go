@@ -15,10 +15,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/config"
-	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -64,7 +64,7 @@ func stalledPut(t *testing.T, srv *testutil.Server, token, name string) (*io.Pip
 
 func TestUploadsInProgressPerUser(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.MaxUploadsPerUser = 2 })
-	p := testutil.Protocols[2] // gRPC
+	p := client.GRPC // gRPC
 	u := srv.Register(t, p, "busy")
 	other := srv.Register(t, p, "other")
 	c := srv.Clients(p, u.Token)
@@ -115,7 +115,7 @@ func TestUploadsInProgressPerUser(t *testing.T) {
 
 func TestQuotaAndFileCount(t *testing.T) {
 	ctx := context.Background()
-	p := testutil.Protocols[1]
+	p := client.Connect
 
 	t.Run("small files are charged the minimum", func(t *testing.T) {
 		srv := testutil.Start(t, func(c *config.Config) {
@@ -197,7 +197,7 @@ func TestQuotaAndFileCount(t *testing.T) {
 func TestStalledUploadsAreCutOff(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	srv := testutil.Start(t, func(c *config.Config) { c.UploadIdleTimeout = idle })
-	p := testutil.Protocols[2] // gRPC over h2c
+	p := client.GRPC // gRPC over h2c
 	u := srv.Register(t, p, "staller")
 	ctx := context.Background()
 
@@ -271,7 +271,7 @@ func slowReader() *http.Client {
 
 func TestStalledDownloadsAreCutOff(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.DownloadTimeout = 300 * time.Millisecond })
-	p := testutil.Protocols[2] // gRPC over h2c
+	p := client.GRPC // gRPC over h2c
 	u := srv.Register(t, p, "reader")
 	ctx := context.Background()
 	content := randomBytes(8 << 20)
@@ -318,7 +318,7 @@ func TestStalledDownloadsAreCutOff(t *testing.T) {
 
 func TestUploadErrorsHideInternals(t *testing.T) {
 	srv := testutil.Start(t)
-	u := srv.Register(t, testutil.Protocols[0], "garbler")
+	u := srv.Register(t, client.ConnectJSON, "garbler")
 	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +339,6 @@ func TestUploadErrorsHideInternals(t *testing.T) {
 	assertNoStrayBlobs(t, srv, 0)
 }
 
-func foxholev1connectFileClient(hc *http.Client, url, token string, p testutil.Protocol) foxholev1connect.FileServiceClient {
-	opts := append([]connect.ClientOption{connect.WithInterceptors(load.Bearer(token))}, p.Opts...)
-	return foxholev1connect.NewFileServiceClient(hc, url, opts...)
+func foxholev1connectFileClient(hc *http.Client, url, token string, p client.Protocol) foxholev1connect.FileServiceClient {
+	return client.New(url, client.WithHTTPClient(hc), client.WithProtocol(p), client.WithToken(token)).File
 }

@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
 )
@@ -22,16 +23,16 @@ func TestStalledClientsMemory(t *testing.T) {
 	}
 	proc := testutil.StartProcess(t, "FOXHOLE_AUTH_RATE=0",
 		"FOXHOLE_UPLOAD_IDLE_TIMEOUT=60s", "FOXHOLE_DOWNLOAD_WRITE_TIMEOUT=60s")
-	p := testutil.Protocols[2]
+	p := client.GRPC
 	ctx := context.Background()
 	const clients = 20
 	content := randomBytes(4 << 20)
-	type client struct {
-		c  testutil.Clients
+	type caller struct {
+		c  *client.Client
 		u  testutil.User
 		id string
 	}
-	cs := make([]client, clients)
+	cs := make([]caller, clients)
 	for i := range cs {
 		u := proc.Register(t, p, fmt.Sprint("stalled", i))
 		c := proc.Clients(p, u.Token)
@@ -39,7 +40,7 @@ func TestStalledClientsMemory(t *testing.T) {
 		for off := 0; off < len(content); off += 64 << 10 {
 			chunks = append(chunks, content[off:off+64<<10])
 		}
-		cs[i] = client{c: c, u: u, id: upload(t, c, "big", chunks...).GetId()}
+		cs[i] = caller{c: c, u: u, id: upload(t, c, "big", chunks...).GetId()}
 	}
 	before := proc.PeakRSS()
 

@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -18,7 +19,7 @@ func TestObjectStoreOutageIsUnavailable(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) {
 		c.S3 = config.S3{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "outage"}
 	})
-	p := testutil.Protocols[2]
+	p := client.GRPC
 	u := srv.Register(t, p, "unlucky")
 	c := srv.Clients(p, u.Token)
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
 )
@@ -17,7 +18,7 @@ func TestProfileOverEveryProtocol(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
 	for _, p := range testutil.Protocols {
-		t.Run(p.Name, func(t *testing.T) {
+		t.Run(string(p), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			me := srv.Register(t, p, "before")
@@ -49,7 +50,7 @@ func TestProfileOverEveryProtocol(t *testing.T) {
 			// (Over JSON, the mask travels as "screenName" and arrives as
 			// "screen_name"; binary protocols may carry either.)
 			paths := []string{"screen_name", "screenName"}
-			if p.Name == "connect-json" {
+			if string(p) == "connect-json" {
 				paths = paths[:1]
 			}
 			for _, path := range paths {
@@ -80,7 +81,7 @@ func TestProfileOverEveryProtocol(t *testing.T) {
 func TestUpdateProfileRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	p := testutil.Protocols[1]
+	p := client.Connect
 	me := srv.Register(t, p, "unchanged")
 	c := srv.Clients(p, me.Token)
 	mask := func(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
@@ -114,7 +115,7 @@ func TestUpdateProfileRejectsBadInput(t *testing.T) {
 func TestScreenNamesInAnyScript(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	for _, name := range []string{"Ada", "José Núñez", "李小龍", "Ελένη", "🦊 fox", strings.Repeat("狐", 64), "a"} {
 		reg, err := srv.Clients(p, "").Auth.Register(context.Background(), connect.NewRequest(&foxholev1.RegisterRequest{ScreenName: name}))
 		if err != nil {
@@ -130,7 +131,7 @@ func TestScreenNamesInAnyScript(t *testing.T) {
 func BenchmarkGetProfile(b *testing.B) {
 	srv := testutil.Start(b)
 	for _, p := range testutil.Protocols {
-		b.Run(p.Name, func(b *testing.B) {
+		b.Run(string(p), func(b *testing.B) {
 			u := srv.Register(b, p, "bench")
 			c := srv.Clients(p, u.Token)
 			b.ReportAllocs()

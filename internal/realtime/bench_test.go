@@ -16,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/coder/websocket"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -40,7 +41,7 @@ func BenchmarkFanout(b *testing.B) {
 func benchFanout(b *testing.B, n int) {
 	srv := testutil.StartProcess(b, "FOXHOLE_MESSAGE_RATE=1000", "FOXHOLE_MESSAGE_BURST=1000")
 	s := &testutil.Server{URL: srv.URL}
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	// Users with ten sessions each, like people with several tabs.
 	users := make([]testutil.User, max(1, n/10))
 	for i := range users {
@@ -118,7 +119,7 @@ func benchFanout(b *testing.B, n int) {
 	time.Sleep(time.Second) // let the last streams settle
 	perConn := float64(srv.RSS()-before) / float64(n)
 
-	rt := s.Clients(testutil.Protocols[1], talker.Token).Realtime
+	rt := s.Clients(client.Connect, talker.Token).Realtime
 
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -40,7 +41,7 @@ func newSub(t *testing.T, cancel func()) *sub {
 }
 
 // subscribe opens a Subscribe stream over p.
-func subscribe(t *testing.T, srv *testutil.Server, p testutil.Protocol, token string, req *foxholev1.SubscribeRequest) *sub {
+func subscribe(t *testing.T, srv *testutil.Server, p client.Protocol, token string, req *foxholev1.SubscribeRequest) *sub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := srv.Clients(p, token).Realtime.Subscribe(ctx, connect.NewRequest(req))
@@ -202,7 +203,7 @@ func (s *sub) untilChat(marker string) []*foxholev1.Event {
 	}
 }
 
-func send(t *testing.T, srv *testutil.Server, p testutil.Protocol, token, content, to string) *foxholev1.Event {
+func send(t *testing.T, srv *testutil.Server, p client.Protocol, token, content, to string) *foxholev1.Event {
 	t.Helper()
 	res, err := srv.Clients(p, token).Realtime.SendMessage(context.Background(), connect.NewRequest(&foxholev1.SendMessageRequest{Content: content, RecipientId: to}))
 	if err != nil {
@@ -229,12 +230,12 @@ func TestOneConversationOnEveryTransport(t *testing.T) {
 	}
 	var members []*member
 	for _, p := range testutil.Protocols {
-		u := srv.Register(t, p, p.Name)
-		m := &member{name: p.Name, user: u, sub: subscribe(t, srv, p, u.Token, &foxholev1.SubscribeRequest{SkipPresence: true})}
+		u := srv.Register(t, p, string(p))
+		m := &member{name: string(p), user: u, sub: subscribe(t, srv, p, u.Token, &foxholev1.SubscribeRequest{SkipPresence: true})}
 		m.say = func(text string) { send(t, srv, p, u.Token, text, "") }
 		members = append(members, m)
 	}
-	wu := srv.Register(t, testutil.Protocols[0], "websocket")
+	wu := srv.Register(t, client.ConnectJSON, "websocket")
 	w, err := dialWS(t, srv, wu.Token, "skipPresence=true")
 	if err != nil {
 		t.Fatal(err)
@@ -243,9 +244,9 @@ func TestOneConversationOnEveryTransport(t *testing.T) {
 	members = append(members, &member{name: "websocket", user: wu, sub: w.sub, say: func(text string) {
 		w.send(t, fmt.Sprintf(`{"type": "message", "content": %q}`, text))
 	}})
-	cu := srv.Register(t, testutil.Protocols[0], "curl")
+	cu := srv.Register(t, client.ConnectJSON, "curl")
 	raw := subscribeRaw(t, srv, cu.Token)
-	members = append(members, &member{name: "curl", user: cu, sub: raw, say: func(text string) { send(t, srv, testutil.Protocols[0], cu.Token, text, "") }})
+	members = append(members, &member{name: "curl", user: cu, sub: raw, say: func(text string) { send(t, srv, client.ConnectJSON, cu.Token, text, "") }})
 
 	// Wait until every subscriber is listening: a marker reaches everyone.
 	members[0].say("ready")
@@ -282,11 +283,11 @@ func TestOneConversationOnEveryTransport(t *testing.T) {
 
 func TestPersonalMessagesReachOnlyTheirPair(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[1]
+	p := client.Connect
 	alice, bob, carol := srv.Register(t, p, "alice"), srv.Register(t, p, "bob"), srv.Register(t, p, "carol")
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
-	aliceTabs := []*sub{subscribe(t, srv, p, alice.Token, quiet), subscribe(t, srv, testutil.Protocols[2], alice.Token, quiet)}
-	bobTabs := []*sub{subscribe(t, srv, p, bob.Token, quiet), subscribe(t, srv, testutil.Protocols[3], bob.Token, quiet)}
+	aliceTabs := []*sub{subscribe(t, srv, p, alice.Token, quiet), subscribe(t, srv, client.GRPC, alice.Token, quiet)}
+	bobTabs := []*sub{subscribe(t, srv, p, bob.Token, quiet), subscribe(t, srv, client.GRPCWeb, bob.Token, quiet)}
 	carolSub := subscribe(t, srv, p, carol.Token, quiet)
 	all := append(append(slices.Clone(aliceTabs), bobTabs...), carolSub)
 	send(t, srv, p, carol.Token, "ready", "")
@@ -329,7 +330,7 @@ func TestPersonalMessagesReachOnlyTheirPair(t *testing.T) {
 
 func TestOfflineRecipientGetsMessageOnResume(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	alice, bob := srv.Register(t, p, "alice"), srv.Register(t, p, "bob")
 
 	bobSub := subscribe(t, srv, p, bob.Token, &foxholev1.SubscribeRequest{SkipPresence: true})
@@ -347,7 +348,7 @@ func TestOfflineRecipientGetsMessageOnResume(t *testing.T) {
 
 func TestResumeHasNoGapAndNoDuplicate(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.MessageRate, c.MessageBurst = 1000, 1000 })
-	p := testutil.Protocols[2]
+	p := client.GRPC
 	u := srv.Register(t, p, "resumer")
 	talker := srv.Register(t, p, "talker")
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
@@ -399,7 +400,7 @@ func TestResumeHasNoGapAndNoDuplicate(t *testing.T) {
 
 func TestMessagesSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
-	p := testutil.Protocols[1]
+	p := client.Connect
 	srv := testutil.StartIn(t, dir)
 	u := srv.Register(t, p, "durable")
 	ack := send(t, srv, p, u.Token, "remember me", "")
@@ -415,7 +416,7 @@ func TestMessagesSurviveRestart(t *testing.T) {
 
 func TestCursorOutsideHistory(t *testing.T) {
 	dir := t.TempDir()
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	keep3 := func(c *config.Config) { c.EventRetainCount = 3 }
 	srv := testutil.StartIn(t, dir, keep3)
 	u := srv.Register(t, p, "historian")
@@ -462,7 +463,7 @@ func TestCursorOutsideHistory(t *testing.T) {
 
 func TestPresenceCountsTabsOnce(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	watcher, user := srv.Register(t, p, "watcher"), srv.Register(t, p, "two tabs")
 	w := subscribe(t, srv, p, watcher.Token, &foxholev1.SubscribeRequest{})
 	nextPresence := func() *foxholev1.PresenceEvent {
@@ -527,7 +528,7 @@ func TestPresenceCountsTabsOnce(t *testing.T) {
 
 func TestFileEventsReachTheOwnerOnly(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[1]
+	p := client.Connect
 	owner, other := srv.Register(t, p, "owner"), srv.Register(t, p, "other")
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
 	o, x := subscribe(t, srv, p, owner.Token, quiet), subscribe(t, srv, p, other.Token, quiet)
@@ -555,7 +556,7 @@ func TestFileEventsReachTheOwnerOnly(t *testing.T) {
 
 func TestWebSocketFrames(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u := srv.Register(t, p, "framer")
 	other := srv.Register(t, p, "other")
 	w, err := dialWS(t, srv, u.Token, "skipPresence=true")
@@ -608,7 +609,7 @@ func TestWebSocketFrames(t *testing.T) {
 
 func TestWebSocketRefusesBadDials(t *testing.T) {
 	srv := testutil.Start(t)
-	u := srv.Register(t, testutil.Protocols[0], "dialer")
+	u := srv.Register(t, client.ConnectJSON, "dialer")
 	for name, dial := range map[string]func() (*http.Response, error){
 		"no token": func() (*http.Response, error) {
 			_, res, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
@@ -648,19 +649,19 @@ func TestHeartbeatsKeepIdleStreamsAlive(t *testing.T) {
 		select {
 		case m := <-s.ch:
 			if m.GetHeartbeat().GetTime() == nil {
-				t.Errorf("%s: first message on an idle stream is %v, want a heartbeat", p.Name, m)
+				t.Errorf("%s: first message on an idle stream is %v, want a heartbeat", string(p), m)
 			}
 		case err := <-s.done:
-			t.Fatalf("%s: stream ended: %v", p.Name, err)
+			t.Fatalf("%s: stream ended: %v", string(p), err)
 		case <-time.After(wait):
-			t.Fatalf("%s: no heartbeat in %v", p.Name, wait)
+			t.Fatalf("%s: no heartbeat in %v", string(p), wait)
 		}
 	}
 }
 
 func TestMessageRateLimit(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.MessageRate, c.MessageBurst = 0.01, 2 })
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u := srv.Register(t, p, "chatty")
 	w, err := dialWS(t, srv, u.Token, "skipPresence=true")
 	if err != nil {
@@ -701,7 +702,7 @@ func TestMessageRateLimit(t *testing.T) {
 
 func TestWebSocketFrameSizeLimit(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.WSMaxFrameBytes = 4 << 10 })
-	u := srv.Register(t, testutil.Protocols[0], "big talker")
+	u := srv.Register(t, client.ConnectJSON, "big talker")
 	w, err := dialWS(t, srv, u.Token, "")
 	if err != nil {
 		t.Fatal(err)

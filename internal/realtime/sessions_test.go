@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/coder/websocket"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -68,7 +69,7 @@ func (s *sub) waitPresence(user string, change foxholev1.PresenceEvent_Change) {
 
 func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 	srv := testutil.Start(t)
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u, other := srv.Register(t, p, "rotator"), srv.Register(t, p, "bystander")
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
 	// The bystander hears presence: once the rotator has left, every one of
@@ -76,7 +77,7 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 	watch := subscribe(t, srv, p, other.Token, &foxholev1.SubscribeRequest{})
 	streams := map[string]*sub{}
 	for _, p := range testutil.Protocols {
-		streams[p.Name] = subscribe(t, srv, p, u.Token, quiet)
+		streams[string(p)] = subscribe(t, srv, p, u.Token, quiet)
 	}
 	w, err := dialWS(t, srv, u.Token, "skipPresence=true")
 	if err != nil {
@@ -126,11 +127,11 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 
 func TestExpiredTokenEndsSessions(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.TokenTTL = 2 * time.Second })
-	u := srv.Register(t, testutil.Protocols[0], "short-lived")
+	u := srv.Register(t, client.ConnectJSON, "short-lived")
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
 	streams := map[string]*sub{}
 	for _, p := range testutil.Protocols {
-		streams[p.Name] = subscribe(t, srv, p, u.Token, quiet)
+		streams[string(p)] = subscribe(t, srv, p, u.Token, quiet)
 	}
 	w, err := dialWS(t, srv, u.Token, "skipPresence=true")
 	if err != nil {
@@ -145,7 +146,7 @@ func TestExpiredTokenEndsSessions(t *testing.T) {
 
 // refusedSubscribe opens a Subscribe stream that the server must refuse for
 // being over a cap, and checks the refusal says when to retry.
-func refusedSubscribe(t *testing.T, srv *testutil.Server, p testutil.Protocol, token string) {
+func refusedSubscribe(t *testing.T, srv *testutil.Server, p client.Protocol, token string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -158,7 +159,7 @@ func refusedSubscribe(t *testing.T, srv *testutil.Server, p testutil.Protocol, t
 	}
 	ce, ok := errors.AsType[*connect.Error](err)
 	if !ok || ce.Code() != connect.CodeResourceExhausted || ce.Meta().Get("Retry-After") == "" {
-		t.Errorf("%s: Subscribe over the cap: %v, want resource_exhausted with Retry-After", p.Name, err)
+		t.Errorf("%s: Subscribe over the cap: %v, want resource_exhausted with Retry-After", string(p), err)
 	}
 }
 
@@ -185,7 +186,7 @@ func refusedWebSocket(t *testing.T, srv *testutil.Server, token string) {
 
 func TestSessionCapPerUser(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.MaxSessionsUser = 2 })
-	p := testutil.Protocols[0]
+	p := client.ConnectJSON
 	u, watcher := srv.Register(t, p, "busy"), srv.Register(t, p, "watcher")
 	watch := subscribe(t, srv, p, watcher.Token, &foxholev1.SubscribeRequest{})
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
@@ -212,7 +213,7 @@ func TestSessionCapPerUser(t *testing.T) {
 		t.Fatalf("WebSocket in a freed slot: %v", err)
 	}
 	w2.start()
-	again := subscribe(t, srv, testutil.Protocols[2], u.Token, quiet)
+	again := subscribe(t, srv, client.GRPC, u.Token, quiet)
 	send(t, srv, p, watcher.Token, "still here", "")
 	again.untilChat("still here")
 	w2.untilChat("still here")
@@ -221,7 +222,7 @@ func TestSessionCapPerUser(t *testing.T) {
 func TestSessionCapPerAddress(t *testing.T) {
 	// Every client of the test comes from 127.0.0.1.
 	srv := testutil.Start(t, func(c *config.Config) { c.MaxSessionsAddr = 3 })
-	p := testutil.Protocols[1]
+	p := client.Connect
 	var users []testutil.User
 	for i := range 4 {
 		users = append(users, srv.Register(t, p, fmt.Sprint("neighbour ", i)))

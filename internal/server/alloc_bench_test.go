@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"foxhole.dev/foxhole/client"
+
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -28,7 +30,7 @@ func (d *discard) SetWriteDeadline(time.Time) error { return nil }
 // own per call.
 func BenchmarkGetProfileServer(b *testing.B) {
 	srv := testutil.Start(b)
-	u := srv.Register(b, testutil.Protocols[0], "bench")
+	u := srv.Register(b, client.ConnectJSON, "bench")
 	h := srv.App.Handler()
 	reqs := make([]*http.Request, b.N)
 	for i := range reqs {

@@ -13,9 +13,9 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
-	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -26,7 +26,7 @@ import (
 func TestAttacksKeepMemoryBounded(t *testing.T) {
 	p := testutil.StartProcess(t)
 	pid := strconv.Itoa(p.PID)
-	hc := testutil.HTTPClient()
+	hc := client.HTTPClient(true)
 	auth := foxholev1connect.NewAuthServiceClient(hc, p.URL)
 	reg, err := auth.Register(context.Background(), connect.NewRequest(&foxholev1.RegisterRequest{}))
 	if err != nil {
@@ -70,7 +70,7 @@ func TestAttacksKeepMemoryBounded(t *testing.T) {
 			// Peak memory is measured from here: /proc/<pid>/clear_refs "5"
 			// resets it (Linux); where that fails, the peak so far is kept.
 			_ = os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0)
-			before := load.ProcessMemory(pid, "VmRSS")
+			before := testutil.ProcessMemory(pid, "VmRSS")
 			var (
 				mu      sync.Mutex
 				answers = map[int]int{}
@@ -92,7 +92,7 @@ func TestAttacksKeepMemoryBounded(t *testing.T) {
 			}
 			close(next)
 			wg.Wait()
-			peak := load.ProcessMemory(pid, "VmHWM")
+			peak := testutil.ProcessMemory(pid, "VmHWM")
 			t.Logf("RSS %d MiB before, peak %d MiB during %d calls; answers %v", before>>20, peak>>20, a.times, answers)
 			for s := range answers {
 				if !slices.Contains(a.want, s) {

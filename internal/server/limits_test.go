@@ -16,9 +16,9 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
-	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -41,7 +41,7 @@ func gzipBomb(t testing.TB, n int) []byte {
 // the headers and the body.
 func send(t testing.TB, url string, body []byte, header ...string) (int, http.Header, string) {
 	t.Helper()
-	return sendWith(t, testutil.HTTPClient(), url, body, header...)
+	return sendWith(t, client.HTTPClient(true), url, body, header...)
 }
 
 func sendWith(t testing.TB, hc *http.Client, url string, body []byte, header ...string) (int, http.Header, string) {
@@ -77,7 +77,7 @@ func grpcFrame(flags byte, msg []byte) []byte {
 func TestHostileBodiesAreRefused(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	u := srv.Register(t, testutil.Protocols[0], "uploader")
+	u := srv.Register(t, client.ConnectJSON, "uploader")
 	bomb := gzipBomb(t, 64<<20)
 	big := bytes.Repeat([]byte("x"), 10<<20)
 	cases := []struct {
@@ -122,15 +122,15 @@ func TestHostileBodiesAreRefused(t *testing.T) {
 func TestUnknownProcedure(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	u := srv.Register(t, testutil.Protocols[0], "caller")
+	u := srv.Register(t, client.ConnectJSON, "caller")
 	for _, p := range testutil.Protocols {
 		for _, token := range []string{"", u.Token} {
-			t.Run(p.Name+map[bool]string{true: " with token", false: " without token"}[token != ""], func(t *testing.T) {
-				opts := append([]connect.ClientOption{}, p.Opts...)
+			t.Run(string(p)+map[bool]string{true: " with token", false: " without token"}[token != ""], func(t *testing.T) {
+				opts := append([]connect.ClientOption{}, p.Options()...)
 				if token != "" {
-					opts = append(opts, connect.WithInterceptors(load.Bearer(token)))
+					opts = append(opts, connect.WithInterceptors(client.Bearer(token)))
 				}
-				c := connect.NewClient[emptypb.Empty, emptypb.Empty](testutil.HTTPClient(), srv.URL+"/foxhole.v1.AuthService/Nope", opts...)
+				c := connect.NewClient[emptypb.Empty, emptypb.Empty](client.HTTPClient(true), srv.URL+"/foxhole.v1.AuthService/Nope", opts...)
 				_, err := c.CallUnary(context.Background(), connect.NewRequest(&emptypb.Empty{}))
 				if code := connect.CodeOf(err); code != connect.CodeUnimplemented {
 					t.Fatalf("code %v (%v), want unimplemented", code, err)
@@ -150,7 +150,7 @@ func TestAuthRateLimit(t *testing.T) {
 		c.AuthRate, c.AuthBurst = 0.001, 3
 	})
 	for _, p := range testutil.Protocols {
-		t.Run(p.Name, func(t *testing.T) {
+		t.Run(string(p), func(t *testing.T) {
 			// Each protocol comes from its own address, named by a proxy
 			// the server does not trust: the header is ignored, so all of
 			// them share the loopback's bucket. Hence one fresh server each.
@@ -219,7 +219,7 @@ func TestProbeStreamsAreCapped(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", pr)
 		req.Header.Set("Content-Type", "application/grpc")
 		req.Header.Set("Te", "trailers")
-		return testutil.HTTPClient().Do(req)
+		return client.HTTPClient(true).Do(req)
 	}
 	for i := range 2 {
 		res, err := reflect()
@@ -256,8 +256,8 @@ func TestReadyzNamesWithoutDetails(t *testing.T) {
 func TestHeadOnSignedDownload(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	u := srv.Register(t, testutil.Protocols[0], "owner")
-	c := srv.Clients(testutil.Protocols[0], u.Token)
+	u := srv.Register(t, client.ConnectJSON, "owner")
+	c := srv.Clients(client.ConnectJSON, u.Token)
 	up, err := c.File.UploadFile(context.Background(), connect.NewRequest(&foxholev1.UploadFileRequest{Name: "a.txt", Content: []byte("hello")}))
 	if err != nil {
 		t.Fatal(err)

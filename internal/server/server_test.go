@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/grpcreflect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
@@ -76,7 +77,7 @@ func TestCurlFlow(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t, func(c *config.Config) { c.MaxRequestBytes = 64 << 10 })
-	u := srv.Register(t, testutil.Protocols[0], "victim")
+	u := srv.Register(t, client.ConnectJSON, "victim")
 	const js = "application/json"
 	cases := []struct {
 		name, path, token, contentType, body string
@@ -192,17 +193,17 @@ func TestHealthAndReflection(t *testing.T) {
 		t.Errorf("grpc.health.v1.Health/Check = %d %v", status, body)
 	}
 
-	for _, p := range []testutil.Protocol{testutil.Protocols[2], testutil.Protocols[3]} {
-		client := grpcreflect.NewClient(testutil.HTTPClient(), srv.URL, p.Opts...)
+	for _, p := range []client.Protocol{client.GRPC, client.GRPCWeb} {
+		client := grpcreflect.NewClient(client.HTTPClient(true), srv.URL, p.Options()...)
 		stream := client.NewStream(context.Background())
 		names, err := stream.ListServices()
 		stream.Close()
 		if err != nil {
-			t.Fatalf("%s: ListServices: %v", p.Name, err)
+			t.Fatalf("%s: ListServices: %v", string(p), err)
 		}
 		for _, want := range []string{"foxhole.v1.AuthService", "foxhole.v1.ProfileService", "foxhole.v1.FileService", "foxhole.v1.RealtimeService", "grpc.health.v1.Health"} {
 			if !slices.ContainsFunc(names, func(n protoreflect.FullName) bool { return string(n) == want }) {
-				t.Errorf("%s: reflection lists %v, missing %s", p.Name, names, want)
+				t.Errorf("%s: reflection lists %v, missing %s", string(p), names, want)
 			}
 		}
 	}
@@ -211,7 +212,7 @@ func TestHealthAndReflection(t *testing.T) {
 func TestRequestIDsAndAccessLog(t *testing.T) {
 	t.Parallel()
 	srv := testutil.Start(t)
-	u := srv.Register(t, testutil.Protocols[0], "logged")
+	u := srv.Register(t, client.ConnectJSON, "logged")
 
 	for _, tc := range []struct{ sent, want string }{
 		{"abc-123", "abc-123"},
@@ -237,7 +238,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 	}
 
 	// One gRPC call, to see the protocol and code in its log line.
-	_, err := srv.Clients(testutil.Protocols[2], u.Token).Profile.GetUser(context.Background(), connect.NewRequest(&foxholev1.GetUserRequest{Id: "missing"}))
+	_, err := srv.Clients(client.GRPC, u.Token).Profile.GetUser(context.Background(), connect.NewRequest(&foxholev1.GetUserRequest{Id: "missing"}))
 	if connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("GetUser(missing) = %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"foxhole.dev/foxhole/internal/load"
+	"foxhole.dev/foxhole/client"
 	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
@@ -99,22 +99,22 @@ func (p *Process) Restart(t testing.TB) *Process {
 
 // Clients returns clients for the process speaking proto, sending token
 // when it is not empty.
-func (p *Process) Clients(proto Protocol, token string) Clients {
+func (p *Process) Clients(proto client.Protocol, token string) *client.Client {
 	return (&Server{URL: p.URL}).Clients(proto, token)
 }
 
 // Register creates a user named name over proto and obtains a token for it.
-func (p *Process) Register(t testing.TB, proto Protocol, name string) User {
+func (p *Process) Register(t testing.TB, proto client.Protocol, name string) User {
 	t.Helper()
 	return (&Server{URL: p.URL}).Register(t, proto, name)
 }
 
 // RSS returns the process's resident set size in bytes.
 func (p *Process) RSS() int64 {
-	return load.ProcessMemory(strconv.Itoa(p.PID), "VmRSS")
+	return ProcessMemory(strconv.Itoa(p.PID), "VmRSS")
 }
 
 // PeakRSS returns the process's peak resident set size in bytes (VmHWM).
 func (p *Process) PeakRSS() int64 {
-	return load.ProcessMemory(strconv.Itoa(p.PID), "VmHWM")
+	return ProcessMemory(strconv.Itoa(p.PID), "VmHWM")
 }

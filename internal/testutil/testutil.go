@@ -4,21 +4,17 @@ package testutil
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
 
-	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
-	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/client"
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
-	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
@@ -111,53 +107,14 @@ func (s *Server) Stop() {
 	s.App.Close()
 }
 
-// HTTPClient speaks HTTP/2 without TLS (h2c), as gRPC needs.
-func HTTPClient() *http.Client {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{
-		Protocols:           &p,
-		MaxIdleConnsPerHost: 256,
-	}, Timeout: time.Minute}
-}
-
-// Protocol is one way of calling Foxhole.
-type Protocol struct {
-	Name string
-	Opts []connect.ClientOption
-}
-
 // Protocols lists every protocol Foxhole serves: Connect with JSON and with
 // binary protobuf, gRPC and gRPC-Web.
-var Protocols = []Protocol{
-	{"connect-json", []connect.ClientOption{connect.WithProtoJSON()}},
-	{"connect-proto", nil},
-	{"grpc", []connect.ClientOption{connect.WithGRPC()}},
-	{"grpc-web", []connect.ClientOption{connect.WithGRPCWeb()}},
-}
+var Protocols = client.Protocols
 
-// Clients are generated clients for every service, all speaking one
-// protocol and, when created with a token, carrying it.
-type Clients struct {
-	Auth     foxholev1connect.AuthServiceClient
-	Profile  foxholev1connect.ProfileServiceClient
-	File     foxholev1connect.FileServiceClient
-	Realtime foxholev1connect.RealtimeServiceClient
-}
-
-// Clients returns clients for s speaking p, sending token when it is not empty.
-func (s *Server) Clients(p Protocol, token string) Clients {
-	hc := HTTPClient()
-	opts := append([]connect.ClientOption{}, p.Opts...)
-	if token != "" {
-		opts = append(opts, connect.WithInterceptors(load.Bearer(token)))
-	}
-	return Clients{
-		Auth:     foxholev1connect.NewAuthServiceClient(hc, s.URL, opts...),
-		Profile:  foxholev1connect.NewProfileServiceClient(hc, s.URL, opts...),
-		File:     foxholev1connect.NewFileServiceClient(hc, s.URL, opts...),
-		Realtime: foxholev1connect.NewRealtimeServiceClient(hc, s.URL, opts...),
-	}
+// Clients returns a client of s speaking p, sending token when it is not
+// empty.
+func (s *Server) Clients(p client.Protocol, token string) *client.Client {
+	return client.New(s.URL, client.WithProtocol(p), client.WithToken(token))
 }
 
 // User is a registered test user.
@@ -168,19 +125,19 @@ type User struct {
 }
 
 // Register creates a user named name over p and obtains a token for it.
-func (s *Server) Register(t testing.TB, p Protocol, name string) User {
+func (s *Server) Register(t testing.TB, p client.Protocol, name string) User {
 	t.Helper()
 	c := s.Clients(p, "")
 	ctx := context.Background()
-	reg, err := c.Auth.Register(ctx, connect.NewRequest(&foxholev1.RegisterRequest{ScreenName: name}))
+	reg, err := c.Register(ctx, name)
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
-	tok, err := c.Auth.CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: reg.Msg.GetUserSecret()}))
+	tok, err := c.Tokens.Token(ctx)
 	if err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
-	return User{ID: reg.Msg.GetUser().GetId(), Secret: reg.Msg.GetUserSecret(), Token: tok.Msg.GetAccessToken()}
+	return User{ID: reg.GetUser().GetId(), Secret: reg.GetUserSecret(), Token: tok}
 }
 
 // LockedBuffer is a bytes.Buffer safe for concurrent writes and reads.

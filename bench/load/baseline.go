@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"foxhole.dev/foxhole/client"
 )
 
 // JWTBaseline is the ceiling for an authenticated unary call: a bare
@@ -73,7 +75,7 @@ func (b *JWTBaseline) Close() error { return b.server.Close() }
 // Op returns the op factory that loads the baseline as the http-json
 // protocol loads GetProfile: a POST with a bearer token and a JSON body.
 func (b *JWTBaseline) Op() func(int) (Op, error) {
-	op := postJSON(HTTPClient(false), b.URL+"/profile", b.token)
+	op := postJSON(client.HTTPClient(false), b.URL+"/profile", b.token)
 	return func(int) (Op, error) { return op, nil }
 }
 

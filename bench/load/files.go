@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,46 +11,28 @@ import (
 
 	"connectrpc.com/connect"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
-	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/internal/testutil"
 )
-
-// Content yields n bytes: one random MiB, repeated, so that producing the
-// bytes costs nothing next to moving them.
-func Content(n int64) io.Reader {
-	block := make([]byte, 1<<20)
-	rand.Read(block)
-	return io.LimitReader(&repeat{block: block}, n)
-}
-
-type repeat struct {
-	block []byte
-	off   int
-}
-
-func (r *repeat) Read(p []byte) (int, error) {
-	n := copy(p, r.block[r.off:])
-	r.off = (r.off + n) % len(r.block)
-	return n, nil
-}
 
 // UploadOp returns the op factory of the upload scenario: each caller PUTs
 // files of size bytes to /files/{name} as its own user.
 func (t *Target) UploadOp(ctx context.Context, size int64) func(int) (Op, error) {
-	client := HTTPClient(false)
+	hc := client.HTTPClient(false)
 	return func(int) (Op, error) {
 		u, err := t.NewUser(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", Content(size))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", testutil.Content(size))
 			if err != nil {
 				return err
 			}
 			req.ContentLength = size
 			req.Header.Set("Authorization", "Bearer "+u.Token)
-			res, err := client.Do(req)
+			res, err := hc.Do(req)
 			if err != nil {
 				return err
 			}
@@ -78,7 +59,7 @@ func DiskOp(dir string, size int64) func(int) (Op, error) {
 				return err
 			}
 			defer f.Close()
-			if _, err := io.CopyBuffer(f, Content(size), buf); err != nil {
+			if _, err := io.CopyBuffer(f, testutil.Content(size), buf); err != nil {
 				return err
 			}
 			return f.Sync()
@@ -90,19 +71,19 @@ func DiskOp(dir string, size int64) func(int) (Op, error) {
 // uploads one file of size bytes, then fetches it again and again through
 // its download URL, as a browser would.
 func (t *Target) DownloadOp(ctx context.Context, size int64) func(int) (Op, error) {
-	client := HTTPClient(false)
+	hc := client.HTTPClient(false)
 	return func(int) (Op, error) {
 		u, err := t.NewUser(ctx)
 		if err != nil {
 			return nil, err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", Content(size))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, t.URL+"/files/load.bin", testutil.Content(size))
 		if err != nil {
 			return nil, err
 		}
 		req.ContentLength = size
 		req.Header.Set("Authorization", "Bearer "+u.Token)
-		res, err := client.Do(req)
+		res, err := hc.Do(req)
 		if err != nil {
 			return nil, err
 		}
@@ -112,8 +93,7 @@ func (t *Target) DownloadOp(ctx context.Context, size int64) func(int) (Op, erro
 		if err != nil || res.StatusCode != http.StatusCreated {
 			return nil, fmt.Errorf("upload the file to download: %d %v", res.StatusCode, err)
 		}
-		got, err := foxholev1connect.NewFileServiceClient(t.client, t.URL, t.opts(u.Token)...).
-			GetFile(ctx, connect.NewRequest(&foxholev1.GetFileRequest{Id: f.ID}))
+		got, err := t.client(u.Token).File.GetFile(ctx, connect.NewRequest(&foxholev1.GetFileRequest{Id: f.ID}))
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +103,7 @@ func (t *Target) DownloadOp(ctx context.Context, size int64) func(int) (Op, erro
 			if err != nil {
 				return err
 			}
-			res, err := client.Do(req)
+			res, err := hc.Do(req)
 			if err != nil {
 				return err
 			}

@@ -5,44 +5,23 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"sort"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 )
 
-// Protocols are the ways of calling Foxhole, by the names the flags use.
-var Protocols = map[string][]connect.ClientOption{
-	"connect-json":  {connect.WithProtoJSON()},
-	"connect-proto": nil,
-	"grpc":          {connect.WithGRPC()},
-	"grpc-web":      {connect.WithGRPCWeb()},
-}
-
-// ProtocolNames lists the protocols in a stable order.
+// ProtocolNames lists the protocols by the names the flags use: the
+// client's, and plain JSON POSTs.
 func ProtocolNames() []string {
 	names := []string{HTTPJSON}
-	for n := range Protocols {
-		names = append(names, n)
+	for _, p := range client.Protocols {
+		names = append(names, string(p))
 	}
-	sort.Strings(names)
 	return names
-}
-
-// HTTPClient speaks HTTP/2 without TLS (h2c) when h2c is set, as gRPC
-// needs, else HTTP/1.1 with a connection per caller, as wrk and curl do.
-func HTTPClient(h2c bool) *http.Client {
-	var p http.Protocols
-	if h2c {
-		p.SetUnencryptedHTTP2(true)
-	} else {
-		p.SetHTTP1(true)
-	}
-	return &http.Client{Transport: &http.Transport{Protocols: &p, MaxIdleConnsPerHost: 1024}, Timeout: time.Minute}
 }
 
 // HTTPJSON is the protocol name of plain JSON POSTs, as curl sends Connect
@@ -56,32 +35,30 @@ var Unary = []string{"register", "token", "profile", "mixed", "message"}
 type Target struct {
 	URL      string
 	Protocol string
-	client   *http.Client
+	protocol client.Protocol
+	http     *http.Client
 }
 
-// NewTarget returns a Target; protocol is a key of Protocols.
+// NewTarget returns a Target; protocol is one of ProtocolNames. Plain JSON
+// POSTs go over HTTP/1.1 with a connection per caller, as curl does; the
+// client's protocols over h2c, as Go services call.
 func NewTarget(url, protocol string) (*Target, error) {
-	if _, ok := Protocols[protocol]; !ok && protocol != HTTPJSON {
-		return nil, fmt.Errorf("unknown protocol %q (want one of %v)", protocol, ProtocolNames())
+	t := &Target{URL: url, Protocol: protocol, protocol: client.ConnectJSON}
+	if protocol != HTTPJSON {
+		p, err := client.ParseProtocol(protocol)
+		if err != nil {
+			return nil, fmt.Errorf("%w, or %s", err, HTTPJSON)
+		}
+		t.protocol = p
 	}
-	return &Target{URL: url, Protocol: protocol, client: HTTPClient(protocol != HTTPJSON)}, nil
+	t.http = client.HTTPClient(protocol != HTTPJSON)
+	return t, nil
 }
 
-func (t *Target) auth(token string) foxholev1connect.AuthServiceClient {
-	return foxholev1connect.NewAuthServiceClient(t.client, t.URL, t.opts(token)...)
-}
-
-func (t *Target) profile(token string) foxholev1connect.ProfileServiceClient {
-	return foxholev1connect.NewProfileServiceClient(t.client, t.URL, t.opts(token)...)
-}
-
-func (t *Target) opts(token string) []connect.ClientOption {
-	// Plain JSON POSTs set up their users with Connect JSON on HTTP/1.1.
-	opts := append([]connect.ClientOption{connect.WithProtoJSON()}, Protocols[t.Protocol]...)
-	if token != "" {
-		opts = append(opts, connect.WithInterceptors(Bearer(token)))
-	}
-	return opts
+// client returns a client of the target carrying token when it is not
+// empty.
+func (t *Target) client(token string) *client.Client {
+	return client.New(t.URL, client.WithProtocol(t.protocol), client.WithHTTPClient(t.http), client.WithToken(token))
 }
 
 // User is a registered user with a token.
@@ -91,22 +68,23 @@ type User struct {
 
 // NewUser registers a user and obtains its token.
 func (t *Target) NewUser(ctx context.Context) (User, error) {
-	reg, err := t.auth("").Register(ctx, connect.NewRequest(&foxholev1.RegisterRequest{}))
+	c := t.client("")
+	reg, err := c.Register(ctx, "")
 	if err != nil {
 		return User{}, fmt.Errorf("register: %w", err)
 	}
-	tok, err := t.auth("").CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: reg.Msg.GetUserSecret()}))
+	tok, err := c.Tokens.Token(ctx)
 	if err != nil {
 		return User{}, fmt.Errorf("create token: %w", err)
 	}
-	return User{ID: reg.Msg.GetUser().GetId(), Secret: reg.Msg.GetUserSecret(), Token: tok.Msg.GetAccessToken()}, nil
+	return User{ID: reg.GetUser().GetId(), Secret: reg.GetUserSecret(), Token: tok}, nil
 }
 
 // UnaryOp returns the op factory of a unary scenario.
 func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, error), error) {
 	switch scenario {
 	case "register":
-		c := t.auth("")
+		c := t.client("").Auth
 		return func(int) (Op, error) {
 			return func(ctx context.Context) error {
 				_, err := c.Register(ctx, connect.NewRequest(&foxholev1.RegisterRequest{}))
@@ -119,7 +97,7 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 			if err != nil {
 				return nil, err
 			}
-			c := t.auth("")
+			c := t.client("").Auth
 			return func(ctx context.Context) error {
 				_, err := c.CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: u.Secret}))
 				return err
@@ -132,9 +110,9 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 				return nil, err
 			}
 			if t.Protocol == HTTPJSON {
-				return postJSON(t.client, t.URL+"/"+foxholev1connect.ProfileServiceName+"/GetProfile", u.Token), nil
+				return postJSON(t.http, t.URL+"/"+foxholev1connect.ProfileServiceName+"/GetProfile", u.Token), nil
 			}
-			c := t.profile(u.Token)
+			c := t.client(u.Token).Profile
 			return func(ctx context.Context) error {
 				_, err := c.GetProfile(ctx, connect.NewRequest(&foxholev1.GetProfileRequest{}))
 				return err
@@ -148,7 +126,7 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 			if err != nil {
 				return nil, err
 			}
-			c := foxholev1connect.NewRealtimeServiceClient(t.client, t.URL, t.opts(u.Token)...)
+			c := t.client(u.Token).Realtime
 			return func(ctx context.Context) error {
 				_, err := c.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: "load"}))
 				return err
@@ -166,7 +144,7 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 			if err != nil {
 				return nil, err
 			}
-			p, a := t.profile(u.Token), t.auth("")
+			p, a := t.client(u.Token).Profile, t.client("").Auth
 			return func(ctx context.Context) error {
 				var err error
 				switch n := rand.IntN(100); {
@@ -187,30 +165,4 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", scenario)
-}
-
-// Bearer is a client interceptor that sets `Authorization: Bearer <token>`
-// on every call.
-type Bearer string
-
-// WrapUnary implements connect.Interceptor.
-func (b Bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-
-// WrapStreamingClient implements connect.Interceptor.
-func (b Bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-
-// WrapStreamingHandler implements connect.Interceptor.
-func (b Bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
 }

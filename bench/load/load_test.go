@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"foxhole.dev/foxhole/bench/load"
 	"foxhole.dev/foxhole/internal/config"
-	"foxhole.dev/foxhole/internal/load"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 

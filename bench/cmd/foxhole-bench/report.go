@@ -17,7 +17,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
-	"foxhole.dev/foxhole/internal/load"
+	"foxhole.dev/foxhole/bench/load"
 )
 
 // The generated part of the benchmarks page sits between these markers; the

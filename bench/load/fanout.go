@@ -16,8 +16,8 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/coder/websocket"
 
+	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
-	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 )
 
 // FanoutOptions shape a realtime run: Subscribers listen, one message is
@@ -90,7 +90,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 		mu.Unlock()
 	}
 
-	h1 := HTTPClient(false)
+	h1 := client.HTTPClient(false)
 	dial := make(chan struct{}, 64)
 	var ready sync.WaitGroup
 	for i := range o.Subscribers {
@@ -101,8 +101,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 			seen := make(map[int64]struct{}, o.Broadcasts)
 			if o.Transport == "stream" {
 				req := connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: true})
-				req.Header().Set("Authorization", "Bearer "+token)
-				stream, err := foxholev1connect.NewRealtimeServiceClient(h1, strings.TrimSuffix(sub, "/baseline")).Subscribe(ctx, req)
+				stream, err := client.New(sub, client.WithHTTPClient(h1), client.WithToken(token)).Realtime.Subscribe(ctx, req)
 				<-dial
 				ready.Done()
 				if err != nil {

@@ -21,8 +21,9 @@ import (
 	"strings"
 	"time"
 
+	"foxhole.dev/foxhole/bench/load"
 	"foxhole.dev/foxhole/internal/config"
-	"foxhole.dev/foxhole/internal/load"
+	"foxhole.dev/foxhole/internal/testutil"
 )
 
 func main() {
@@ -219,5 +220,5 @@ func (p *process) stop() {
 
 // rss returns the server's peak resident set size.
 func (p *process) rss() int64 {
-	return load.ProcessMemory(strconv.Itoa(p.cmd.Process.Pid), "VmHWM")
+	return testutil.ProcessMemory(strconv.Itoa(p.cmd.Process.Pid), "VmHWM")
 }
