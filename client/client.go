@@ -154,20 +154,32 @@ func New(serverURL string, opts ...Option) *Client {
 	c.Profile = foxholev1connect.NewProfileServiceClient(cfg.http, serverURL, authed...)
 	c.File = foxholev1connect.NewFileServiceClient(cfg.http, serverURL, authed...)
 	c.Realtime = foxholev1connect.NewRealtimeServiceClient(cfg.http, serverURL, authed...)
-	// RotateSecret is the one authenticated call of the auth service.
-	c.Auth = authClient{c.Auth, foxholev1connect.NewAuthServiceClient(cfg.http, serverURL, authed...)}
+	c.Auth = authClient{c.Auth, c}
 	return c
 }
 
-// authClient sends Register and CreateToken without a token and
-// RotateSecret with one.
+// authClient sends Register and CreateToken without a token, and
+// RotateSecret with one, after which the client goes on with the new
+// secret.
 type authClient struct {
 	foxholev1connect.AuthServiceClient
-	authed foxholev1connect.AuthServiceClient
+	c *Client
 }
 
 func (a authClient) RotateSecret(ctx context.Context, req *connect.Request[foxholev1.RotateSecretRequest]) (*connect.Response[foxholev1.RotateSecretResponse], error) {
-	return a.authed.RotateSecret(ctx, req)
+	ts := a.c.Tokens
+	if ts == nil {
+		return a.AuthServiceClient.RotateSecret(ctx, req)
+	}
+	var res *connect.Response[foxholev1.RotateSecretResponse]
+	err := ts.rotate(ctx, func(token string) (secret string, err error) {
+		setBearer(req.Header(), token)
+		if res, err = a.AuthServiceClient.RotateSecret(ctx, req); err != nil {
+			return "", err
+		}
+		return res.Msg.GetUserSecret(), nil
+	})
+	return res, err
 }
 
 // Register creates a user named name (empty: the server picks one) and,
@@ -191,9 +203,5 @@ func (c *Client) RotateSecret(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	secret := res.Msg.GetUserSecret()
-	if c.Tokens != nil {
-		c.Tokens.setSecret(secret)
-	}
-	return secret, nil
+	return res.Msg.GetUserSecret(), nil
 }

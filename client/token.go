@@ -49,6 +49,10 @@ func StaticToken(token string) *TokenSource {
 func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	return ts.tokenLocked(ctx)
+}
+
+func (ts *TokenSource) tokenLocked(ctx context.Context) (string, error) {
 	now := ts.now()
 	if ts.auth == nil || (ts.token != "" && now.Before(ts.renewAt)) {
 		return ts.token, nil
@@ -61,6 +65,26 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.expires = res.Msg.GetExpiresAt().AsTime()
 	ts.renewAt = ts.expires.Add(-min(renewBefore, ts.expires.Sub(now)/4))
 	return ts.token, nil
+}
+
+// rotate calls RotateSecret through call with a token and goes on with the
+// secret it returns. No token is obtained meanwhile: a session the
+// rotation ends reconnects with the new secret, never the old.
+func (ts *TokenSource) rotate(ctx context.Context, call func(token string) (secret string, err error)) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	tok, err := ts.tokenLocked(ctx)
+	if err != nil {
+		return err
+	}
+	secret, err := call(tok)
+	if err != nil {
+		return err
+	}
+	if ts.auth != nil {
+		ts.secret, ts.token = secret, ""
+	}
+	return nil
 }
 
 // Expires reports when the token last handed out expires; zero for a
@@ -79,14 +103,6 @@ func (ts *TokenSource) Invalidate(token string) {
 	defer ts.mu.Unlock()
 	if ts.auth != nil && ts.token == token {
 		ts.token = ""
-	}
-}
-
-func (ts *TokenSource) setSecret(secret string) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if ts.auth != nil {
-		ts.secret, ts.token = secret, ""
 	}
 }
 

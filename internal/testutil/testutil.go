@@ -42,25 +42,35 @@ func Start(t testing.TB, edit ...func(*config.Config)) *Server {
 // server's data.
 func StartIn(t testing.TB, dir string, edit ...func(*config.Config)) *Server {
 	t.Helper()
+	url := DatabaseURL(t, dir)
+	s, err := Serve(dir, append([]func(*config.Config){func(c *config.Config) { c.DatabaseURL = url }}, edit...)...)
+	if err != nil {
+		t.Fatalf("start foxhole: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Serve starts a server on dir (its SQLite file, unless edit names a
+// database), for code that runs outside a test, such as a TestMain; the
+// caller stops it.
+func Serve(dir string, edit ...func(*config.Config)) (*Server, error) {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Addr = "127.0.0.1:0"
-	cfg.DatabaseURL = DatabaseURL(t, dir)
 	for _, e := range edit {
 		e(&cfg)
 	}
 	logs := &LockedBuffer{}
 	a, err := app.New(context.Background(), cfg, zerolog.New(logs))
 	if err != nil {
-		t.Fatalf("start foxhole: %v", err)
+		return nil, err
 	}
 	hs := httptest.NewUnstartedServer(a.Handler())
 	// Serve with the production http.Server settings: HTTP/1.1 and h2c.
 	hs.Config = a.Server()
 	hs.Start()
-	s := &Server{URL: hs.URL, DataDir: dir, Config: cfg, App: a, Logs: logs, http: hs}
-	t.Cleanup(s.Stop)
-	return s
+	return &Server{URL: hs.URL, DataDir: dir, Config: cfg, App: a, Logs: logs, http: hs}, nil
 }
 
 // FOXHOLE_TEST_DATABASE picks the database of the servers tests start:
