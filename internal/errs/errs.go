@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -57,3 +58,18 @@ type Limited struct {
 
 func (e *Limited) Error() string { return e.Msg }
 func (e *Limited) Unwrap() error { return ErrResourceExhausted }
+
+// JSON is the body of an error answered outside the Connect protocol, on
+// Foxhole's plain HTTP routes and in WebSocket error frames:
+// {"error": {"code": "not_found", "message": "…"}}, code being a Connect
+// code's name.
+func JSON(code, message string) []byte {
+	type body struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	b, _ := json.Marshal(struct {
+		Error body `json:"error"`
+	}{body{code, message}})
+	return b
+}

@@ -197,7 +197,7 @@ func decodeFrame(data []byte) (content, recipient string, err error) {
 
 // writeError sends an error frame: {"error": {"code": …, "message": …}}.
 func writeError(ctx context.Context, c *websocket.Conn, ce *connect.Error) {
-	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": ce.Code().String(), "message": ce.Message()}})
+	b := errs.JSON(ce.Code().String(), ce.Message())
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Write(wctx, websocket.MessageText, b); err != nil {

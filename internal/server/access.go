@@ -147,25 +147,10 @@ func codeFromResponse(w *statusWriter) string {
 			return connect.Code(n).String()
 		}
 	}
-	switch st := w.status(); {
-	case st < 400:
+	if w.status() < 400 {
 		return "ok"
-	case st == http.StatusBadRequest:
-		return connect.CodeInvalidArgument.String()
-	case st == http.StatusUnauthorized:
-		return connect.CodeUnauthenticated.String()
-	case st == http.StatusForbidden:
-		return connect.CodePermissionDenied.String()
-	case st == http.StatusNotFound:
-		return connect.CodeNotFound.String()
-	case st == http.StatusRequestEntityTooLarge, st == http.StatusTooManyRequests:
-		return connect.CodeResourceExhausted.String()
-	case st == http.StatusUnsupportedMediaType, st == http.StatusMethodNotAllowed:
-		return connect.CodeUnimplemented.String()
-	case st == http.StatusServiceUnavailable:
-		return connect.CodeUnavailable.String()
 	}
-	return connect.CodeUnknown.String()
+	return codeOfStatus(w.status()).String()
 }
 
 // statusWriter remembers the response status. It passes Flush and the other

@@ -61,22 +61,30 @@ func toConnect(ctx context.Context, err error) *connect.Error {
 	return connect.NewError(connect.CodeInternal, errors.New(msg))
 }
 
-// statuses maps Connect codes to the HTTP status of a plain JSON error
-// (/files and requests refused before any Connect handler), as the Connect
-// protocol does.
-var statuses = map[connect.Code]int{
-	connect.CodeCanceled:           499, // client closed request
-	connect.CodeInvalidArgument:    http.StatusBadRequest,
-	connect.CodeDeadlineExceeded:   http.StatusGatewayTimeout,
-	connect.CodeNotFound:           http.StatusNotFound,
-	connect.CodeAlreadyExists:      http.StatusConflict,
-	connect.CodePermissionDenied:   http.StatusForbidden,
-	connect.CodeResourceExhausted:  http.StatusTooManyRequests,
-	connect.CodeFailedPrecondition: http.StatusBadRequest,
-	connect.CodeOutOfRange:         http.StatusBadRequest,
-	connect.CodeUnimplemented:      http.StatusNotFound,
-	connect.CodeUnavailable:        http.StatusServiceUnavailable,
-	connect.CodeUnauthenticated:    http.StatusUnauthorized,
+// statuses pairs Connect codes with HTTP statuses, as the Connect protocol
+// does. Read one way it gives the status of a plain JSON error (/files, and
+// requests refused before any Connect handler): the first row of a code.
+// Read the other way it gives the access log the code of a call answered
+// with only a status: the first row of a status.
+var statuses = []struct {
+	code   connect.Code
+	status int
+}{
+	{connect.CodeCanceled, 499}, // client closed request
+	{connect.CodeInvalidArgument, http.StatusBadRequest},
+	{connect.CodeFailedPrecondition, http.StatusBadRequest},
+	{connect.CodeOutOfRange, http.StatusBadRequest},
+	{connect.CodeUnauthenticated, http.StatusUnauthorized},
+	{connect.CodePermissionDenied, http.StatusForbidden},
+	{connect.CodeNotFound, http.StatusNotFound},
+	{connect.CodeUnimplemented, http.StatusNotFound},
+	{connect.CodeUnimplemented, http.StatusMethodNotAllowed},
+	{connect.CodeUnimplemented, http.StatusUnsupportedMediaType},
+	{connect.CodeAlreadyExists, http.StatusConflict},
+	{connect.CodeResourceExhausted, http.StatusTooManyRequests},
+	{connect.CodeResourceExhausted, http.StatusRequestEntityTooLarge},
+	{connect.CodeUnavailable, http.StatusServiceUnavailable},
+	{connect.CodeDeadlineExceeded, http.StatusGatewayTimeout},
 }
 
 // httpStatus is the HTTP status of ce as a plain JSON error. A resource
@@ -86,8 +94,20 @@ func httpStatus(ce *connect.Error) int {
 	if ce.Code() == connect.CodeResourceExhausted && ce.Meta().Get("Retry-After") == "" {
 		return http.StatusRequestEntityTooLarge
 	}
-	if s, ok := statuses[ce.Code()]; ok {
-		return s
+	for _, s := range statuses {
+		if s.code == ce.Code() {
+			return s.status
+		}
 	}
 	return http.StatusInternalServerError
+}
+
+// codeOfStatus is the Connect code of an answer with HTTP status st.
+func codeOfStatus(st int) connect.Code {
+	for _, s := range statuses {
+		if s.status == st {
+			return s.code
+		}
+	}
+	return connect.CodeUnknown
 }

@@ -200,7 +200,7 @@ func writeUnknown(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodPost && (strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/proto")) {
 		// A Connect unary error body.
-		writeJSON(w, http.StatusNotFound, map[string]string{"code": ce.Code().String(), "message": ce.Message()})
+		writeJSON(w, httpStatus(ce), map[string]string{"code": ce.Code().String(), "message": ce.Message()})
 		return
 	}
 	writeJSONError(w, ce)

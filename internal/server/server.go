@@ -27,6 +27,7 @@ import (
 	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/clientaddr"
+	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/ratelimit"
@@ -215,9 +216,9 @@ func writeJSONError(w http.ResponseWriter, ce *connect.Error) {
 	for k, v := range ce.Meta() {
 		w.Header()[k] = v
 	}
-	writeJSON(w, httpStatus(ce), map[string]any{"error": map[string]string{
-		"code": ce.Code().String(), "message": ce.Message(),
-	}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus(ce))
+	_, _ = w.Write(errs.JSON(ce.Code().String(), ce.Message()))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
