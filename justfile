@@ -189,7 +189,8 @@ bench-attacks:
 bench-profile:
     go test -run '^$' -bench GetProfile -benchtime 20000x -count 1 ./internal/profile/
 
-# Register and SendMessage per second on SQLite and on PostgreSQL, in one run
+# Register and SendMessage per second on SQLite and on PostgreSQL, in one run,
+# then the store's reads under writes with one pool or a separate reader pool
 # (docs/scaling.md). PostgreSQL is a throwaway cluster on this machine, durable
 # like a production one (fsync on, Debian's defaults), stopped and removed after.
 bench-postgres:
@@ -217,6 +218,8 @@ bench-postgres:
         FOXHOLE_DATABASE_URL=$url bin/foxhole-bench -local bin/foxhole -scenario $scenario -protocol connect -c 64 -d 10s
       done
     done
+    echo "== reads under writes, one pool or a reader pool"
+    go test -count=1 -run '^$' -bench ReadsUnderWrites -benchtime 30000x ./internal/store/
 
 # The MinIO server the tests start (built from the Go module proxy, once).
 minio:

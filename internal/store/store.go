@@ -7,7 +7,8 @@
 // write lock up front (BEGIN IMMEDIATE) instead of failing on upgrade, and a
 // pool of readers that WAL mode lets run beside the writer. PostgreSQL takes
 // many writers at once and its readers never wait for them, so one pool
-// serves both there (postgres.go).
+// serves both there (postgres.go); a separate reader pool did not read
+// faster under writes (BenchmarkReadsUnderWrites, docs/scaling.md).
 //
 // The SQL of the two engines differs in a few places only, each a switch on
 // Store.pg beside the query, so that both versions are read together.
