@@ -21,6 +21,7 @@ type call struct {
 	requestID string
 	userID    string
 	code      string // Connect code, once known
+	w         statusWriter
 }
 
 type callKey struct{}
@@ -64,7 +65,8 @@ func accessLog(base zerolog.Logger, next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", c.requestID)
 		log := base.With().Str("request_id", c.requestID).Logger()
 		ctx := context.WithValue(log.WithContext(r.Context()), callKey{}, c)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &c.w
+		sw.ResponseWriter = w
 		next.ServeHTTP(sw, r.WithContext(ctx))
 
 		code := c.code

@@ -227,11 +227,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// withClientAddr puts the client's address in the request context, for
-// limits per client.
+// withClientAddr puts the client's address in the request context of the
+// routes with limits per client (Register and CreateToken, and the realtime
+// sessions' caps); other calls do without the copy of the request it costs.
 func withClientAddr(res *clientaddr.Resolver, next http.Handler) http.Handler {
+	limited := map[string]bool{
+		foxholev1connect.AuthServiceRegisterProcedure:      true,
+		foxholev1connect.AuthServiceCreateTokenProcedure:   true,
+		foxholev1connect.RealtimeServiceSubscribeProcedure: true,
+		"/ws": true,
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(clientaddr.With(r.Context(), res.Addr(r))))
+		if limited[r.URL.Path] {
+			r = r.WithContext(clientaddr.With(r.Context(), res.Addr(r)))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
