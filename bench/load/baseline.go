@@ -3,44 +3,48 @@ package load
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 
 	"foxhole.dev/foxhole/client"
 )
 
-// JWTBaseline is the ceiling for an authenticated unary call: a bare
-// net/http handler on h2c that verifies an HS256 JWT the way Foxhole does
-// and answers the JSON GetProfile answers, with no database and no RPC
-// framework.
-type JWTBaseline struct {
-	URL    string
-	token  string
-	server *http.Server
-}
+// The baselines are the ceilings Foxhole is measured against: bare net/http
+// handlers doing the least work a call of each kind needs, with no
+// database, no RPC framework and no limits.
+//
+//   - POST /profile verifies an HS256 JWT the way Foxhole does and answers
+//     the JSON GetProfile answers: the ceiling of an authenticated call.
+//   - POST /token hashes the secret in the body, finds its user in a map,
+//     signs an HS256 JWT and answers the JSON CreateToken answers: the
+//     ceiling of token issuance.
+//   - GET /baseline/ws relays every text frame to every connected
+//     WebSocket: the ceiling of realtime fan-out.
+//
+// The key and the one secret are fixed, so that the load tool can make
+// tokens and calls for a baseline running in another process.
+var (
+	baselineKey    = []byte("foxhole-bench baseline signing key; not a secret")
+	baselineSecret = "fxs_baseline-secret"
+	baselineUser   = "0123456789abcdefghjkmnpqrs"
+)
 
 // profileJSON is a GetProfile answer as Connect JSON prints it.
 var profileJSON = []byte(`{"user":{"id":"0123456789abcdefghjkmnpqrs","screenName":"baseline","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}`)
 
-// StartJWTBaseline serves the baseline on a free loopback port.
-func StartJWTBaseline() (*JWTBaseline, error) {
-	key := make([]byte, 64)
-	rand.Read(key)
+// BaselineHandler serves the baselines.
+func BaselineHandler() http.Handler {
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer("foxhole"), jwt.WithExpirationRequired())
-	now := time.Now()
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Issuer: "foxhole", Subject: "0123456789abcdefghjkmnpqrs",
-		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
-	}).SignedString(key)
-	if err != nil {
-		return nil, err
-	}
+	users := map[[sha256.Size]byte]string{sha256.Sum256([]byte(baselineSecret)): baselineUser}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /profile", func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
@@ -49,7 +53,7 @@ func StartJWTBaseline() (*JWTBaseline, error) {
 			http.Error(w, `{"code":"unauthenticated"}`, http.StatusUnauthorized)
 			return
 		}
-		if _, err := parser.ParseWithClaims(auth[7:], &claims, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
+		if _, err := parser.ParseWithClaims(auth[7:], &claims, func(*jwt.Token) (any, error) { return baselineKey, nil }); err != nil {
 			http.Error(w, `{"code":"unauthenticated"}`, http.StatusUnauthorized)
 			return
 		}
@@ -57,38 +61,145 @@ func StartJWTBaseline() (*JWTBaseline, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(profileJSON)
 	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ UserSecret string }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&req); err != nil {
+			http.Error(w, `{"code":"invalid_argument"}`, http.StatusBadRequest)
+			return
+		}
+		user, ok := users[sha256.Sum256([]byte(req.UserSecret))]
+		if !ok {
+			http.Error(w, `{"code":"unauthenticated"}`, http.StatusUnauthorized)
+			return
+		}
+		token, expires, err := signBaselineToken(user, time.Now())
+		if err != nil {
+			http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"accessToken": token, "tokenType": "Bearer", "expiresAt": expires.Format(time.RFC3339)})
+	})
+	var relay wsRelay
+	mux.HandleFunc("GET /baseline/ws", relay.serve)
+	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+	return mux
+}
+
+func signBaselineToken(user string, now time.Time) (string, time.Time, error) {
+	expires := now.Add(time.Hour)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": "foxhole", "sub": user, "iat": now.Unix(), "exp": expires.Unix(), "ver": 1,
+	}).SignedString(baselineKey)
+	return token, expires, err
+}
+
+// wsRelay is the WebSocket baseline.
+type wsRelay struct {
+	mu    sync.RWMutex
+	conns map[*websocket.Conn]struct{}
+}
+
+func (b *wsRelay) serve(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	if b.conns == nil {
+		b.conns = map[*websocket.Conn]struct{}{}
+	}
+	b.conns[c] = struct{}{}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.conns, c)
+		b.mu.Unlock()
+		c.CloseNow()
+	}()
+	for {
+		_, data, err := c.Read(context.Background())
+		if err != nil {
+			return
+		}
+		b.mu.RLock()
+		for peer := range b.conns {
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = peer.Write(wctx, websocket.MessageText, data)
+			cancel()
+		}
+		b.mu.RUnlock()
+	}
+}
+
+// Baseline is the baselines served in this process, for tests and single
+// runs; the report runs them in a process of their own.
+type Baseline struct {
+	URL    string
+	server *http.Server
+}
+
+// StartBaseline serves the baselines on a free loopback port.
+func StartBaseline() (*Baseline, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	srv := ServeBaseline(ln)
+	return &Baseline{URL: "http://" + ln.Addr().String(), server: srv}, nil
+}
+
+// ServeBaseline serves the baselines on ln, over HTTP/1.1 and h2c, until
+// the returned server is closed.
+func ServeBaseline(ln net.Listener) *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: mux, Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: BaselineHandler(), Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return &JWTBaseline{URL: "http://" + ln.Addr().String(), token: token, server: srv}, nil
+	return srv
 }
 
 // Close stops the baseline server.
-func (b *JWTBaseline) Close() error { return b.server.Close() }
+func (b *Baseline) Close() error { return b.server.Close() }
 
-// Op returns the op factory that loads the baseline as the http-json
-// protocol loads GetProfile: a POST with a bearer token and a JSON body.
-func (b *JWTBaseline) Op() func(int) (Op, error) {
-	op := postJSON(client.HTTPClient(false), b.URL+"/profile", b.token)
+// ProfileBaselineOp returns the op factory that loads the JWT baseline at
+// url as the http-json protocol loads GetProfile: a POST with a bearer
+// token and a JSON body.
+func ProfileBaselineOp(url string) (func(int) (Op, error), error) {
+	token, _, err := signBaselineToken(baselineUser, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	op := postJSON(client.HTTPClient(false), url+"/profile", token, []byte("{}"))
+	return func(int) (Op, error) { return op, nil }, nil
+}
+
+// TokenBaselineOp returns the op factory that loads the signing baseline
+// at url as the http-json protocol loads CreateToken.
+func TokenBaselineOp(url string) func(int) (Op, error) {
+	body, _ := json.Marshal(map[string]string{"userSecret": baselineSecret})
+	op := postJSON(client.HTTPClient(false), url+"/token", "", body)
 	return func(int) (Op, error) { return op, nil }
 }
 
-// postJSON returns an op that POSTs {} with a bearer token, as curl would
-// call a Connect unary method, and reads the whole answer.
-func postJSON(client *http.Client, url, token string) Op {
+// WSBaselineURL is the URL RunFanout takes for the WebSocket baseline at
+// url.
+func WSBaselineURL(url string) string { return url + "/baseline" }
+
+// postJSON returns an op that POSTs body, with a bearer token when token
+// is not empty, as curl would call a Connect unary method, and reads the
+// whole answer.
+func postJSON(client *http.Client, url, token string, body []byte) Op {
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte("{}")))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 		res, err := client.Do(req)
 		if err != nil {
 			return err

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,59 +187,3 @@ func wsURL(url, token string, i int) string {
 	}
 	return u + "/ws?skipPresence=true&token=" + token
 }
-
-// WSBaseline is the ceiling for realtime: a bare WebSocket server whose /ws
-// relays every text frame to every connected socket, with no storage, no
-// authentication and no encoding.
-type WSBaseline struct {
-	URL    string // ends in /baseline, which RunFanout recognises
-	server *http.Server
-
-	mu    sync.RWMutex
-	conns map[*websocket.Conn]struct{}
-}
-
-// StartWSBaseline serves the baseline on a free loopback port.
-func StartWSBaseline() (*WSBaseline, error) {
-	b := &WSBaseline{conns: map[*websocket.Conn]struct{}{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /baseline/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		b.mu.Lock()
-		b.conns[c] = struct{}{}
-		b.mu.Unlock()
-		defer func() {
-			b.mu.Lock()
-			delete(b.conns, c)
-			b.mu.Unlock()
-			c.CloseNow()
-		}()
-		for {
-			_, data, err := c.Read(context.Background())
-			if err != nil {
-				return
-			}
-			b.mu.RLock()
-			for peer := range b.conns {
-				wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_ = peer.Write(wctx, websocket.MessageText, data)
-				cancel()
-			}
-			b.mu.RUnlock()
-		}
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	b.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go b.server.Serve(ln)
-	b.URL = "http://" + ln.Addr().String() + "/baseline"
-	return b, nil
-}
-
-// Close stops the baseline server.
-func (b *WSBaseline) Close() error { return b.server.Close() }

@@ -37,12 +37,16 @@ func TestUnaryScenariosAgainstARealServer(t *testing.T) {
 }
 
 func TestOpenLoopKeepsItsRate(t *testing.T) {
-	b, err := load.StartJWTBaseline()
+	b, err := load.StartBaseline()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	res, err := load.Run(context.Background(), load.Options{Concurrency: 8, Duration: time.Second, Rate: 200}, b.Op())
+	op, err := load.ProfileBaselineOp(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := load.Run(context.Background(), load.Options{Concurrency: 8, Duration: time.Second, Rate: 200}, op)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +57,28 @@ func TestOpenLoopKeepsItsRate(t *testing.T) {
 	}
 }
 
+func TestBaselinesAnswer(t *testing.T) {
+	b, err := load.StartBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	profile, err := load.ProfileBaselineOp(b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := load.Options{Concurrency: 4, Duration: 200 * time.Millisecond}
+	for name, newOp := range map[string]func(int) (load.Op, error){"profile": profile, "token": load.TokenBaselineOp(b.URL)} {
+		res, err := load.Run(context.Background(), short, newOp)
+		if err != nil || res.Requests == 0 || len(res.Errors) > 0 {
+			t.Errorf("%s baseline: %+v, %v", name, res, err)
+		}
+	}
+}
+
 func TestErrorsAreCountedByCode(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate, c.MessageRate, c.MessageBurst = 0, 1e6, 1e6 })
-	target, _ := load.NewTarget(srv.URL, "connect-proto")
+	target, _ := load.NewTarget(srv.URL, "connect")
 	failing := func(int) (load.Op, error) {
 		return func(ctx context.Context) error {
 			_, err := target.NewUser(ctx) // fine
@@ -92,17 +115,17 @@ func TestFileAndRealtimeScenarios(t *testing.T) {
 		}
 	}
 
-	ws, err := load.StartWSBaseline()
+	base, err := load.StartBaseline()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer base.Close()
 	for name, run := range map[string]struct {
 		url, transport string
 	}{
 		"foxhole ws":     {srv.URL, "ws"},
 		"foxhole stream": {srv.URL, "stream"},
-		"baseline ws":    {ws.URL, "ws"},
+		"baseline ws":    {load.WSBaselineURL(base.URL), "ws"},
 	} {
 		res, err := load.RunFanout(context.Background(), run.url, load.FanoutOptions{Transport: run.transport, Subscribers: 10, Interval: 20 * time.Millisecond, Broadcasts: 5})
 		if err != nil || res.Requests != 50 || len(res.Errors) > 0 || res.P99 <= 0 {

@@ -110,7 +110,7 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 				return nil, err
 			}
 			if t.Protocol == HTTPJSON {
-				return postJSON(t.http, t.URL+"/"+foxholev1connect.ProfileServiceName+"/GetProfile", u.Token), nil
+				return postJSON(t.http, t.URL+"/"+foxholev1connect.ProfileServiceName+"/GetProfile", u.Token, []byte("{}")), nil
 			}
 			c := t.client(u.Token).Profile
 			return func(ctx context.Context) error {

@@ -1,10 +1,11 @@
 // Command foxhole-bench loads a running Foxhole, or one it starts itself,
 // with one scenario and reports throughput, errors by code and latency
-// percentiles; the baseline-jwt scenario loads a bare net/http handler that
-// verifies the same kind of token, the ceiling for an authenticated call.
+// percentiles. The baseline-* scenarios load bare handlers doing the least
+// work of each kind of call (verifying a token, signing one, relaying
+// frames, writing a file), the ceilings Foxhole is measured against.
 //
 //	foxhole-bench -scenario profile -protocol connect-json -c 64 -d 10s
-//	foxhole-bench -local ./bin/foxhole -scenario register -rate 2000 -json
+//	foxhole-bench -local ./bin/foxhole -pin 0:1 -scenario register -rate 2000 -json
 package main
 
 import (
@@ -16,9 +17,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"foxhole.dev/foxhole/bench/load"
@@ -30,7 +33,7 @@ func main() {
 	var (
 		url      = flag.String("url", "http://127.0.0.1:8080", "Foxhole to load; for stream and ws, several processes of one service separated by commas (subscribers spread over them in turn, broadcasts sent to the first)")
 		local    = flag.String("local", "", "path of a foxhole binary to start on a free port and fresh data dir instead of -url; its memory is reported")
-		scenario = flag.String("scenario", "profile", "one of "+strings.Join(append(load.Unary, "upload", "download", "stream", "ws", "baseline-jwt", "baseline-ws", "baseline-disk"), ", "))
+		scenario = flag.String("scenario", "profile", "one of "+strings.Join(append(load.Unary, "upload", "download", "stream", "ws", "baseline-jwt", "baseline-token", "baseline-ws", "baseline-disk"), ", "))
 		protocol = flag.String("protocol", "connect-json", "one of "+strings.Join(load.ProtocolNames(), ", "))
 		c        = flag.Int("c", 64, "concurrent callers (closed loop), or calls in flight at most (open loop)")
 		d        = flag.Duration("d", 10*time.Second, "measured duration")
@@ -40,9 +43,18 @@ func main() {
 		subs     = flag.Int("subscribers", 1000, "subscribers for stream, ws and baseline-ws")
 		every    = flag.Duration("every", 100*time.Millisecond, "time between broadcasts for stream, ws and baseline-ws")
 		asJSON   = flag.Bool("json", false, "print the result as JSON")
-		page     = flag.String("report", "", "run the standard set against -local and write its figures, charts and profiles into this page (docs/benchmarks.md)")
+		pin      = flag.String("pin", "", "SERVER:TOOL CPU lists, such as 0:1: the server -local starts (or the baseline) runs on the first, this tool on the second; empty: both anywhere")
+		page     = flag.String("report", "", "run the standard set against -local and write its figures, charts and profiles into this page (docs/benchmarks.md), pinned and sharing the cores")
+		serve    = flag.String("serve-baseline", "", "serve the baselines on this address until interrupted (the report starts them this way)")
 	)
 	flag.Parse()
+	if *serve != "" {
+		if err := serveBaseline(*serve); err != nil {
+			fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *page != "" {
 		if *local == "" {
 			fmt.Fprintln(os.Stderr, "foxhole-bench: -report needs -local")
@@ -59,40 +71,55 @@ func main() {
 		fmt.Fprintln(os.Stderr, "foxhole-bench: -size", err)
 		os.Exit(2)
 	}
+	place, err := parsePlacement(*pin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
+		os.Exit(2)
+	}
 	fan := load.FanoutOptions{Subscribers: *subs, Interval: *every, Broadcasts: max(1, int(*d / *every))}
-	if err := run(*url, *local, *scenario, *protocol, *c, *d, *warmup, *rate, n, fan, *asJSON); err != nil {
+	if err := run(*url, *local, place, *scenario, *protocol, *c, *d, *warmup, *rate, n, fan, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url, local, scenario, protocol string, c int, d, warmup time.Duration, rate float64, size int64, fan load.FanoutOptions, asJSON bool) error {
+func run(url, local string, place placement, scenario, protocol string, c int, d, warmup time.Duration, rate float64, size int64, fan load.FanoutOptions, asJSON bool) error {
 	if c < 1 || d <= 0 || warmup < 0 || rate < 0 {
 		return fmt.Errorf("-c must be at least 1, -d positive, -warmup and -rate not negative")
 	}
 	ctx := context.Background()
 	opts := load.Options{Concurrency: c, Duration: d, Warmup: warmup, Rate: rate}
 	var server *process
-	if local != "" && !strings.HasPrefix(scenario, "baseline-") {
-		var err error
-		if server, err = startLocal(local); err != nil {
+	var err error
+	switch {
+	case strings.HasPrefix(scenario, "baseline-") && scenario != "baseline-disk":
+		if server, err = startBaseline(place); err != nil {
+			return err
+		}
+		defer server.stop()
+	case local != "" && scenario != "baseline-disk":
+		if server, err = startLocal(local, place); err != nil {
 			return err
 		}
 		defer server.stop()
 		url = server.url
 	}
+	unpin, err := place.pinTool()
+	if err != nil {
+		return err
+	}
+	defer unpin()
 
 	var res load.Result
 	var newOp func(int) (load.Op, error)
-	var err error
 	switch scenario {
 	case "baseline-jwt":
-		b, err := load.StartJWTBaseline()
-		if err != nil {
+		protocol = load.HTTPJSON
+		if newOp, err = load.ProfileBaselineOp(server.url); err != nil {
 			return err
 		}
-		defer b.Close()
-		newOp, protocol = b.Op(), load.HTTPJSON
+	case "baseline-token":
+		newOp, protocol = load.TokenBaselineOp(server.url), load.HTTPJSON
 	case "baseline-disk":
 		dir, err := os.MkdirTemp("", "foxhole-bench-disk-")
 		if err != nil {
@@ -106,12 +133,7 @@ func run(url, local, scenario, protocol string, c int, d, warmup time.Duration, 
 			protocol = "connect"
 		}
 		if scenario == "baseline-ws" {
-			b, err := load.StartWSBaseline()
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			fan.Transport, url = "ws", b.URL
+			fan.Transport, url = "ws", load.WSBaselineURL(server.url)
 		}
 		if res, err = load.RunFanout(ctx, url, fan); err != nil {
 			return err
@@ -159,15 +181,17 @@ func run(url, local, scenario, protocol string, c int, d, warmup time.Duration, 
 	return nil
 }
 
-// process is a foxhole started by the tool.
+// process is a foxhole, or the baselines, started by the tool.
 type process struct {
 	url   string
-	pprof string // address of its pprof listener
+	pprof string // address of its pprof listener; empty for the baselines
 	cmd   *exec.Cmd
 	dir   string
 }
 
-func startLocal(bin string) (*process, error) {
+// startLocal starts the foxhole binary bin on a free port and a fresh data
+// dir, where place puts the server.
+func startLocal(bin string, place placement) (*process, error) {
 	dir, err := os.MkdirTemp("", "foxhole-bench-")
 	if err != nil {
 		return nil, err
@@ -180,27 +204,60 @@ func startLocal(bin string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin)
+	cmd := place.command(bin)
 	cmd.Env = append(os.Environ(), "FOXHOLE_ADDR="+addr, "FOXHOLE_PPROF_ADDR="+pprof, "FOXHOLE_DATA_DIR="+filepath.Join(dir, "data"),
 		"FOXHOLE_LOG_LEVEL=warn", "FOXHOLE_LOG_FORMAT=json", "FOXHOLE_MESSAGE_RATE=100000", "FOXHOLE_MESSAGE_BURST=100000",
 		// All load comes from one address, which the limit per address on
 		// Register and CreateToken would refuse after its burst.
 		"FOXHOLE_AUTH_RATE=0")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	p := &process{url: "http://" + addr, pprof: pprof, cmd: cmd, dir: dir}
+	return p, p.start(p.url + "/readyz")
+}
+
+// startBaseline runs the baselines in a process of their own, this tool
+// serving them, where place puts the server: the same footing as Foxhole.
+func startBaseline(place placement) (*process, error) {
+	self, err := os.Executable()
+	if err != nil {
 		return nil, err
 	}
-	p := &process{url: "http://" + addr, pprof: pprof, cmd: cmd, dir: dir}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := &process{url: "http://" + addr, cmd: place.command(self, "-serve-baseline", addr)}
+	return p, p.start(p.url + "/healthz")
+}
+
+// start starts p and waits until ready answers 200.
+func (p *process) start(ready string) error {
+	p.cmd.Stderr = os.Stderr
+	if err := p.cmd.Start(); err != nil {
+		return err
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(p.url + "/readyz"); err == nil {
+		if res, err := http.Get(ready); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return p, nil
+				return nil
 			}
 		}
 	}
 	p.stop()
-	return nil, fmt.Errorf("%s did not become ready in 30s", bin)
+	return fmt.Errorf("%s did not become ready in 30s", p.cmd.Path)
+}
+
+// serveBaseline serves the baselines on addr until SIGINT or SIGTERM.
+func serveBaseline(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := load.ServeBaseline(ln)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return srv.Close()
 }
 
 func freeAddr() (string, error) {
@@ -215,7 +272,9 @@ func freeAddr() (string, error) {
 func (p *process) stop() {
 	p.cmd.Process.Signal(os.Interrupt)
 	p.cmd.Wait()
-	os.RemoveAll(p.dir)
+	if p.dir != "" {
+		os.RemoveAll(p.dir)
+	}
 }
 
 // rss returns the server's peak resident set size.

@@ -27,139 +27,260 @@ const (
 	endMark   = "<!-- foxhole-bench:end -->"
 )
 
+// measured is what one placement of the standard set measured.
+type measured struct {
+	place          placement
+	profile, jwt   []load.Result // GetProfile and its baseline, at each level
+	token, signing load.Result   // CreateToken and its baseline, 64 callers
+	register       load.Result   // 64 callers
+	fanout         map[string][]load.Result
+	upload, disk   load.Result
+	rss            int64 // the server's peak
+}
+
+var (
+	levels = []int{1, 8, 64}
+	counts = []int{100, 1000}
+	paths  = []string{"baseline (bare WebSocket relay)", "Foxhole WebSocket", "Foxhole Subscribe stream"}
+)
+
+const uploadSize = 16 << 20
+
 // report runs the standard set against a foxhole it starts from bin, each
-// scenario beside its baseline, and writes the figures, charts and profiles
-// into page's folder.
+// scenario beside its baseline, twice: with the server and the baselines
+// on one core and this tool on the other, then with all of them sharing
+// the cores. It writes the figures, charts and the pinned server's
+// profiles into page's folder.
 func report(bin, page string) error {
-	ctx := context.Background()
 	dir := filepath.Dir(page)
-	server, err := startLocal(bin)
-	if err != nil {
+	places := []placement{{name: "shared"}}
+	if runtime.NumCPU() >= 2 {
+		places = []placement{{name: "pinned", server: "0", tool: "1"}, {name: "shared"}}
+	}
+	var runs []measured
+	for i, place := range places {
+		profiles := ""
+		if i == 0 {
+			profiles = dir
+		}
+		m, err := measure(bin, place, profiles)
+		if err != nil {
+			return fmt.Errorf("%s: %w", place.name, err)
+		}
+		runs = append(runs, m)
+	}
+	first := runs[0]
+	if err := latencyChart(filepath.Join(dir, "bench-unary.png"), levels, first.profile, first.jwt); err != nil {
 		return err
+	}
+	if err := deliveryChart(filepath.Join(dir, "bench-realtime.png"), counts, first.fanout); err != nil {
+		return err
+	}
+	return splice(page, render(runs))
+}
+
+// measure runs the standard set in one placement, saving the server's
+// profiles under 64 callers into profiles when it is not empty.
+func measure(bin string, place placement, profiles string) (measured, error) {
+	ctx := context.Background()
+	m := measured{place: place, fanout: map[string][]load.Result{}}
+	server, err := startLocal(bin, place)
+	if err != nil {
+		return m, err
 	}
 	defer server.stop()
-	var md strings.Builder
-	fmt.Fprintf(&md, "%s\n## Load tests: `just bench`\n\n", beginMark)
-	fmt.Fprintf(&md, "Measured %s by `foxhole-bench -report` on %d cores, %s of memory, %s. The tool and the server share the machine; every figure sits beside its baseline from the same run.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), memTotal(), runtime.Version())
-
-	// Unary: authenticated GetProfile against the bare JWT handler.
-	jwt, err := load.StartJWTBaseline()
+	base, err := startBaseline(place)
 	if err != nil {
-		return err
+		return m, err
 	}
-	defer jwt.Close()
+	defer base.stop()
+	unpin, err := place.pinTool()
+	if err != nil {
+		return m, err
+	}
+	defer unpin()
+	profile := func(name string) {
+		if profiles != "" {
+			go saveProfiles(server, profiles, name, 2*time.Second)
+		}
+	}
+
+	// Unary: authenticated GetProfile against the bare JWT handler, both
+	// loaded the same way.
 	target, err := load.NewTarget(server.url, load.HTTPJSON)
 	if err != nil {
-		return err
+		return m, err
 	}
-	levels := []int{1, 8, 64}
-	var foxhole, base []load.Result
+	jwtOp, err := load.ProfileBaselineOp(base.url)
+	if err != nil {
+		return m, err
+	}
 	for _, c := range levels {
 		o := load.Options{Concurrency: c, Duration: 3 * time.Second, Warmup: time.Second}
-		b, err := load.Run(ctx, o, jwt.Op())
+		b, err := load.Run(ctx, o, jwtOp)
 		if err != nil {
-			return err
+			return m, err
 		}
 		newOp, err := target.UnaryOp(ctx, "profile")
 		if err != nil {
-			return err
+			return m, err
 		}
-		var f load.Result
 		if c == levels[len(levels)-1] {
-			// Profile the server under the heaviest load, for the record.
-			go saveProfiles(server, dir, "getprofile", 2*time.Second)
+			profile("getprofile")
 		}
-		if f, err = load.Run(ctx, o, newOp); err != nil {
-			return err
-		}
-		base, foxhole = append(base, b), append(foxhole, f)
-	}
-	md.WriteString("### Authenticated GetProfile against a bare net/http handler verifying the same HS256 JWT\n\n")
-	md.WriteString("Both loaded the same way: JSON POSTs with a bearer token over HTTP/1.1, closed loop.\n\n")
-	md.WriteString("| callers | Foxhole calls/s | baseline calls/s | ratio | Foxhole p50 / p99 ms | baseline p50 / p99 ms | p99 ratio |\n|---|---|---|---|---|---|---|\n")
-	for i, c := range levels {
-		f, b := foxhole[i], base[i]
-		fmt.Fprintf(&md, "| %d | %.0f | %.0f | **%.2f** | %.2f / %.2f | %.2f / %.2f | %.2f |\n",
-			c, f.RPS, b.RPS, f.RPS/b.RPS, f.P50, f.P99, b.P50, b.P99, f.P99/b.P99)
-	}
-	if err := latencyChart(filepath.Join(dir, "bench-unary.png"), levels, foxhole, base); err != nil {
-		return err
-	}
-	md.WriteString("\n![GetProfile latency against callers](bench-unary.png)\n\n")
-
-	// Token and registration rates, against the same bare handler: the
-	// ceiling of any authenticated call on this machine.
-	ceiling := base[len(base)-1]
-	md.WriteString("### Credentials, 64 callers, against the bare JWT handler at 64 callers\n\n| scenario | calls/s | ratio | errors | p50 / p99 ms |\n|---|---|---|---|---|\n")
-	for _, s := range []string{"token", "register"} {
-		newOp, err := target.UnaryOp(ctx, s)
+		f, err := load.Run(ctx, o, newOp)
 		if err != nil {
-			return err
+			return m, err
 		}
-		go saveProfiles(server, dir, s, 2*time.Second)
-		r, err := load.Run(ctx, load.Options{Concurrency: 64, Duration: 4 * time.Second, Warmup: time.Second}, newOp)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&md, "| %s | %.0f | %.2f | %d | %.2f / %.2f |\n", s, r.RPS, r.RPS/ceiling.RPS, errorCount(r), r.P50, r.P99)
+		m.jwt, m.profile = append(m.jwt, b), append(m.profile, f)
 	}
 
-	// Realtime against the bare WebSocket fan-out.
-	ws, err := load.StartWSBaseline()
-	if err != nil {
-		return err
+	// Credentials at 64 callers: CreateToken against the bare signing
+	// handler, and Register.
+	o := load.Options{Concurrency: 64, Duration: 4 * time.Second, Warmup: time.Second}
+	if m.signing, err = load.Run(ctx, o, load.TokenBaselineOp(base.url)); err != nil {
+		return m, err
 	}
-	defer ws.Close()
-	counts := []int{100, 1000}
-	series := map[string][]load.Result{}
-	md.WriteString("\n### Realtime delivery, one broadcast every 100 ms, against a bare WebSocket fan-out\n\n| subscribers | path | p50 ms | p99 ms | p99 ratio | deliveries/s | lost |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range []struct {
+		name string
+		into *load.Result
+	}{{"token", &m.token}, {"register", &m.register}} {
+		newOp, err := target.UnaryOp(ctx, s.name)
+		if err != nil {
+			return m, err
+		}
+		profile(s.name)
+		if *s.into, err = load.Run(ctx, o, newOp); err != nil {
+			return m, err
+		}
+	}
+
+	// Realtime against the bare WebSocket relay.
 	for _, n := range counts {
-		var baseP99 float64
-		for _, run := range []struct{ name, url, transport string }{
-			{"baseline (bare WebSocket relay)", ws.URL, "ws"},
-			{"Foxhole WebSocket", server.url, "ws"},
-			{"Foxhole Subscribe stream", server.url, "stream"},
-		} {
-			r, err := load.RunFanout(ctx, run.url, load.FanoutOptions{Transport: run.transport, Subscribers: n, Interval: 100 * time.Millisecond, Broadcasts: 20})
+		for i, url := range []string{load.WSBaselineURL(base.url), server.url, server.url} {
+			transport := map[bool]string{true: "stream", false: "ws"}[i == 2]
+			r, err := load.RunFanout(ctx, url, load.FanoutOptions{Transport: transport, Subscribers: n, Interval: 100 * time.Millisecond, Broadcasts: 20})
 			if err != nil {
-				return fmt.Errorf("%s: %w", run.name, err)
+				return m, fmt.Errorf("%s: %w", paths[i], err)
 			}
-			series[run.name] = append(series[run.name], r)
-			if baseP99 == 0 {
-				baseP99 = r.P99 // the baseline runs first
-			}
-			fmt.Fprintf(&md, "| %d | %s | %.2f | %.2f | %.2f | %.0f | %d |\n", n, run.name, r.P50, r.P99, r.P99/baseP99, r.RPS, r.Errors["lost"])
+			m.fanout[paths[i]] = append(m.fanout[paths[i]], r)
 		}
 	}
-	if err := deliveryChart(filepath.Join(dir, "bench-realtime.png"), counts, series); err != nil {
-		return err
-	}
-	md.WriteString("\n![Delivery latency against subscribers](bench-realtime.png)\n\n")
 
 	// Uploads against raw disk writes.
-	const size = 16 << 20
 	raw, err := os.MkdirTemp("", "foxhole-bench-disk-")
 	if err != nil {
-		return err
+		return m, err
 	}
 	defer os.RemoveAll(raw)
-	o := load.Options{Concurrency: 2, Duration: 4 * time.Second, Warmup: time.Second}
-	disk, err := load.Run(ctx, o, load.DiskOp(raw, size))
-	if err != nil {
-		return err
+	o = load.Options{Concurrency: 2, Duration: 4 * time.Second, Warmup: time.Second}
+	if m.disk, err = load.Run(ctx, o, load.DiskOp(raw, uploadSize)); err != nil {
+		return m, err
 	}
-	up, err := load.Run(ctx, o, target.UploadOp(ctx, size))
-	if err != nil {
-		return err
+	if m.upload, err = load.Run(ctx, o, target.UploadOp(ctx, uploadSize)); err != nil {
+		return m, err
 	}
-	mb := func(r load.Result) float64 { return r.RPS * size / 1e6 }
-	fmt.Fprintf(&md, "### Uploads of 16 MiB, 2 at a time, against raw disk writes\n\n| path | MB/s | ratio |\n|---|---|---|\n| raw disk write + fsync | %.0f | 1 |\n| Foxhole `PUT /files` (local disk) | %.0f | **%.2f** |\n\n", mb(disk), mb(up), mb(up)/mb(disk))
-	fmt.Fprintf(&md, "Server peak RSS over the whole run: %.0f MiB. CPU and allocation profiles of the server under 64 callers are in `profiles/` (`getprofile`, `token`, `register`; read one with `go tool pprof bin/foxhole docs/profiles/token.cpu.pprof`).\n\n",
-		float64(server.rss())/(1<<20))
-	md.WriteString("Reproduce: `just bench` (builds `bin/foxhole` and `bin/foxhole-bench`, then runs `bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole`). One scenario at a time: `bin/foxhole-bench -local bin/foxhole -scenario profile -protocol http-json -c 64 -d 10s` (`-rate` for open loop, `-json` for machines).\n")
+	m.rss = server.rss()
+	return m, nil
+}
+
+// render writes the generated section of the page.
+func render(runs []measured) string {
+	var md strings.Builder
+	fmt.Fprintf(&md, "%s\n## Load tests: `just bench`\n\n", beginMark)
+	fmt.Fprintf(&md, "Measured %s by `foxhole-bench -report` on %d cores, %s of memory, %s. Every figure sits beside its baseline from the same run, ", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), memTotal(), runtime.Version())
+	md.WriteString("each in two placements: **pinned**, the server (or the baseline standing in for it) on core 0 and the load tool on core 1, so that a ratio measures the server rather than its competition with the tool; and **shared**, all of them on both cores, as a single machine runs them. The baselines run in a process of their own in both.\n\n")
+
+	md.WriteString("### Authenticated GetProfile against a bare net/http handler verifying the same HS256 JWT\n\n")
+	md.WriteString("Both loaded the same way: JSON POSTs with a bearer token over HTTP/1.1, closed loop.\n\n")
+	md.WriteString("| callers | cores | Foxhole calls/s | baseline calls/s | ratio | Foxhole p50 / p99 ms | baseline p50 / p99 ms | p99 ratio |\n|---|---|---|---|---|---|---|---|\n")
+	for i, c := range levels {
+		for _, m := range runs {
+			f, b := m.profile[i], m.jwt[i]
+			fmt.Fprintf(&md, "| %d | %s | %.0f | %.0f | **%.2f** | %.2f / %.2f | %.2f / %.2f | %.2f |\n",
+				c, m.place.name, f.RPS, b.RPS, f.RPS/b.RPS, f.P50, f.P99, b.P50, b.P99, f.P99/b.P99)
+		}
+	}
+	fmt.Fprintf(&md, "\n![GetProfile latency against callers, %s](bench-unary.png)\n\n", runs[0].place.name)
+
+	md.WriteString("### Credentials, 64 callers\n\nCreateToken against a bare handler that hashes the secret, finds its user in a map, signs an HS256 JWT and answers the same JSON; Register against the same ceiling (it also writes a user, durably, before answering).\n\n")
+	md.WriteString("| scenario | cores | calls/s | signing baseline calls/s | ratio | errors | p50 / p99 ms |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range []struct {
+		name string
+		pick func(measured) load.Result
+	}{{"CreateToken", func(m measured) load.Result { return m.token }}, {"Register", func(m measured) load.Result { return m.register }}} {
+		for _, m := range runs {
+			r := s.pick(m)
+			fmt.Fprintf(&md, "| %s | %s | %.0f | %.0f | **%.2f** | %d | %.2f / %.2f |\n", s.name, m.place.name, r.RPS, m.signing.RPS, r.RPS/m.signing.RPS, errorCount(r), r.P50, r.P99)
+		}
+	}
+
+	md.WriteString("\n### Goals at 64 callers\n\n| goal | ")
+	for _, m := range runs {
+		fmt.Fprintf(&md, "%s | ", m.place.name)
+	}
+	md.WriteString("\n|---|" + strings.Repeat("---|", len(runs)) + "\n")
+	top := len(levels) - 1
+	goals := []struct {
+		name string
+		eval func(measured) string
+	}{
+		{"GetProfile ≥ 0.80 of the bare JWT handler", func(m measured) string { return verdict(m.profile[top].RPS/m.jwt[top].RPS, 0.80, true) }},
+		{"GetProfile p99 ≤ 1.3× the bare handler's", func(m measured) string { return verdict(m.profile[top].P99/m.jwt[top].P99, 1.3, false) }},
+		{"CreateToken ≥ 0.80 of the bare signing handler", func(m measured) string { return verdict(m.token.RPS/m.signing.RPS, 0.80, true) }},
+		{"Register ≥ 5,000 per second", func(m measured) string { return verdict(m.register.RPS, 5000, true) }},
+		{"Register with 0 errors", func(m measured) string { return verdict(float64(errorCount(m.register)), 0, false) }},
+	}
+	for _, g := range goals {
+		fmt.Fprintf(&md, "| %s | ", g.name)
+		for _, m := range runs {
+			md.WriteString(g.eval(m) + " | ")
+		}
+		md.WriteString("\n")
+	}
+
+	md.WriteString("\n### Realtime delivery, one broadcast every 100 ms, against a bare WebSocket fan-out\n\n| subscribers | cores | path | p50 ms | p99 ms | p99 ratio | deliveries/s | lost |\n|---|---|---|---|---|---|---|---|\n")
+	for i, n := range counts {
+		for _, m := range runs {
+			baseP99 := m.fanout[paths[0]][i].P99
+			for _, path := range paths {
+				r := m.fanout[path][i]
+				fmt.Fprintf(&md, "| %d | %s | %s | %.2f | %.2f | %.2f | %.0f | %d |\n", n, m.place.name, path, r.P50, r.P99, r.P99/baseP99, r.RPS, r.Errors["lost"])
+			}
+		}
+	}
+	fmt.Fprintf(&md, "\n![Delivery latency against subscribers, %s](bench-realtime.png)\n\n", runs[0].place.name)
+
+	mb := func(r load.Result) float64 { return r.RPS * uploadSize / 1e6 }
+	md.WriteString("### Uploads of 16 MiB, 2 at a time, against raw disk writes\n\n| cores | raw disk write + fsync MB/s | Foxhole `PUT /files` (local disk) MB/s | ratio |\n|---|---|---|---|\n")
+	for _, m := range runs {
+		fmt.Fprintf(&md, "| %s | %.0f | %.0f | **%.2f** |\n", m.place.name, mb(m.disk), mb(m.upload), mb(m.upload)/mb(m.disk))
+	}
+	md.WriteString("\nServer peak RSS over each whole run: ")
+	for i, m := range runs {
+		if i > 0 {
+			md.WriteString(", ")
+		}
+		fmt.Fprintf(&md, "%.0f MiB (%s)", float64(m.rss)/(1<<20), m.place.name)
+	}
+	fmt.Fprintf(&md, ". CPU and allocation profiles of the %s server under 64 callers are in `profiles/` (`getprofile`, `token`, `register`; read one with `go tool pprof bin/foxhole docs/profiles/token.cpu.pprof`).\n\n", runs[0].place.name)
+	md.WriteString("Reproduce: `just bench` (builds `bin/foxhole` and `bin/foxhole-bench`, then runs `bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole`). One scenario at a time: `bin/foxhole-bench -local bin/foxhole -pin 0:1 -scenario profile -protocol http-json -c 64 -d 10s` (`-pin` optional; `-rate` for open loop, `-json` for machines; `-scenario baseline-jwt` or `baseline-token` for the ceilings).\n")
 	md.WriteString(endMark + "\n")
-	return splice(page, md.String())
+	return md.String()
+}
+
+// verdict says whether v meets goal (at least it when atLeast, else at
+// most), with the figure.
+func verdict(v, goal float64, atLeast bool) string {
+	met := v >= goal
+	if !atLeast {
+		met = v <= goal
+	}
+	word := "missed"
+	if met {
+		word = "**met**"
+	}
+	return fmt.Sprintf("%s (%.4g)", word, v)
 }
 
 // splice replaces the generated section of page (or appends one).
