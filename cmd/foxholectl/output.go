@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitUsage       = 1 // bad flags or arguments, not logged in, a local file problem
+	exitRefused     = 2 // the server answered with an error
+	exitUnreachable = 3 // the server could not be reached
+)
+
+// usageError is a mistake of the command line's: the server was not asked.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// report prints err, if any, as one line on stderr and returns the exit
+// code it calls for.
+func (e *env) report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	msg := err.Error()
+	var ce *connect.Error
+	switch {
+	case code == exitUnreachable:
+		msg = "cannot reach the server: " + networkCause(err).Error()
+	case errors.As(err, &ce) && ce.Code() == connect.CodeUnauthenticated:
+		msg += " (if the secret changed, run foxholectl login again)"
+	}
+	fmt.Fprintf(e.stderr, "foxholectl: %s\n", msg)
+	return code
+}
+
+// exitCode tells a mistake of the command line's (1) from a refusal by the
+// server (2) and a server that could not be reached (3). connect-go
+// reports both of the last two as Connect errors, a network failure with
+// code unavailable; what tells them apart is the cause it wraps: a network
+// error, where a server's answer wraps none.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case networkCause(err) != nil:
+		return exitUnreachable
+	case isConnectError(err):
+		return exitRefused
+	}
+	return exitUsage
+}
+
+func isConnectError(err error) bool {
+	var ce *connect.Error
+	return errors.As(err, &ce)
+}
+
+// networkCause returns the network error a Connect error wraps, if any.
+// Other errors (a local file's) are never the network's.
+func networkCause(err error) error {
+	if !isConnectError(err) {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ne
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return nil
+}
+
+// printProto prints m as one line of JSON, the way Connect and protojson
+// spell it.
+func (e *env) printProto(m proto.Message) error {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(b, '\n'))
+	return err
+}
+
+// printJSON prints v as one line of JSON.
+func (e *env) printJSON(v any) error {
+	return json.NewEncoder(e.stdout).Encode(v)
+}
+
+// table returns a writer that aligns tab-separated columns; Flush it.
+func table(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+func formatTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
