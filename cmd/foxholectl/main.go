@@ -46,6 +46,7 @@ type command struct {
 var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
 	&profileSetCommand, &profileGetCommand,
+	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
 }
 
 const defaultServer = "http://127.0.0.1:8080"

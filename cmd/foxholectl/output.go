@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -116,4 +119,39 @@ func table(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 }
 
+// formatSize spells n bytes for people: 512 B, 1.5 KiB, 64.0 MiB.
+func formatSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, unit := float64(n)/1024, 0
+	for f >= 1024 && unit < 4 {
+		f /= 1024
+		unit++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[unit])
+}
+
 func formatTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+
+// progress returns a progress bar of size bytes drawn on stderr, or
+// io.Discard when stderr is not a terminal: piped or redirected output
+// stays quiet. Finish it with done.
+func (e *env) progress(size int64, what string) (bar io.Writer, done func()) {
+	f, ok := e.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return io.Discard, func() {}
+	}
+	b := progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	return b, func() { _ = b.Finish() }
+}
