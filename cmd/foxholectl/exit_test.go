@@ -38,6 +38,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing local file", "", []string{"--server", srv.URL, "files", "put", "/no/such/file"}, exitUsage, "foxholectl: open /no/such/file"},
 		{"missing file", "", []string{"--server", srv.URL, "files", "get", "no-such-id"}, exitRefused, "foxholectl: not_found: "},
 		{"unknown user", "", []string{"--server", srv.URL, "profile", "get", "no-such-user"}, exitRefused, "foxholectl: not_found: "},
+		{"unknown recipient", "", []string{"--server", srv.URL, "send", "--to", "no-such-user", "hi"}, exitRefused, "foxholectl: not_found: "},
 		{"wrong secret", "not-the-secret\n", []string{"--server", srv.URL, "login"}, exitRefused, "foxholectl: unauthenticated: "},
 		{"unreachable register", "", []string{"--server", closed, "register"}, exitUnreachable, "foxholectl: cannot reach the server: dial tcp "},
 		{"unreachable login", "a-secret\n", []string{"--server", closed, "--protocol", "grpc", "login"}, exitUnreachable, "foxholectl: cannot reach the server: "},

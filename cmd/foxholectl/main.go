@@ -47,6 +47,7 @@ var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
 	&profileSetCommand, &profileGetCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
+	&sendCommand, &chatCommand, &watchCommand,
 }
 
 const defaultServer = "http://127.0.0.1:8080"

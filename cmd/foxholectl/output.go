@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 )
 
 // Exit codes.
@@ -154,4 +158,75 @@ func (e *env) progress(size int64, what string) (bar io.Writer, done func()) {
 		progressbar.OptionClearOnFinish(),
 	)
 	return b, func() { _ = b.Finish() }
+}
+
+// syncWriter serialises writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// printEvent prints one event: one JSON object with --json, else one line
+// for people. me is the user's own id, which names personal messages.
+func (e *env) printEvent(ev *foxholev1.Event, me string) error {
+	if e.json {
+		return e.printProto(ev)
+	}
+	at := ev.GetCreatedAt().AsTime().Local().Format("15:04:05")
+	id := ""
+	if ev.GetId() != 0 {
+		id = fmt.Sprintf(" #%d", ev.GetId())
+	}
+	var line string
+	switch p := ev.GetPayload().(type) {
+	case *foxholev1.Event_ChatMessage:
+		m := p.ChatMessage
+		from := m.GetSender().GetScreenName()
+		switch to := m.GetRecipientId(); {
+		case to == "":
+			line = fmt.Sprintf("%s: %s", from, m.GetContent())
+		case to == me:
+			line = fmt.Sprintf("%s (%s) → you: %s", from, m.GetSender().GetId(), m.GetContent())
+		default:
+			line = fmt.Sprintf("%s → %s: %s", from, to, m.GetContent())
+		}
+	case *foxholev1.Event_FileEvent:
+		f := p.FileEvent.GetFile()
+		what := "stored"
+		if p.FileEvent.GetKind() == foxholev1.FileEvent_KIND_DELETED {
+			what = "deleted"
+		}
+		line = fmt.Sprintf("file %s %s (%s, %s)", what, f.GetName(), f.GetId(), formatSize(f.GetSize()))
+	case *foxholev1.Event_Presence:
+		what := "joined"
+		if p.Presence.GetChange() == foxholev1.PresenceEvent_CHANGE_LEFT {
+			what = "left"
+		}
+		u := p.Presence.GetUser()
+		line = fmt.Sprintf("%s (%s) %s", u.GetScreenName(), u.GetId(), what)
+	default:
+		line = "(an event this version does not know)"
+	}
+	_, err := fmt.Fprintf(e.stdout, "%s%s %s\n", at, id, line)
+	return err
+}
+
+// onDisconnect is Subscribe's OnDisconnect: a note on stderr, for people.
+func (e *env) onDisconnect(err error, retryIn time.Duration) {
+	if e.json {
+		return
+	}
+	fmt.Fprintf(e.stderr, "foxholectl: connection lost (%v); reconnecting in %.1fs\n", err, retryIn.Seconds())
+}
+
+// ended reports whether err is only the end of ctx: the user interrupted a
+// command that runs until then (watch, chat).
+func ended(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || connect.CodeOf(err) == connect.CodeCanceled)
 }
