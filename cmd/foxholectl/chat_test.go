@@ -1,0 +1,87 @@
+package main
+
+import (
+	"io"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"foxhole.dev/foxhole/client"
+)
+
+// TestChatInTerminal runs the foxholectl binary in a pseudo-terminal, as a
+// person would: a typed line comes back as an event, /who lists the user,
+// /dm reaches another user only, /quit ends the chat.
+func TestChatInTerminal(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "foxholectl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build foxholectl: %v\n%s", err, out)
+	}
+	srv := startServer(t)
+	newHome(t) // the child inherits the environment, and so the credentials
+	ada := registerCLI(t, srv.URL, client.Connect, "ada").GetUser()
+	bob := srv.Register(t, client.Connect, "bob")
+	bobClient := client.New(srv.URL, client.WithSecret(bob.Secret))
+	bobEvents := subscribe(t, bobClient)
+
+	cmd := exec.Command(bin, "--server", srv.URL, "chat")
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	screen := newStream()
+	go io.Copy(screen, tty) // ends when the terminal closes
+	typeLine := func(line string) {
+		t.Helper()
+		if _, err := io.WriteString(tty, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	screen.waitLine(t, "Chatting as ada ("+ada.GetId()+")")
+	waitOnline(t, bobClient, ada.GetId()) // live events reach the chat from now on
+
+	typeLine("hello from a terminal")
+	screen.waitLine(t, "ada: hello from a terminal")
+	if m := (<-bobEvents).GetChatMessage(); m.GetContent() != "hello from a terminal" || m.GetRecipientId() != "" {
+		t.Errorf("bob received %v, want the broadcast", m)
+	}
+
+	typeLine("/who")
+	screen.waitLine(t, "online (")
+	screen.waitLine(t, "  ada ("+ada.GetId()+")")
+
+	typeLine("/dm " + bob.ID + " just for bob")
+	screen.waitLine(t, "ada → "+bob.ID+": just for bob")
+	if m := (<-bobEvents).GetChatMessage(); m.GetContent() != "just for bob" || m.GetRecipientId() != bob.ID {
+		t.Errorf("bob received %v, want the personal message", m)
+	}
+
+	typeLine("/dm no-such-user hi")
+	screen.waitLine(t, "foxholectl: not_found: ")
+
+	typeLine("/quit")
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("chat ended with %v after /quit:\n%s", waitErr, screen)
+		}
+	case <-time.After(patience):
+		t.Fatalf("chat did not end after /quit:\n%s", screen)
+	}
+}

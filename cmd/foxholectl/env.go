@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"foxhole.dev/foxhole/client"
+)
+
+// env is what every command runs with: the global flags and the standard
+// streams.
+type env struct {
+	server   string // normalised by check
+	protocol string
+	json     bool
+	proto    client.Protocol // set by check
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// globalFlags declares the global flags on fs, with their values so far
+// as defaults, so that they may come before or after the command.
+func (e *env) globalFlags(fs *flag.FlagSet) {
+	fs.StringVar(&e.server, "server", e.server, "Foxhole's `URL` (default $FOXHOLE_SERVER, else "+defaultServer+")")
+	fs.StringVar(&e.protocol, "protocol", e.protocol, "connect, connect-json, grpc or grpcweb")
+	fs.BoolVar(&e.json, "json", e.json, "print one JSON object per line")
+}
+
+// check validates the global flags once they are parsed.
+func (e *env) check() error {
+	server, err := normalizeServer(e.server)
+	if err != nil {
+		return err
+	}
+	p, err := client.ParseProtocol(e.protocol)
+	if err != nil {
+		return usagef("--protocol: %v", err)
+	}
+	e.server, e.proto = server, p
+	return nil
+}
+
+// newClient returns a client of the server, authenticated with secret
+// unless it is empty.
+func (e *env) newClient(secret string) *client.Client {
+	opts := []client.Option{client.WithProtocol(e.proto), client.WithHTTPClient(httpClient(e.server))}
+	if secret != "" {
+		opts = append(opts, client.WithSecret(secret))
+	}
+	return client.New(e.server, opts...)
+}
+
+// login returns a client authenticated with the credentials saved for the
+// server. It obtains a token at once, so that a wrong secret or an absent
+// server shows before anything else is done.
+func (e *env) login(ctx context.Context) (*client.Client, credentials, error) {
+	saved, err := loadCredentials()
+	if err != nil {
+		return nil, credentials{}, err
+	}
+	creds, ok := saved.Servers[e.server]
+	if !ok {
+		return nil, credentials{}, usagef("not logged in to %s: run foxholectl register, or foxholectl login with your secret", e.server)
+	}
+	c := e.newClient(creds.Secret)
+	if _, err := c.Tokens.Token(ctx); err != nil {
+		return nil, credentials{}, err
+	}
+	return c, creds, nil
+}
+
+// saveCredentials saves creds for the server, replacing what was saved for
+// it before.
+func (e *env) saveCredentials(creds credentials) error {
+	saved, err := loadCredentials()
+	if err != nil {
+		return err
+	}
+	saved.Servers[e.server] = creds
+	return saved.save()
+}
+
+// httpClient returns the HTTP client for server: HTTP/2 without TLS (h2c)
+// for http URLs, as gRPC needs; HTTP/1.1 or HTTP/2 by ALPN for https. A
+// server that does not accept the connection within ten seconds counts as
+// unreachable.
+func httpClient(server string) *http.Client {
+	tls := strings.HasPrefix(server, "https://")
+	hc := client.HTTPClient(!tls)
+	t := hc.Transport.(*http.Transport)
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if tls {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		t.Protocols = &p
+		t.TLSHandshakeTimeout = 10 * time.Second
+	}
+	return hc
+}
