@@ -61,10 +61,32 @@ func (ts *TokenSource) tokenLocked(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ts.token = res.Msg.GetAccessToken()
-	ts.expires = res.Msg.GetExpiresAt().AsTime()
-	ts.renewAt = ts.expires.Add(-min(renewBefore, ts.expires.Sub(now)/4))
+	ts.remember(res.Msg.GetAccessToken(), res.Msg.GetExpiresAt().AsTime(), now)
 	return ts.token, nil
+}
+
+func (ts *TokenSource) remember(token string, expires, now time.Time) {
+	ts.token, ts.expires = token, expires
+	ts.renewAt = expires.Add(-min(renewBefore, expires.Sub(now)/4))
+}
+
+// Remember hands the source a token obtained earlier for the same secret,
+// such as one a command-line tool saved, to use until it is due for
+// renewal.
+func (ts *TokenSource) Remember(token string, expires time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.auth != nil && token != "" {
+		ts.remember(token, expires, ts.now())
+	}
+}
+
+// Current returns the token last handed out and its expiry, to save for a
+// later Remember; "" before the first.
+func (ts *TokenSource) Current() (string, time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.token, ts.expires
 }
 
 // rotate calls RotateSecret through call with a token and goes on with the

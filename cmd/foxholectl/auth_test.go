@@ -11,6 +11,7 @@ import (
 
 	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/testutil"
 )
 
 // TestRegisterLoginWhoami walks through a user's credentials on every
@@ -147,4 +148,18 @@ func readCredentials(t *testing.T) credentialsFile {
 func savedSecret(t *testing.T, server string) string {
 	t.Helper()
 	return readCredentials(t).Servers[server].Secret
+}
+
+// A script may run many commands in a row under the server's default
+// limit on token exchanges (a burst of 30): each command reuses the token
+// the previous one saved.
+func TestCommandsReuseTheSavedToken(t *testing.T) {
+	srv := testutil.Start(t) // default limits
+	newHome(t)
+	mustCtl(t, "", "--server", srv.URL, "register", "--name", "scripted")
+	for i := range 40 {
+		if out, errOut, code := ctl(t, "", "--server", srv.URL, "whoami"); code != exitOK {
+			t.Fatalf("whoami #%d: exit %d\n%s%s", i+1, code, out, errOut)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // credentials are what foxholectl keeps for one server. The secret is the
@@ -18,6 +19,11 @@ type credentials struct {
 	UserID     string `json:"user_id"`
 	ScreenName string `json:"screen_name"`
 	Secret     string `json:"secret"`
+	// The last access token and its expiry, reused by the next command
+	// while it holds, so that scripts do not spend the server's limit on
+	// token exchanges.
+	Token   string    `json:"token,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // credentialsFile is the saved credentials, by normalised server URL.

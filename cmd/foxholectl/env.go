@@ -57,8 +57,9 @@ func (e *env) newClient(secret string) *client.Client {
 }
 
 // login returns a client authenticated with the credentials saved for the
-// server. It obtains a token at once, so that a wrong secret or an absent
-// server shows before anything else is done.
+// server. It obtains a token at once, unless the saved one still holds, so
+// that a wrong secret or an absent server shows before anything else is
+// done, and saves it for the next command.
 func (e *env) login(ctx context.Context) (*client.Client, credentials, error) {
 	saved, err := loadCredentials()
 	if err != nil {
@@ -69,8 +70,15 @@ func (e *env) login(ctx context.Context) (*client.Client, credentials, error) {
 		return nil, credentials{}, usagef("not logged in to %s: run foxholectl register, or foxholectl login with your secret", e.server)
 	}
 	c := e.newClient(creds.Secret)
+	c.Tokens.Remember(creds.Token, creds.Expires)
 	if _, err := c.Tokens.Token(ctx); err != nil {
 		return nil, credentials{}, err
+	}
+	if token, expires := c.Tokens.Current(); token != creds.Token {
+		creds.Token, creds.Expires = token, expires
+		if err := e.saveCredentials(creds); err != nil {
+			return nil, credentials{}, err
+		}
 	}
 	return c, creds, nil
 }

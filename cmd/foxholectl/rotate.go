@@ -30,7 +30,7 @@ func rotate(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	creds.Secret = secret
+	creds.Secret, creds.Token = secret, "" // the rotation revoked the token too
 	if err := e.saveCredentials(creds); err != nil {
 		return fmt.Errorf("the secret changed but could not be saved, keep it: %s\n%w", secret, err)
 	}

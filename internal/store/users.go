@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -101,7 +100,7 @@ func (s *Store) UpdateScreenName(ctx context.Context, id, name string, now int64
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, errs.ErrNotFound)
+		return errs.New(errs.ErrNotFound, "%s not found", what)
 	}
 	return err
 }
