@@ -27,6 +27,7 @@ import (
 	"foxhole.dev/foxhole/bench/load"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 func main() {
@@ -196,11 +197,11 @@ func startLocal(bin string, place placement) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := backends.PickAddr()
 	if err != nil {
 		return nil, err
 	}
-	pprof, err := freeAddr()
+	pprof, err := backends.PickAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func startBaseline(place placement) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := backends.PickAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -258,15 +259,6 @@ func serveBaseline(addr string) error {
 	defer stop()
 	<-ctx.Done()
 	return srv.Close()
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 func (p *process) stop() {

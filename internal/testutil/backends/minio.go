@@ -74,15 +74,16 @@ func StartMinIO(t testing.TB) *MinIO {
 // FreeAddr returns a loopback address with a port free at the time of the call.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	addr, err := freeAddr()
+	addr, err := PickAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return addr
 }
 
-// freeAddr is FreeAddr for servers started outside any one test.
-func freeAddr() (string, error) {
+// PickAddr is FreeAddr for servers started outside any one test, such as
+// the load tool's.
+func PickAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

@@ -173,7 +173,7 @@ func startPostgres(prefix string, settings ...string) (*Postgres, error) {
 		return fail(fmt.Errorf("initdb: %v\n%s", err, out))
 	}
 
-	addr, err := freeAddr()
+	addr, err := PickAddr()
 	if err != nil {
 		return fail(err)
 	}
