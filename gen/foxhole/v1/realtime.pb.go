@@ -392,8 +392,9 @@ type PresenceEvent struct {
 	User *UserRef `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// What happened to `user`; unspecified when `user` is unset.
 	Change PresenceEvent_Change `protobuf:"varint,2,opt,name=change,proto3,enum=foxhole.v1.PresenceEvent_Change" json:"change,omitempty"`
-	// Users who came online since the previous presence event, each once.
-	// In a snapshot: everyone online.
+	// Users who came online since the previous presence event, each once,
+	// and users online whose screen name changed, under the new name. In a
+	// snapshot: everyone online.
 	Joined []*UserRef `protobuf:"bytes,3,rep,name=joined,proto3" json:"joined,omitempty"`
 	// Users who went offline since the previous presence event, each once.
 	// Empty in a snapshot.

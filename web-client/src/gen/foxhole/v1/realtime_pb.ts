@@ -211,8 +211,9 @@ export type PresenceEvent = Message<"foxhole.v1.PresenceEvent"> & {
   change: PresenceEvent_Change;
 
   /**
-   * Users who came online since the previous presence event, each once.
-   * In a snapshot: everyone online.
+   * Users who came online since the previous presence event, each once,
+   * and users online whose screen name changed, under the new name. In a
+   * snapshot: everyone online.
    *
    * @generated from field: repeated foxhole.v1.UserRef joined = 3;
    */
