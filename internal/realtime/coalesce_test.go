@@ -319,6 +319,26 @@ func stuckSession(t *testing.T, s *Service) *session {
 	return found
 }
 
+// TestPresenceReconcileNamesTheRenamed changes an online user's screen
+// name: the next comparison with the hub lists the user again, under the
+// new name.
+func TestPresenceReconcileNamesTheRenamed(t *testing.T) {
+	s := presenceServices(t, 1, 64, "watcher0", "renamed0")[0]
+	w := listen(t, s, "watcher0", nil)
+	listen(t, s, "renamed0", nil)
+	flush(s)
+	wantEvent(t, w.next(), true, []string{"renamed0", "watcher0"}, nil)
+	if _, err := s.db.(*store.Store).UpdateScreenName(context.Background(), "renamed0", "name of renamed0, again", 1); err != nil {
+		t.Fatal(err)
+	}
+	s.pres.reconcile()
+	flush(s)
+	pe := w.next().msg.GetEvent().GetPresence()
+	if len(pe.GetJoined()) != 1 || pe.GetJoined()[0].GetId() != "renamed0" || pe.GetJoined()[0].GetScreenName() != "name of renamed0, again" || len(pe.GetLeft()) != 0 {
+		t.Fatalf("after the rename: %v", pe)
+	}
+}
+
 // TestPresenceTrustsTheHubNotTheHint runs two processes on one hub: changes
 // made in one reach the other's sessions; a hint that the hub contradicts
 // changes nothing; a change no hint announced (its process died, or the
