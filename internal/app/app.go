@@ -123,6 +123,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		Limiter:         sh.limiter("message", cfg.MessageRate, cfg.MessageBurst),
 		MaxSessionsUser: cfg.MaxSessionsUser,
 		MaxSessionsAddr: cfg.MaxSessionsAddr,
+
+		PresenceInterval: cfg.PresenceInterval,
 	}, log)
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)

@@ -31,4 +31,8 @@ type Hub interface {
 	Leave(ctx context.Context, userID string) (last bool, err error)
 	// Online lists the users with at least one open session.
 	Online(ctx context.Context) ([]string, error)
+	// OnlineAmong lists those of userIDs (which holds no repeats) that have
+	// at least one open session: Online for a few users, at a cost in
+	// proportion to them rather than to everyone online.
+	OnlineAmong(ctx context.Context, userIDs []string) ([]string, error)
 }

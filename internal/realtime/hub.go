@@ -19,8 +19,11 @@ import (
 type envelope struct {
 	Sender    string `json:"s,omitempty"`
 	Recipient string `json:"r,omitempty"` // empty: everyone
-	Presence  bool   `json:"p,omitempty"`
-	Event     []byte `json:"e"`
+	// Presence, when set, says that the user of the PresenceEvent in Event
+	// came online or went offline: a hint, which each process checks with
+	// the hub before telling its sessions.
+	Presence bool   `json:"p,omitempty"`
+	Event    []byte `json:"e"`
 	// Revoke, when set, carries no event: it ends the user's sessions
 	// opened with older tokens, in every process that hears it.
 	Revoke *revocation `json:"x,omitempty"`
@@ -42,7 +45,6 @@ type delivery struct {
 	id        int64
 	sender    string
 	recipient string
-	presence  bool
 	msg       *foxholev1.SubscribeResponse
 
 	jsonOnce sync.Once
@@ -73,19 +75,18 @@ func (env *envelope) delivery() (*delivery, error) {
 		id:        ev.GetId(),
 		sender:    env.Sender,
 		recipient: env.Recipient,
-		presence:  env.Presence,
 		msg:       &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}},
 	}, nil
 }
 
 // session is one open subscription: a Subscribe stream or a WebSocket.
 type session struct {
-	user         string
-	addr         netip.Addr // the client's; the zero Addr is not counted
-	version      int64      // the token version it was opened with
-	expires      time.Time  // the token's expiry; zero: none
-	skipPresence bool
-	queue        chan *delivery
+	user    string
+	addr    netip.Addr // the client's; the zero Addr is not counted
+	version int64      // the token version it was opened with
+	expires time.Time  // the token's expiry; zero: none
+	queue   chan *delivery
+	sessionPresence
 
 	endOnce sync.Once
 	ended   chan struct{} // closed when the session must end, for why
@@ -97,13 +98,12 @@ type session struct {
 
 func newSession(sub Subscription, queue int) *session {
 	return &session{
-		user:         sub.UserID,
-		addr:         sub.Addr,
-		version:      sub.TokenVersion,
-		expires:      sub.Expires,
-		skipPresence: sub.SkipPresence,
-		queue:        make(chan *delivery, queue),
-		ended:        make(chan struct{}),
+		user:    sub.UserID,
+		addr:    sub.Addr,
+		version: sub.TokenVersion,
+		expires: sub.Expires,
+		queue:   make(chan *delivery, queue),
+		ended:   make(chan struct{}),
 	}
 }
 
@@ -127,12 +127,8 @@ func (s *session) err() error {
 }
 
 // offer queues d without waiting. A session whose queue is full is ended
-// instead; presence changes, being live only, are dropped for a session
-// whose queue is half full rather than counted against it.
+// instead.
 func (s *session) offer(d *delivery) {
-	if d.presence && (s.skipPresence || len(s.queue) >= cap(s.queue)/2) {
-		return
-	}
 	select {
 	case s.queue <- d:
 	default:
@@ -243,6 +239,17 @@ func (ss *sessions) deliver(d *delivery) {
 	for _, m := range ss.byUser {
 		for s := range m {
 			s.offer(d)
+		}
+	}
+}
+
+// each calls fn with every session. fn must not block.
+func (ss *sessions) each(fn func(*session)) {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	for _, m := range ss.byUser {
+		for s := range m {
+			fn(s)
 		}
 	}
 }

@@ -57,6 +57,10 @@ type Options struct {
 
 	MaxSessionsUser int // open streams and WebSockets per user, in this process; 0: no limit
 	MaxSessionsAddr int // and per client address
+
+	// PresenceInterval is how long presence changes are gathered before
+	// they go out as one event; 0: a second.
+	PresenceInterval time.Duration
 }
 
 // Service implements realtime messaging.
@@ -67,6 +71,7 @@ type Service struct {
 	log  zerolog.Logger
 	now  func() time.Time
 	live sessions
+	pres *presence
 
 	publishMu   sync.Mutex    // store then publish, one event at a time: live order is id order here
 	seq         *sequencer    // and across processes
@@ -86,6 +91,7 @@ var _ files.Events = (*Service)(nil)
 func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
 	s.seq = newSequencer(db, log, s.live.deliver)
+	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, s.now, log)
 	s.unpublished = make(chan struct{}, 1)
 	go s.callCatchUp()
 	s.unsubscribe = hub.Subscribe(func(msg []byte) {
@@ -100,6 +106,16 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 		if err == nil && env.CatchUp {
 			s.seq.lost()
 			return
+		}
+		if err == nil && env.Presence {
+			// A hint that the user came or went, checked at the next look.
+			ev := new(foxholev1.Event)
+			if err = proto.Unmarshal(env.Event, ev); err == nil {
+				if id := ev.GetPresence().GetUser().GetId(); id != "" {
+					s.pres.mark(id)
+				}
+				return
+			}
 		}
 		var d *delivery
 		if err == nil {
@@ -116,8 +132,10 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 		s.live.deliver(d)
 	}, func() {
 		// Messages may have been lost while the hub reconnected: stored
-		// events come back from the database, and revocations too.
+		// events come back from the database, revocations too, and who is
+		// online from the hub.
 		s.seq.lost()
+		s.pres.reconcile()
 		go s.recheckRevocations()
 	})
 	return s
@@ -175,6 +193,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		close(s.closing)
 		s.unsubscribe()
 		s.seq.close()
+		s.pres.close()
 	})
 	done := make(chan struct{})
 	go func() {
@@ -359,7 +378,8 @@ func (s *Service) fileEvent(ctx context.Context, f *store.File, kind foxholev1.F
 	}
 }
 
-// Online lists the users connected now.
+// Online lists the users connected now, as ListPresence does; presence
+// events converge to it.
 func (s *Service) Online(ctx context.Context) ([]*foxholev1.UserRef, error) {
 	ids, err := s.hub.Online(ctx)
 	if err != nil {
@@ -383,8 +403,8 @@ type Subscription struct {
 	Expires      time.Time  // the token's expiry, which ends the session; zero: none
 	Addr         netip.Addr // the client's (clientaddr.Key), for the cap per address; zero: not counted
 	After        *int64     // resume after this event id; nil: live events only
-	SkipPresence bool
-	Heartbeat    bool // send heartbeats (server streams do; WebSockets ping instead)
+	SkipPresence bool       // no presence events, not even the first snapshot
+	Heartbeat    bool       // send heartbeats (server streams do; WebSockets ping instead)
 }
 
 // replayPage is how many stored events a resume reads at a time.
@@ -469,8 +489,12 @@ func (s *Service) run(ctx context.Context, sess *session, sub Subscription, send
 
 	// The session joined the live tail when it opened; now replay: every
 	// event is either stored before the replay reads, or published after
-	// the session is listening.
+	// the session is listening. Its presence snapshot, taken once its own
+	// join is seen, waits in its queue meanwhile.
 	sess.joined = s.join(ctx, sub.UserID)
+	if !sub.SkipPresence {
+		s.pres.ready(sess)
+	}
 
 	var last int64
 	if sub.After != nil {
@@ -571,8 +595,8 @@ func storedDelivery(row store.Event) (*delivery, error) {
 }
 
 // join and leave count the user's sessions and announce the first and the
-// last to everyone, once per user however many tabs it opens. join reports
-// whether the session was counted, and so must leave.
+// last, once per user however many tabs it opens. join reports whether the
+// session was counted, and so must leave.
 func (s *Service) join(ctx context.Context, userID string) bool {
 	first, err := s.hub.Join(ctx, userID)
 	if err != nil {
@@ -596,14 +620,14 @@ func (s *Service) leave(ctx context.Context, userID string) {
 	}
 }
 
+// announce tells every process, this one first (even if the hub fails),
+// that the user's presence changed. Each checks with the hub and tells its
+// sessions at its next presence interval.
 func (s *Service) announce(ctx context.Context, userID string, change foxholev1.PresenceEvent_Change) {
-	ref := &foxholev1.UserRef{Id: userID}
-	if u, err := s.db.UserByID(ctx, userID); err == nil {
-		ref.ScreenName = u.ScreenName
-	}
+	s.pres.mark(userID)
 	ev := &foxholev1.Event{
 		CreatedAt: timestamppb.New(s.now()),
-		Payload:   &foxholev1.Event_Presence{Presence: &foxholev1.PresenceEvent{User: ref, Change: change}},
+		Payload:   &foxholev1.Event_Presence{Presence: &foxholev1.PresenceEvent{User: &foxholev1.UserRef{Id: userID}, Change: change}},
 	}
 	if err := s.publish(ctx, ev, envelope{Presence: true}); err != nil {
 		s.log.Debug().Err(err).Msg("publish presence")

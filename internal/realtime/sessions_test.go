@@ -57,13 +57,16 @@ func wantSocketUnauthenticated(t *testing.T, err error) {
 	}
 }
 
-// waitPresence waits until s hears that user changed as given.
-func (s *sub) waitPresence(user string, change foxholev1.PresenceEvent_Change) {
-	s.t.Helper()
-	for {
-		if pr := s.next().GetPresence(); pr.GetUser().GetId() == user && pr.GetChange() == change {
-			return
+// waitOffline waits until ListPresence no longer lists the user: every
+// session of the user has closed, and its slot is free.
+func waitOffline(t *testing.T, srv *testutil.Server, token, user string) {
+	t.Helper()
+	deadline := time.Now().Add(wait) // only keeps a broken build from hanging
+	for slices.ContainsFunc(listPresence(t, srv, token), func(u *foxholev1.UserRef) bool { return u.GetId() == user }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still online", user)
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -72,8 +75,6 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 	p := client.ConnectJSON
 	u, other := srv.Register(t, p, "rotator"), srv.Register(t, p, "bystander")
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
-	// The bystander hears presence: once the rotator has left, every one of
-	// its sessions has closed, frames included.
 	watch := subscribe(t, srv, p, other.Token, &foxholev1.SubscribeRequest{})
 	streams := map[string]*sub{}
 	for _, p := range testutil.Protocols {
@@ -89,6 +90,7 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 		s.untilChat("ready")
 	}
 	w.untilChat("ready")
+	watch.untilChat("ready")
 
 	rot, err := srv.Clients(p, u.Token).Auth.RotateSecret(context.Background(), connect.NewRequest(&foxholev1.RotateSecretRequest{}))
 	if err != nil {
@@ -102,7 +104,9 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 		wantStreamUnauthenticated(t, name, s.ended())
 	}
 	wantSocketUnauthenticated(t, w.ended())
-	watch.waitPresence(u.ID, foxholev1.PresenceEvent_CHANGE_LEFT)
+	// Once the rotator is offline, every one of its sessions has closed,
+	// frames included.
+	waitOffline(t, srv, other.Token, u.ID)
 
 	// The bystander's session lives on, and the frame was never stored.
 	send(t, srv, p, other.Token, "after", "")
@@ -188,7 +192,6 @@ func TestSessionCapPerUser(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.MaxSessionsUser = 2 })
 	p := client.ConnectJSON
 	u, watcher := srv.Register(t, p, "busy"), srv.Register(t, p, "watcher")
-	watch := subscribe(t, srv, p, watcher.Token, &foxholev1.SubscribeRequest{})
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
 
 	first := subscribe(t, srv, p, u.Token, quiet)
@@ -207,7 +210,7 @@ func TestSessionCapPerUser(t *testing.T) {
 	// Freed slots are taken again.
 	first.cancel()
 	w.conn.Close(websocket.StatusNormalClosure, "")
-	watch.waitPresence(u.ID, foxholev1.PresenceEvent_CHANGE_LEFT)
+	waitOffline(t, srv, watcher.Token, u.ID)
 	w2, err := dialWS(t, srv, u.Token, "skipPresence=true")
 	if err != nil {
 		t.Fatalf("WebSocket in a freed slot: %v", err)
@@ -228,7 +231,7 @@ func TestSessionCapPerAddress(t *testing.T) {
 		users = append(users, srv.Register(t, p, fmt.Sprint("neighbour ", i)))
 	}
 	quiet := &foxholev1.SubscribeRequest{SkipPresence: true}
-	watch := subscribe(t, srv, p, users[0].Token, &foxholev1.SubscribeRequest{})
+	subscribe(t, srv, p, users[0].Token, &foxholev1.SubscribeRequest{})
 	a := subscribe(t, srv, p, users[1].Token, quiet)
 	b, err := dialWS(t, srv, users[2].Token, "skipPresence=true")
 	if err != nil {
@@ -241,7 +244,7 @@ func TestSessionCapPerAddress(t *testing.T) {
 	refusedWebSocket(t, srv, users[3].Token)
 
 	a.cancel()
-	watch.waitPresence(users[1].ID, foxholev1.PresenceEvent_CHANGE_LEFT)
+	waitOffline(t, srv, users[0].Token, users[1].ID)
 	c, err := dialWS(t, srv, users[3].Token, "skipPresence=true")
 	if err != nil {
 		t.Fatalf("WebSocket in a freed slot: %v", err)

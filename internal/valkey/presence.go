@@ -35,8 +35,10 @@ const (
 	// Online reads every live process's user hash, so it costs a time in
 	// proportion to the users online; it is a snapshot, not a hot path.
 	maxOnline = 100_000
-	// restoreBatch bounds the users sent in one restoring script call.
+	// restoreBatch bounds the users sent in one restoring script call, and
+	// amongBatch in one OnlineAmong call.
 	restoreBatch = 1000
+	amongBatch   = 1000
 )
 
 // presenceLib is shared by the presence scripts: the server's clock in ms,
@@ -121,6 +123,22 @@ for _, p in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now_ms(), '+inf', 'BYSCO
       if #out >= limit then
         return out
       end
+    end
+  end
+end
+return out
+`)
+
+// KEYS: procs. ARGV: hash prefix, then user ids. Returns those of the
+// users whom a live process has.
+var amongScript = valkey.NewLuaScript(presenceLib + `
+local procs = redis.call('ZRANGE', KEYS[1], '(' .. now_ms(), '+inf', 'BYSCORE')
+local out = {}
+for i = 2, #ARGV do
+  for _, p in ipairs(procs) do
+    if redis.call('HEXISTS', ARGV[1] .. p, ARGV[i]) == 1 then
+      out[#out + 1] = ARGV[i]
+      break
     end
   end
 end
@@ -225,6 +243,28 @@ func (c *Client) Online(ctx context.Context) ([]string, error) {
 		return nil, nil
 	}
 	return users, err
+}
+
+// OnlineAmong implements pubsub.Hub, with one script call per amongBatch
+// users, each costing a look-up per live process.
+func (c *Client) OnlineAmong(ctx context.Context, userIDs []string) ([]string, error) {
+	p := c.presence
+	var online []string
+	for len(userIDs) > 0 {
+		batch := userIDs[:min(len(userIDs), amongBatch)]
+		userIDs = userIDs[len(batch):]
+		var found []string
+		err := c.call(ctx, func(ctx context.Context) error {
+			var err error
+			found, err = amongScript.Exec(ctx, c.c, []string{p.procs}, append([]string{p.hashPrefix}, batch...)).AsStrSlice()
+			return err
+		})
+		if err != nil && !valkey.IsValkeyNil(err) {
+			return nil, err
+		}
+		online = append(online, found...)
+	}
+	return online, nil
 }
 
 func (p *presence) heartbeat() {

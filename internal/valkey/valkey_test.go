@@ -194,6 +194,10 @@ func TestCrashedProcessLeavesPresence(t *testing.T) {
 	if d, bound := time.Since(died), presenceFactor*beat+5*time.Second; d > bound {
 		t.Errorf("bob left %s after the last beat; want within %s", d, bound)
 	}
+	// And for OnlineAmong, which reads the same live processes.
+	if among, err := live.OnlineAmong(ctx, []string{"ann", "bob"}); err != nil || !slices.Equal(among, []string{"ann"}) {
+		t.Errorf("OnlineAmong(ann, bob) after dead's expiry = %v, %v; want [ann]", among, err)
+	}
 	// The dead process's users are gone for Join too.
 	if first, err := live.Join(ctx, "bob"); !first || err != nil {
 		t.Fatalf("live.Join(bob) after dead's expiry = %v, %v; want first", first, err)

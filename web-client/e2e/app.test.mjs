@@ -137,8 +137,10 @@ describe("web app", () => {
     const a = await newUser("Alice");
     const b = await newUser("Bob");
     const c = await newUser("Carol", { viewport: { width: 390, height: 844 } });
-    // Alice sees Bob online and writes to everyone.
+    // Alice sees Bob come online, and Carol, who came last, finds both in
+    // her snapshot of who is online. Alice writes to everyone.
     await a.page.locator(".people", { hasText: "Bob" }).waitFor();
+    for (const name of ["Alice", "Bob"]) await c.page.locator(".people", { hasText: name }).waitFor();
     await a.page.getByLabel("Message", { exact: true }).fill("hello, everyone");
     await a.page.getByRole("button", { name: "Send" }).click();
     for (const u of [a, b, c]) await u.page.locator(".message", { hasText: "hello, everyone" }).waitFor();
@@ -156,7 +158,10 @@ describe("web app", () => {
     await shot(a.page, "6-chat");
     await shot(c.page, "7-chat-phone");
     for (const u of [a, b, c]) assert.deepEqual(u.errors, []);
-    for (const u of [a, b, c]) await u.context.close();
+    // Carol leaves: she goes from the others' lists.
+    await c.context.close();
+    for (const u of [a, b]) await u.page.locator(".people", { hasText: "Carol" }).waitFor({ state: "detached" });
+    for (const u of [a, b]) await u.context.close();
   });
 
   test("cut the network: offline indicator, then resume with nothing missed", async () => {

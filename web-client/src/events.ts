@@ -11,8 +11,6 @@ export type Status = "connecting" | "online" | "reconnecting" | "offline";
 export interface Handlers {
   event(e: Event): void;
   status(s: Status, detail?: string): void;
-  // connected runs each time the stream (re)opens: refresh what is not replayed.
-  connected(): void;
   // ended runs when the session cannot go on (the secret no longer works).
   ended(): void;
 }
@@ -53,7 +51,7 @@ export function subscribe(h: Handlers): { stop(): void } {
         const open = realtime.subscribe({ afterEventId: lastId }, { signal: AbortSignal.any([stream.signal, stopped.signal]) });
         let announced = false;
         for await (const res of open) {
-          if (!announced) { announced = true; first = false; backoff = 500; h.status("online"); h.connected(); }
+          if (!announced) { announced = true; first = false; backoff = 500; h.status("online"); }
           if (res.kind.case !== "event") continue;
           const ev = res.kind.value;
           if (ev.id > lastId) lastId = ev.id;

@@ -75,7 +75,6 @@ function showApp() {
 
   stream = subscribe({
     status: setStatus,
-    connected: () => void chat.refreshPresence(),
     event(ev) {
       switch (ev.payload.case) {
         case "chatMessage": chat.message(ev, ev.payload.value); break;

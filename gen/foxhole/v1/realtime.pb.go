@@ -76,7 +76,7 @@ func (FileEvent_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{2, 0}
 }
 
-// What changed.
+// What changed, for `user`.
 type PresenceEvent_Change int32
 
 const (
@@ -243,7 +243,7 @@ type Event_FileEvent struct {
 }
 
 type Event_Presence struct {
-	// A user came online or went offline.
+	// Users came online or went offline, or a snapshot of who is online.
 	Presence *PresenceEvent `protobuf:"bytes,5,opt,name=presence,proto3,oneof"`
 }
 
@@ -373,14 +373,35 @@ func (x *FileEvent) GetFile() *File {
 	return nil
 }
 
-// PresenceEvent reports a user coming online or going offline. Several
-// sessions of one user count once: joined on the first, left after the last.
+// PresenceEvent reports who came online or went offline. Several sessions
+// of one user count once: joined on the first, left after the last.
+//
+// Changes are coalesced: a subscriber gets at most one presence event per
+// presence interval (`FOXHOLE_PRESENCE_INTERVAL`, 1s by default), holding
+// the net changes since the one before: a user who came and went within
+// the interval is not mentioned. The first presence event of a stream is a
+// snapshot of everyone online; a subscriber that fell too far behind to
+// take the changes gets a new snapshot instead of them. A client that starts
+// from the snapshot and applies each event's `joined` and `left` sees who is
+// online as ListPresence lists them.
 type PresenceEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user.
+	// The user, when the event names exactly one (one change, or a snapshot
+	// of one user online); unset otherwise. It repeats `joined` or `left` for
+	// clients written before those fields: read those instead.
 	User *UserRef `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	// What changed.
-	Change        PresenceEvent_Change `protobuf:"varint,2,opt,name=change,proto3,enum=foxhole.v1.PresenceEvent_Change" json:"change,omitempty"`
+	// What happened to `user`; unspecified when `user` is unset.
+	Change PresenceEvent_Change `protobuf:"varint,2,opt,name=change,proto3,enum=foxhole.v1.PresenceEvent_Change" json:"change,omitempty"`
+	// Users who came online since the previous presence event, each once,
+	// and users online whose screen name changed, under the new name. In a
+	// snapshot: everyone online.
+	Joined []*UserRef `protobuf:"bytes,3,rep,name=joined,proto3" json:"joined,omitempty"`
+	// Users who went offline since the previous presence event, each once.
+	// Empty in a snapshot.
+	Left []*UserRef `protobuf:"bytes,4,rep,name=left,proto3" json:"left,omitempty"`
+	// True when `joined` is everyone online at that moment rather than a
+	// change: the client replaces what it knew with it.
+	Snapshot      bool `protobuf:"varint,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,6 +448,27 @@ func (x *PresenceEvent) GetChange() PresenceEvent_Change {
 		return x.Change
 	}
 	return PresenceEvent_CHANGE_UNSPECIFIED
+}
+
+func (x *PresenceEvent) GetJoined() []*UserRef {
+	if x != nil {
+		return x.Joined
+	}
+	return nil
+}
+
+func (x *PresenceEvent) GetLeft() []*UserRef {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *PresenceEvent) GetSnapshot() bool {
+	if x != nil {
+		return x.Snapshot
+	}
+	return false
 }
 
 // Heartbeat keeps idle streams open through proxies. Clients ignore it.
@@ -481,8 +523,8 @@ type SubscribeRequest struct {
 	// Replay stored events with an id greater than this one before the live
 	// tail. Unset: live events only.
 	AfterEventId *int64 `protobuf:"varint,1,opt,name=after_event_id,json=afterEventId,proto3,oneof" json:"after_event_id,omitempty"`
-	// Leave out presence changes. Clients that track many users can poll
-	// ListPresence instead of hearing every join and leave.
+	// Leave out presence events, the snapshot included: for clients that do
+	// not show who is online, or that poll ListPresence instead.
 	SkipPresence  bool `protobuf:"varint,2,opt,name=skip_presence,json=skipPresence,proto3" json:"skip_presence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -829,10 +871,13 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKIND_CREATED\x10\x01\x12\x10\n" +
-	"\fKIND_DELETED\x10\x02\"\xb8\x01\n" +
+	"\fKIND_DELETED\x10\x02\"\xaa\x02\n" +
 	"\rPresenceEvent\x12'\n" +
 	"\x04user\x18\x01 \x01(\v2\x13.foxhole.v1.UserRefR\x04user\x128\n" +
-	"\x06change\x18\x02 \x01(\x0e2 .foxhole.v1.PresenceEvent.ChangeR\x06change\"D\n" +
+	"\x06change\x18\x02 \x01(\x0e2 .foxhole.v1.PresenceEvent.ChangeR\x06change\x12+\n" +
+	"\x06joined\x18\x03 \x03(\v2\x13.foxhole.v1.UserRefR\x06joined\x12'\n" +
+	"\x04left\x18\x04 \x03(\v2\x13.foxhole.v1.UserRefR\x04left\x12\x1a\n" +
+	"\bsnapshot\x18\x05 \x01(\bR\bsnapshot\"D\n" +
 	"\x06Change\x12\x16\n" +
 	"\x12CHANGE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCHANGE_JOINED\x10\x01\x12\x0f\n" +
@@ -902,22 +947,24 @@ var file_foxhole_v1_realtime_proto_depIdxs = []int32{
 	15, // 6: foxhole.v1.FileEvent.file:type_name -> foxhole.v1.File
 	14, // 7: foxhole.v1.PresenceEvent.user:type_name -> foxhole.v1.UserRef
 	1,  // 8: foxhole.v1.PresenceEvent.change:type_name -> foxhole.v1.PresenceEvent.Change
-	13, // 9: foxhole.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	2,  // 10: foxhole.v1.SubscribeResponse.event:type_name -> foxhole.v1.Event
-	6,  // 11: foxhole.v1.SubscribeResponse.heartbeat:type_name -> foxhole.v1.Heartbeat
-	2,  // 12: foxhole.v1.SendMessageResponse.event:type_name -> foxhole.v1.Event
-	14, // 13: foxhole.v1.ListPresenceResponse.users:type_name -> foxhole.v1.UserRef
-	7,  // 14: foxhole.v1.RealtimeService.Subscribe:input_type -> foxhole.v1.SubscribeRequest
-	9,  // 15: foxhole.v1.RealtimeService.SendMessage:input_type -> foxhole.v1.SendMessageRequest
-	11, // 16: foxhole.v1.RealtimeService.ListPresence:input_type -> foxhole.v1.ListPresenceRequest
-	8,  // 17: foxhole.v1.RealtimeService.Subscribe:output_type -> foxhole.v1.SubscribeResponse
-	10, // 18: foxhole.v1.RealtimeService.SendMessage:output_type -> foxhole.v1.SendMessageResponse
-	12, // 19: foxhole.v1.RealtimeService.ListPresence:output_type -> foxhole.v1.ListPresenceResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 9: foxhole.v1.PresenceEvent.joined:type_name -> foxhole.v1.UserRef
+	14, // 10: foxhole.v1.PresenceEvent.left:type_name -> foxhole.v1.UserRef
+	13, // 11: foxhole.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	2,  // 12: foxhole.v1.SubscribeResponse.event:type_name -> foxhole.v1.Event
+	6,  // 13: foxhole.v1.SubscribeResponse.heartbeat:type_name -> foxhole.v1.Heartbeat
+	2,  // 14: foxhole.v1.SendMessageResponse.event:type_name -> foxhole.v1.Event
+	14, // 15: foxhole.v1.ListPresenceResponse.users:type_name -> foxhole.v1.UserRef
+	7,  // 16: foxhole.v1.RealtimeService.Subscribe:input_type -> foxhole.v1.SubscribeRequest
+	9,  // 17: foxhole.v1.RealtimeService.SendMessage:input_type -> foxhole.v1.SendMessageRequest
+	11, // 18: foxhole.v1.RealtimeService.ListPresence:input_type -> foxhole.v1.ListPresenceRequest
+	8,  // 19: foxhole.v1.RealtimeService.Subscribe:output_type -> foxhole.v1.SubscribeResponse
+	10, // 20: foxhole.v1.RealtimeService.SendMessage:output_type -> foxhole.v1.SendMessageResponse
+	12, // 21: foxhole.v1.RealtimeService.ListPresence:output_type -> foxhole.v1.ListPresenceResponse
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_foxhole_v1_realtime_proto_init() }

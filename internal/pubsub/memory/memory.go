@@ -81,3 +81,16 @@ func (h *Hub) Online(context.Context) ([]string, error) {
 	}
 	return users, nil
 }
+
+// OnlineAmong implements pubsub.Hub.
+func (h *Hub) OnlineAmong(_ context.Context, userIDs []string) ([]string, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var online []string
+	for _, u := range userIDs {
+		if h.sessions[u] > 0 {
+			online = append(online, u)
+		}
+	}
+	return online, nil
+}

@@ -111,10 +111,26 @@ func Run(t *testing.T, newHubs func(t *testing.T, n int) []pubsub.Hub) {
 				if !slices.Equal(online, []string{"ann", "bob"}) {
 					t.Errorf("Online = %v", online)
 				}
+				among, err := h.OnlineAmong(ctx, []string{"cat", "bob", "ann"})
+				slices.Sort(among)
+				if err != nil || !slices.Equal(among, []string{"ann", "bob"}) {
+					t.Errorf("OnlineAmong(cat, bob, ann) = %v, %v; want [ann bob]", among, err)
+				}
+			}
+			if i == 4 {
+				if among, err := h.OnlineAmong(ctx, []string{"ann", "bob"}); err != nil || !slices.Equal(among, []string{"bob"}) {
+					t.Errorf("OnlineAmong(ann, bob) once ann left = %v, %v; want [bob]", among, err)
+				}
 			}
 		}
 		if online, _ := h.Online(ctx); len(online) != 0 {
 			t.Errorf("Online after everyone left = %v", online)
+		}
+		if among, err := h.OnlineAmong(ctx, []string{"ann", "bob"}); len(among) != 0 || err != nil {
+			t.Errorf("OnlineAmong after everyone left = %v, %v", among, err)
+		}
+		if among, err := h.OnlineAmong(ctx, nil); len(among) != 0 || err != nil {
+			t.Errorf("OnlineAmong of nobody = %v, %v", among, err)
 		}
 	})
 	runShared(t, newHubs)
@@ -211,6 +227,19 @@ func runShared(t *testing.T, newHubs func(t *testing.T, n int) []pubsub.Hub) {
 					slices.Sort(online)
 					if err != nil || !slices.Equal(online, []string{"ann", "bob"}) {
 						t.Errorf("Online after step %d = %v, %v; want [ann bob]", i, online, err)
+					}
+					// ann is online through b only, bob through b only.
+					among, err := h.OnlineAmong(ctx, []string{"bob", "cat", "ann"})
+					slices.Sort(among)
+					if err != nil || !slices.Equal(among, []string{"ann", "bob"}) {
+						t.Errorf("OnlineAmong after step %d = %v, %v; want [ann bob]", i, among, err)
+					}
+				}
+			}
+			if i == 4 {
+				for _, h := range hubs {
+					if among, err := h.OnlineAmong(ctx, []string{"bob", "ann"}); err != nil || !slices.Equal(among, []string{"ann"}) {
+						t.Errorf("OnlineAmong after step %d = %v, %v; want [ann]", i, among, err)
 					}
 				}
 			}

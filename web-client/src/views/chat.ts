@@ -1,10 +1,9 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ChatMessage, Event } from "../gen/foxhole/v1/realtime_pb";
-import { PresenceEvent_Change } from "../gen/foxhole/v1/realtime_pb";
 import { realtime } from "../events";
 import { me, profileClient } from "../session";
 import { explain } from "../errors";
-import { h, time, toast, uid } from "../dom";
+import { h, time, uid } from "../dom";
 
 // At most this many messages stay on the page.
 const KEEP = 500;
@@ -12,9 +11,9 @@ const KEEP = 500;
 export interface ChatView {
   el: HTMLElement;
   message(e: Event, m: ChatMessage): void;
+  // presence applies a presence event: each stream's first is a snapshot
+  // of everyone online, the later ones who came and went since.
   presence(e: Event): void;
-  // refreshPresence reloads who is online (on every (re)connection).
-  refreshPresence(): Promise<void>;
 }
 
 export function chatView(): ChatView {
@@ -121,20 +120,10 @@ export function chatView(): ChatView {
     presence(ev) {
       if (ev.payload.case !== "presence") return;
       const p = ev.payload.value;
-      if (!p.user) return;
-      if (p.change === PresenceEvent_Change.JOINED) online.set(p.user.id, p.user.screenName);
-      if (p.change === PresenceEvent_Change.LEFT) online.delete(p.user.id);
+      if (p.snapshot) online.clear();
+      for (const u of p.left) online.delete(u.id);
+      for (const u of p.joined) online.set(u.id, u.screenName);
       renderPeople();
-    },
-    async refreshPresence() {
-      try {
-        const res = await realtime.listPresence({});
-        online.clear();
-        for (const u of res.users) online.set(u.id, u.screenName);
-        renderPeople();
-      } catch (err) {
-        toast(explain(err, "see who is online"));
-      }
     },
   };
 }

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/realtime.proto.
  */
 export const file_foxhole_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxItsBCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIAEIJCgdwYXlsb2FkIlkKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCSKXAQoJRmlsZUV2ZW50EigKBGtpbmQYASABKA4yGi5mb3hob2xlLnYxLkZpbGVFdmVudC5LaW5kEh4KBGZpbGUYAiABKAsyEC5mb3hob2xlLnYxLkZpbGUiQAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASEAoMS0lORF9DUkVBVEVEEAESEAoMS0lORF9ERUxFVEVEEAIiqgEKDVByZXNlbmNlRXZlbnQSIQoEdXNlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIwCgZjaGFuZ2UYAiABKA4yIC5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnQuQ2hhbmdlIkQKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABIRCg1DSEFOR0VfSk9JTkVEEAESDwoLQ0hBTkdFX0xFRlQQAiI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYgoQU3Vic2NyaWJlUmVxdWVzdBIkCg5hZnRlcl9ldmVudF9pZBgBIAEoA0IHukgEIgIoAEgAiAEBEhUKDXNraXBfcHJlc2VuY2UYAiABKAhCEQoPX2FmdGVyX2V2ZW50X2lkImsKEVN1YnNjcmliZVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudEgAEioKCWhlYXJ0YmVhdBgCIAEoCzIVLmZveGhvbGUudjEuSGVhcnRiZWF0SABCBgoEa2luZCJPChJTZW5kTWVzc2FnZVJlcXVlc3QSGgoHY29udGVudBgBIAEoCUIJukgGcgQogIAEEh0KDHJlY2lwaWVudF9pZBgCIAEoCUIHukgEcgIYQCI3ChNTZW5kTWVzc2FnZVJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudCIVChNMaXN0UHJlc2VuY2VSZXF1ZXN0IjoKFExpc3RQcmVzZW5jZVJlc3BvbnNlEiIKBXVzZXJzGAEgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmMokCCg9SZWFsdGltZVNlcnZpY2USTAoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSIAMAESUAoLU2VuZE1lc3NhZ2USHi5mb3hob2xlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIAElYKDExpc3RQcmVzZW5jZRIfLmZveGhvbGUudjEuTGlzdFByZXNlbmNlUmVxdWVzdBogLmZveGhvbGUudjEuTGlzdFByZXNlbmNlUmVzcG9uc2UiA5ACAUIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxItsBCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIAEIJCgdwYXlsb2FkIlkKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCSKXAQoJRmlsZUV2ZW50EigKBGtpbmQYASABKA4yGi5mb3hob2xlLnYxLkZpbGVFdmVudC5LaW5kEh4KBGZpbGUYAiABKAsyEC5mb3hob2xlLnYxLkZpbGUiQAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASEAoMS0lORF9DUkVBVEVEEAESEAoMS0lORF9ERUxFVEVEEAIihAIKDVByZXNlbmNlRXZlbnQSIQoEdXNlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIwCgZjaGFuZ2UYAiABKA4yIC5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnQuQ2hhbmdlEiMKBmpvaW5lZBgDIAMoCzITLmZveGhvbGUudjEuVXNlclJlZhIhCgRsZWZ0GAQgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEhAKCHNuYXBzaG90GAUgASgIIkQKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABIRCg1DSEFOR0VfSk9JTkVEEAESDwoLQ0hBTkdFX0xFRlQQAiI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYgoQU3Vic2NyaWJlUmVxdWVzdBIkCg5hZnRlcl9ldmVudF9pZBgBIAEoA0IHukgEIgIoAEgAiAEBEhUKDXNraXBfcHJlc2VuY2UYAiABKAhCEQoPX2FmdGVyX2V2ZW50X2lkImsKEVN1YnNjcmliZVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudEgAEioKCWhlYXJ0YmVhdBgCIAEoCzIVLmZveGhvbGUudjEuSGVhcnRiZWF0SABCBgoEa2luZCJPChJTZW5kTWVzc2FnZVJlcXVlc3QSGgoHY29udGVudBgBIAEoCUIJukgGcgQogIAEEh0KDHJlY2lwaWVudF9pZBgCIAEoCUIHukgEcgIYQCI3ChNTZW5kTWVzc2FnZVJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudCIVChNMaXN0UHJlc2VuY2VSZXF1ZXN0IjoKFExpc3RQcmVzZW5jZVJlc3BvbnNlEiIKBXVzZXJzGAEgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmMokCCg9SZWFsdGltZVNlcnZpY2USTAoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSIAMAESUAoLU2VuZE1lc3NhZ2USHi5mb3hob2xlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIAElYKDExpc3RQcmVzZW5jZRIfLmZveGhvbGUudjEuTGlzdFByZXNlbmNlUmVxdWVzdBogLmZveGhvbGUudjEuTGlzdFByZXNlbmNlUmVzcG9uc2UiA5ACAUIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Event is one thing that happened. Chat messages and file events are
@@ -64,7 +64,7 @@ export type Event = Message<"foxhole.v1.Event"> & {
     case: "fileEvent";
   } | {
     /**
-     * A user came online or went offline.
+     * Users came online or went offline, or a snapshot of who is online.
      *
      * @generated from field: foxhole.v1.PresenceEvent presence = 5;
      */
@@ -179,25 +179,61 @@ export const FileEvent_KindSchema: GenEnum<FileEvent_Kind> = /*@__PURE__*/
   enumDesc(file_foxhole_v1_realtime, 2, 0);
 
 /**
- * PresenceEvent reports a user coming online or going offline. Several
- * sessions of one user count once: joined on the first, left after the last.
+ * PresenceEvent reports who came online or went offline. Several sessions
+ * of one user count once: joined on the first, left after the last.
+ *
+ * Changes are coalesced: a subscriber gets at most one presence event per
+ * presence interval (`FOXHOLE_PRESENCE_INTERVAL`, 1s by default), holding
+ * the net changes since the one before: a user who came and went within
+ * the interval is not mentioned. The first presence event of a stream is a
+ * snapshot of everyone online; a subscriber that fell too far behind to
+ * take the changes gets a new snapshot instead of them. A client that starts
+ * from the snapshot and applies each event's `joined` and `left` sees who is
+ * online as ListPresence lists them.
  *
  * @generated from message foxhole.v1.PresenceEvent
  */
 export type PresenceEvent = Message<"foxhole.v1.PresenceEvent"> & {
   /**
-   * The user.
+   * The user, when the event names exactly one (one change, or a snapshot
+   * of one user online); unset otherwise. It repeats `joined` or `left` for
+   * clients written before those fields: read those instead.
    *
    * @generated from field: foxhole.v1.UserRef user = 1;
    */
   user?: UserRef | undefined;
 
   /**
-   * What changed.
+   * What happened to `user`; unspecified when `user` is unset.
    *
    * @generated from field: foxhole.v1.PresenceEvent.Change change = 2;
    */
   change: PresenceEvent_Change;
+
+  /**
+   * Users who came online since the previous presence event, each once,
+   * and users online whose screen name changed, under the new name. In a
+   * snapshot: everyone online.
+   *
+   * @generated from field: repeated foxhole.v1.UserRef joined = 3;
+   */
+  joined: UserRef[];
+
+  /**
+   * Users who went offline since the previous presence event, each once.
+   * Empty in a snapshot.
+   *
+   * @generated from field: repeated foxhole.v1.UserRef left = 4;
+   */
+  left: UserRef[];
+
+  /**
+   * True when `joined` is everyone online at that moment rather than a
+   * change: the client replaces what it knew with it.
+   *
+   * @generated from field: bool snapshot = 5;
+   */
+  snapshot: boolean;
 };
 
 /**
@@ -208,7 +244,7 @@ export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
   messageDesc(file_foxhole_v1_realtime, 3);
 
 /**
- * What changed.
+ * What changed, for `user`.
  *
  * @generated from enum foxhole.v1.PresenceEvent.Change
  */
@@ -277,8 +313,8 @@ export type SubscribeRequest = Message<"foxhole.v1.SubscribeRequest"> & {
   afterEventId?: bigint | undefined;
 
   /**
-   * Leave out presence changes. Clients that track many users can poll
-   * ListPresence instead of hearing every join and leave.
+   * Leave out presence events, the snapshot included: for clients that do
+   * not show who is online, or that poll ListPresence instead.
    *
    * @generated from field: bool skip_presence = 2;
    */

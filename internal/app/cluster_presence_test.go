@@ -1,0 +1,140 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"foxhole.dev/foxhole/client"
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/testutil"
+)
+
+// TestPresenceConvergesAcrossProcesses runs two processes on one Valkey.
+// Users come and go through either, in rounds; after each round, once both
+// list the same users online, an observer on each process sees exactly
+// them: a change made through one process reaches the other's sessions.
+func TestPresenceConvergesAcrossProcesses(t *testing.T) {
+	v := testutil.StartValkey(t)
+	bin := testutil.BuildFoxhole(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	env := []string{"FOXHOLE_VALKEY_URL=" + v.URL, "FOXHOLE_PRESENCE_INTERVAL=20ms", "FOXHOLE_AUTH_RATE=0"}
+	procs := []*testutil.Process{testutil.StartProcessIn(t, bin, dir, env...), testutil.StartProcessIn(t, bin, dir, env...)}
+	p := client.Connect
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+
+	type observer struct {
+		user   testutil.User
+		events <-chan *foxholev1.Event
+		online map[string]string // its snapshot with the changes since applied
+	}
+	var observers []*observer
+	want := map[string]string{}
+	for i, proc := range procs {
+		u := proc.Register(t, p, fmt.Sprint("observer ", i))
+		ch, _ := events(t, proc.Clients(p, u.Token), nil)
+		observers = append(observers, &observer{user: u, events: ch})
+		want[u.ID] = fmt.Sprint("observer ", i)
+	}
+	type user struct {
+		testutil.User
+		name string
+		end  func() // closes its session, when open
+	}
+	var users []*user
+	for i := range 30 {
+		name := fmt.Sprintf("user %02d", i)
+		users = append(users, &user{User: procs[i%2].Register(t, p, name), name: name})
+	}
+
+	for round := range 4 {
+		for _, u := range users {
+			switch {
+			case rng.IntN(2) == 0:
+			case u.end != nil:
+				u.end()
+				u.end = nil
+				delete(want, u.ID)
+			default:
+				u.end = quietSession(t, procs[rng.IntN(2)].Clients(p, u.Token))
+				want[u.ID] = u.name
+			}
+		}
+		for _, proc := range procs {
+			waitOnline(t, proc.Clients(p, observers[0].user.Token), want)
+		}
+		for i, o := range observers {
+			timeout := time.After(30 * time.Second) // only keeps a broken build from hanging
+			for o.online == nil || !maps.Equal(o.online, want) {
+				select {
+				case ev, ok := <-o.events:
+					if !ok {
+						t.Fatalf("observer %d: stream ended", i)
+					}
+					pe := ev.GetPresence()
+					if pe.GetSnapshot() {
+						o.online = map[string]string{}
+					} else if pe != nil && o.online == nil {
+						t.Fatalf("observer %d: a change before the snapshot: %v", i, pe)
+					}
+					for _, u := range pe.GetLeft() {
+						delete(o.online, u.GetId())
+					}
+					for _, u := range pe.GetJoined() {
+						o.online[u.GetId()] = u.GetScreenName()
+					}
+				case <-timeout:
+					t.Fatalf("round %d: the observer on process %d sees %v online; want %v", round, i, o.online, want)
+				}
+			}
+		}
+	}
+}
+
+// quietSession opens a Subscribe stream without presence, and returns what
+// closes it.
+func quietSession(t *testing.T, c *client.Client) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := c.Realtime.Subscribe(ctx, connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for stream.Receive() {
+		}
+	}()
+	return cancel
+}
+
+// waitOnline waits until ListPresence, through c, lists exactly want.
+func waitOnline(t *testing.T, c *client.Client, want map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // only keeps a broken build from hanging
+	for {
+		res, err := c.Realtime.ListPresence(context.Background(), connect.NewRequest(&foxholev1.ListPresenceRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, u := range res.Msg.GetUsers() {
+			got[u.GetId()] = u.GetScreenName()
+		}
+		if maps.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ListPresence lists %v; want %v", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
