@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -204,17 +205,34 @@ func (e *env) printEvent(ev *foxholev1.Event, me string) error {
 		}
 		line = fmt.Sprintf("file %s %s (%s, %s)", what, f.GetName(), f.GetId(), formatSize(f.GetSize()))
 	case *foxholev1.Event_Presence:
-		what := "joined"
-		if p.Presence.GetChange() == foxholev1.PresenceEvent_CHANGE_LEFT {
-			what = "left"
-		}
-		u := p.Presence.GetUser()
-		line = fmt.Sprintf("%s (%s) %s", u.GetScreenName(), u.GetId(), what)
+		line = presenceLine(p.Presence)
 	default:
 		line = "(an event this version does not know)"
 	}
 	_, err := fmt.Fprintf(e.stdout, "%s%s %s\n", at, id, line)
 	return err
+}
+
+// presenceLine tells who is online (a snapshot) or who came and went.
+func presenceLine(p *foxholev1.PresenceEvent) string {
+	names := func(us []*foxholev1.UserRef) string {
+		s := make([]string, len(us))
+		for i, u := range us {
+			s[i] = fmt.Sprintf("%s (%s)", u.GetScreenName(), u.GetId())
+		}
+		return strings.Join(s, ", ")
+	}
+	if p.GetSnapshot() {
+		return fmt.Sprintf("online: %s", names(p.GetJoined()))
+	}
+	var parts []string
+	if len(p.GetJoined()) > 0 {
+		parts = append(parts, "joined: "+names(p.GetJoined()))
+	}
+	if len(p.GetLeft()) > 0 {
+		parts = append(parts, "left: "+names(p.GetLeft()))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // onDisconnect is Subscribe's OnDisconnect: a note on stderr, for people.
