@@ -2,10 +2,13 @@
 // with one scenario and reports throughput, errors by code and latency
 // percentiles. The baseline-* scenarios load bare handlers doing the least
 // work of each kind of call (verifying a token, signing one, relaying
-// frames, writing a file), the ceilings Foxhole is measured against.
+// frames, writing a file), the ceilings Foxhole is measured against. The
+// crowd set holds thousands of sessions on Foxhole, on Centrifugo and on
+// the bare relay, and measures delivery, memory and presence traffic.
 //
 //	foxhole-bench -scenario profile -protocol connect-json -c 64 -d 10s
 //	foxhole-bench -local ./bin/foxhole -pin 0:1 -scenario register -rate 2000 -json
+//	foxhole-bench -local ./bin/foxhole -crowd docs/benchmarks.md -sessions 200,1000
 package main
 
 import (
@@ -47,6 +50,8 @@ func main() {
 		pin      = flag.String("pin", "", "SERVER:TOOL CPU lists, such as 0:1: the server -local starts (or the baseline) runs on the first, this tool on the second; empty: both anywhere")
 		page     = flag.String("report", "", "run the standard set against -local and write its figures, charts and profiles into this page (docs/benchmarks.md), pinned and sharing the cores")
 		serve    = flag.String("serve-baseline", "", "serve the baselines on this address until interrupted (the report starts them this way)")
+		crowdTo  = flag.String("crowd", "", "run the crowd set with -local (Foxhole with presence on and off, Centrifugo with join/leave on and off, the bare relay; centrifugo must be on PATH) and write its section of this page (docs/benchmarks.md)")
+		sessions = flag.String("sessions", "1000,2000,5000,10000", "session counts of -crowd, separated by commas")
 	)
 	flag.Parse()
 	if *serve != "" {
@@ -62,6 +67,22 @@ func main() {
 			os.Exit(2)
 		}
 		if err := report(*local, *page); err != nil {
+			fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *crowdTo != "" {
+		counts, err := parseSessions(*sessions)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
+			os.Exit(2)
+		}
+		if *local == "" {
+			fmt.Fprintln(os.Stderr, "foxhole-bench: -crowd needs -local")
+			os.Exit(2)
+		}
+		if err := crowd(*local, *crowdTo, counts); err != nil {
 			fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
 			os.Exit(1)
 		}
@@ -209,8 +230,9 @@ func startLocal(bin string, place placement) (*process, error) {
 	cmd.Env = append(os.Environ(), "FOXHOLE_ADDR="+addr, "FOXHOLE_PPROF_ADDR="+pprof, "FOXHOLE_DATA_DIR="+filepath.Join(dir, "data"),
 		"FOXHOLE_LOG_LEVEL=warn", "FOXHOLE_LOG_FORMAT=json", "FOXHOLE_MESSAGE_RATE=100000", "FOXHOLE_MESSAGE_BURST=100000",
 		// All load comes from one address, which the limit per address on
-		// Register and CreateToken would refuse after its burst.
-		"FOXHOLE_AUTH_RATE=0")
+		// Register and CreateToken would refuse after its burst, and the cap
+		// on sessions per address past 256 streams and WebSockets.
+		"FOXHOLE_AUTH_RATE=0", "FOXHOLE_MAX_SESSIONS_PER_ADDR=10000000")
 	p := &process{url: "http://" + addr, pprof: pprof, cmd: cmd, dir: dir}
 	return p, p.start(p.url + "/readyz")
 }
