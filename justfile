@@ -33,10 +33,10 @@ cluster-pg: minio
 
 # Run every test, with the race detector: the server's module, then the
 # load tool's (bench/, a module of its own so that its plotting stack stays
-# out of the server's go.mod).
-test:
+# out of the server's go.mod; its crowd test runs a real Centrifugo).
+test: centrifugo
     go test -race -count=1 ./...
-    go -C bench test -race -count=1 ./...
+    PATH="$PATH:$(go env GOPATH)/bin" go -C bench test -race -count=1 ./...
 
 # Copy the protovalidate protos from the Go module cache into .protodeps/.
 protodeps:
@@ -157,6 +157,17 @@ bench: minio
     just bench-cache | tee bench-results/cache.txt
     just bench-attacks | tee bench-results/attacks.txt
     just bench-valkey
+    just bench-crowd
+
+# Delivery, memory per idle session and presence traffic at 1,000 to
+# 10,000 sessions, 10 per user, each target on a fresh server (installs
+# Centrifugo when missing; docs/benchmarks.md, docs/bench-crowd.png):
+# Foxhole with presence on and off against Centrifugo and the bare relay.
+bench-crowd: centrifugo
+    mkdir -p bin
+    go build -o bin/foxhole ./cmd/foxhole
+    go -C bench build -o ../bin/foxhole-bench ./cmd/foxhole-bench
+    PATH="$PATH:$(go env GOPATH)/bin" bin/foxhole-bench -crowd docs/benchmarks.md -local bin/foxhole
 
 # GetProfile with no cache, the in-process cache and Valkey's client-side
 # cache, and fan-out over two processes on Valkey against one (about eight
@@ -224,6 +235,11 @@ bench-postgres:
 # The MinIO server the tests start (built from the Go module proxy, once).
 minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+
+# Built from the Go module proxy once, into $(go env GOPATH)/bin: the
+# Centrifugo that the crowd benchmark and its test run against.
+centrifugo:
+    PATH="$PATH:$(go env GOPATH)/bin" command -v centrifugo >/dev/null || go install github.com/centrifugal/centrifugo/v6@v6.9.1
 
 # Everything CI checks.
 ci: minio lint gen-check web-check breaking test test-postgres test-browser test-large fuzz bench-smoke
