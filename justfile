@@ -143,9 +143,10 @@ test-large:
 bench-smoke:
     go test -short -run '^$' -bench . -benchtime 1x ./...
 
-# Every published figure with its baseline (about six minutes): the load
-# tests, charts and server profiles are written into docs/benchmarks.md;
-# the Go benchmarks behind its other tables go to bench-results/.
+# Every published figure with its baseline (about six minutes, then the
+# crowd's longer run): the load tests, the crowd, their charts and server
+# profiles are written into docs/benchmarks.md; the Go benchmarks behind
+# its other tables go to bench-results/.
 bench: minio
     mkdir -p bin bench-results
     go build -o bin/foxhole ./cmd/foxhole
