@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // CentrifugoInstall is the command that installs the Centrifugo the crowd
@@ -74,14 +76,14 @@ func StartCentrifugo(joinLeave bool) (*Centrifugo, error) {
 		return nil, err
 	}
 	c := &Centrifugo{Secret: randomHex(32), APIKey: randomHex(16), JoinLeave: joinLeave, dir: dir}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := backends.PickAddr()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	c.URL = "http://127.0.0.1:" + strconv.Itoa(port)
+	c.URL = "http://" + addr
+	_, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
 	conf, err := json.MarshalIndent(CentrifugoConfig(port, c.Secret, c.APIKey, joinLeave), "", "  ")
 	if err != nil {
 		os.RemoveAll(dir)
