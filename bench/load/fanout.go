@@ -27,6 +27,9 @@ type FanoutOptions struct {
 	Broadcasts  int
 }
 
+// sessionsPerUser is how many subscribers share one user.
+const sessionsPerUser = 10
+
 // marker precedes the send time (Unix nanoseconds) in every broadcast.
 const marker = "t="
 
@@ -44,17 +47,21 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 	defer cancel()
 	urls := strings.Split(url, ",")
 	url = urls[0]
-	token := ""
+	// One user per sessionsPerUser subscribers, as people open a few
+	// tabs each (a user's sessions are capped), and one more to talk.
+	tokens := make([]string, (o.Subscribers+sessionsPerUser-1)/sessionsPerUser+1)
 	if !strings.Contains(url, "baseline") {
 		t, err := NewTarget(url, HTTPJSON)
 		if err != nil {
 			return Result{}, err
 		}
-		u, err := t.NewUser(ctx)
-		if err != nil {
-			return Result{}, err
+		for i := range tokens {
+			u, err := t.NewUser(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			tokens[i] = u.Token
 		}
-		token = u.Token
 	}
 
 	var mu sync.Mutex
@@ -99,7 +106,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 			seen := make(map[int64]struct{}, o.Broadcasts)
 			if o.Transport == "stream" {
 				req := connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: true})
-				stream, err := client.New(sub, client.WithHTTPClient(h1), client.WithToken(token)).Realtime.Subscribe(ctx, req)
+				stream, err := client.New(sub, client.WithHTTPClient(h1), client.WithToken(tokens[i/sessionsPerUser])).Realtime.Subscribe(ctx, req)
 				<-dial
 				ready.Done()
 				if err != nil {
@@ -112,7 +119,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 				}
 				return
 			}
-			c, _, err := websocket.Dial(ctx, wsURL(sub, token, i), nil)
+			c, _, err := websocket.Dial(ctx, wsURL(sub, tokens[i/sessionsPerUser], i), nil)
 			<-dial
 			ready.Done()
 			if err != nil {
@@ -131,7 +138,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 	ready.Wait()
 	time.Sleep(500 * time.Millisecond) // let the last subscriptions settle
 
-	talker, _, err := websocket.Dial(ctx, wsURL(url, token, -1), nil)
+	talker, _, err := websocket.Dial(ctx, wsURL(url, tokens[len(tokens)-1], -1), nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("dial the broadcaster: %w", err)
 	}

@@ -283,20 +283,9 @@ func verdict(v, goal float64, atLeast bool) string {
 	return fmt.Sprintf("%s (%.4g)", word, v)
 }
 
-// splice replaces the generated section of page (or appends one).
-func splice(page, section string) error {
-	old, err := os.ReadFile(page)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	s := string(old)
-	if i, j := strings.Index(s, beginMark), strings.Index(s, endMark); i >= 0 && j > i {
-		s = s[:i] + section + strings.TrimPrefix(s[j+len(endMark):], "\n")
-	} else {
-		s += "\n" + section
-	}
-	return os.WriteFile(page, []byte(s), 0o644)
-}
+// splice replaces the generated load-test section of page (or appends
+// one).
+func splice(page, section string) error { return spliceSection(page, beginMark, endMark, section) }
 
 // saveProfiles saves a CPU profile of the server over the next d, and its
 // allocations, as profiles/<name>.{cpu,allocs}.pprof beside the page.
