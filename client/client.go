@@ -183,8 +183,9 @@ func (a authClient) RotateSecret(ctx context.Context, req *connect.Request[foxho
 }
 
 // Register creates a user named name (empty: the server picks one) and,
-// when the client has no credentials yet, authenticates it as that user.
-// The secret in the answer is shown once: keep it.
+// when the client has no credentials yet, authenticates it as that user:
+// call it before the client is shared between goroutines. The secret in
+// the answer is shown once: keep it.
 func (c *Client) Register(ctx context.Context, name string) (*foxholev1.RegisterResponse, error) {
 	res, err := c.Auth.Register(ctx, connect.NewRequest(&foxholev1.RegisterRequest{ScreenName: name}))
 	if err != nil {
