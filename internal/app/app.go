@@ -284,6 +284,10 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Server returns the configured http.Server, not yet serving.
 func (a *App) Server() *http.Server { return a.http }
 
+// Realtime returns the realtime service, for benchmarks that drive its
+// fan-out directly.
+func (a *App) Realtime() *realtime.Service { return a.realtime }
+
 // Run serves on the configured address until ctx ends, then shuts down.
 func (a *App) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", a.cfg.Addr)
