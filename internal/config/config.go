@@ -62,7 +62,7 @@ type Config struct {
 	DownloadTimeout   time.Duration // FOXHOLE_DOWNLOAD_WRITE_TIMEOUT: longest a client may take to accept one chunk of a download.
 
 	Heartbeat        time.Duration // FOXHOLE_HEARTBEAT_INTERVAL: between heartbeats on idle streams.
-	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events a subscriber may lag before it is cut off.
+	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events queued per subscriber; past them it catches up from the database.
 	PresenceInterval time.Duration // FOXHOLE_PRESENCE_INTERVAL: presence changes are gathered this long, then sent as one event.
 	MessageMaxChars  int           // FOXHOLE_MESSAGE_MAX_CHARS: longest chat message.
 	MessageRate      float64       // FOXHOLE_MESSAGE_RATE: chat messages per second per user.

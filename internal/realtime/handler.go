@@ -52,13 +52,13 @@ func (h *Handler) Subscribe(ctx context.Context, req *connect.Request[foxholev1.
 		return err
 	}
 	deadline := writeDeadlineFrom(ctx)
-	return h.svc.run(ctx, sess, sub, func(d *delivery) error {
+	return h.svc.run(ctx, sess, &sub, sendFunc(func(d *delivery) error {
 		// A peer that stops reading must not hold this stream forever; the
 		// deadline is lifted after each send so an idle stream lives on.
 		deadline(time.Now().Add(sendTimeout))
 		defer deadline(time.Time{})
 		return stream.Send(d.msg)
-	})
+	}))
 }
 
 // sendTimeout bounds how long one event may take to reach a subscriber's

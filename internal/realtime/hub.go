@@ -80,13 +80,30 @@ func (env *envelope) delivery() (*delivery, error) {
 }
 
 // session is one open subscription: a Subscribe stream or a WebSocket.
+//
+// Its queue holds what the hub handed it and its run loop has not taken
+// yet, at most limit events. The queue never makes the hub wait and never
+// loses a stored event: one that finds it full is dropped and the session
+// marked behind, and its run loop reads what it missed from the database
+// before it goes on (every event the hub hands on is stored first). A
+// session that stays behind for longer than maxBehind is ended with
+// ErrTooSlow: its client is not reading.
 type session struct {
-	user    string
-	addr    netip.Addr // the client's; the zero Addr is not counted
-	version int64      // the token version it was opened with
-	expires time.Time  // the token's expiry; zero: none
-	queue   chan *delivery
+	user      string
+	addr      netip.Addr // the client's; the zero Addr is not counted
+	version   int64      // the token version it was opened with
+	expires   time.Time  // the token's expiry; zero: none
+	heartbeat bool       // offered heartbeats (server streams)
+	slot      uint32     // its slot on the heartbeat wheel
 	sessionPresence
+
+	mu        sync.Mutex
+	queue     []*delivery   // handed on, not yet taken; nil while idle
+	limit     int           // longest the queue may grow
+	due       bool          // an event was dropped: catch up before the queue
+	since     time.Time     // when it fell behind, and has not caught up since
+	maxBehind time.Duration // how long it may stay behind
+	wake      chan struct{} // signalled when the queue stops being empty, and when the session must end
 
 	endOnce sync.Once
 	ended   chan struct{} // closed when the session must end, for why
@@ -96,14 +113,28 @@ type session struct {
 	joined bool        // counted in presence (set and read by its own goroutine)
 }
 
-func newSession(sub Subscription, queue int) *session {
+// defaultMaxBehind is how long a session may stay behind unless Options
+// say otherwise.
+const defaultMaxBehind = 30 * time.Second
+
+// idleQueue is the most queue capacity a session keeps once it is idle:
+// what a burst grew beyond it is let go.
+const idleQueue = 8
+
+func newSession(sub Subscription, limit int, maxBehind time.Duration) *session {
+	if maxBehind <= 0 {
+		maxBehind = defaultMaxBehind
+	}
 	return &session{
-		user:    sub.UserID,
-		addr:    sub.Addr,
-		version: sub.TokenVersion,
-		expires: sub.Expires,
-		queue:   make(chan *delivery, queue),
-		ended:   make(chan struct{}),
+		user:      sub.UserID,
+		addr:      sub.Addr,
+		version:   sub.TokenVersion,
+		expires:   sub.Expires,
+		heartbeat: sub.Heartbeat,
+		limit:     max(limit, 1),
+		maxBehind: maxBehind,
+		wake:      make(chan struct{}, 1),
+		ended:     make(chan struct{}),
 	}
 }
 
@@ -113,6 +144,7 @@ func (s *session) end(err error) {
 	s.endOnce.Do(func() {
 		s.why = err
 		close(s.ended)
+		s.signal() // the run loop waits on wake alone
 	})
 }
 
@@ -126,14 +158,91 @@ func (s *session) err() error {
 	}
 }
 
-// offer queues d without waiting. A session whose queue is full is ended
-// instead.
-func (s *session) offer(d *delivery) {
+// errOr is why the session must end, if it must, else err: a send that
+// failed because the session was ended reports why.
+func (s *session) errOr(err error) error {
+	if why := s.err(); why != nil {
+		return why
+	}
+	return err
+}
+
+// signal wakes the run loop. It never blocks.
+func (s *session) signal() {
 	select {
-	case s.queue <- d:
-	default:
+	case s.wake <- struct{}{}:
+	default: // woken already
+	}
+}
+
+// offer queues a stored event without waiting. When the queue is full the
+// event is dropped and the session marked behind, to catch up from the
+// database; one behind for longer than maxBehind is ended.
+func (s *session) offer(d *delivery) {
+	s.mu.Lock()
+	if len(s.queue) < s.limit {
+		wake := len(s.queue) == 0
+		s.queue = append(s.queue, d)
+		s.mu.Unlock()
+		if wake {
+			s.signal()
+		}
+		return
+	}
+	now := time.Now()
+	if s.since.IsZero() {
+		s.since = now
+	}
+	tooLong := now.Sub(s.since) > s.maxBehind
+	s.due = true
+	s.mu.Unlock()
+	if tooLong {
 		s.end(ErrTooSlow)
 	}
+	s.signal()
+}
+
+// offerLive queues an event that is not stored (presence, a heartbeat)
+// unless the queue is full, and reports whether it did. A session that
+// misses one is not behind: the caller makes up for it.
+func (s *session) offerLive(d *delivery) bool {
+	s.mu.Lock()
+	if len(s.queue) >= s.limit {
+		s.mu.Unlock()
+		return false
+	}
+	wake := len(s.queue) == 0
+	s.queue = append(s.queue, d)
+	s.mu.Unlock()
+	if wake {
+		s.signal()
+	}
+	return true
+}
+
+// take hands the run loop everything queued, leaving spare (emptied) as
+// the queue, and says whether events were dropped since the last take, so
+// that a catch-up is due, and since when the session has been behind. A
+// take with none dropped since the one before means the session caught up.
+func (s *session) take(spare []*delivery) (batch []*delivery, due bool, since time.Time) {
+	s.mu.Lock()
+	batch, s.queue = s.queue, spare[:0]
+	due, s.due = s.due, false
+	if !due {
+		s.since = time.Time{}
+	}
+	since = s.since
+	s.mu.Unlock()
+	return batch, due, since
+}
+
+// trim lets go of the queue's room beyond idleQueue while it is empty.
+func (s *session) trim() {
+	s.mu.Lock()
+	if len(s.queue) == 0 && cap(s.queue) > idleQueue {
+		s.queue = nil
+	}
+	s.mu.Unlock()
 }
 
 // sessions are this process's open sessions, by user, and how many each

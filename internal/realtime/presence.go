@@ -221,13 +221,13 @@ func (p *presence) flush(ctx context.Context) {
 			if snap == nil {
 				snap = p.snapshot()
 			}
-			if s.offerPresence(snap) {
+			if s.offerLive(snap) {
 				s.presence.Store(presenceLive)
 			} else {
 				retry = true
 			}
 		case presenceLive:
-			if diff != nil && !s.offerPresence(diff) {
+			if diff != nil && !s.offerLive(diff) {
 				// Stale: a fresh snapshot replaces what it missed.
 				s.presence.Store(presenceWant)
 				retry = true
@@ -333,14 +333,4 @@ func presenceDelivery(at time.Time, joined, left []*foxholev1.UserRef, snapshot 
 type sessionPresence struct {
 	presence      atomic.Uint32
 	snapshotAfter atomic.Uint64 // its snapshot comes from a look begun after this one
-}
-
-// offerPresence queues a presence event unless the queue is full.
-func (s *session) offerPresence(d *delivery) bool {
-	select {
-	case s.queue <- d:
-		return true
-	default:
-		return false
-	}
 }

@@ -82,7 +82,7 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 	if err := bob.err(); err != nil {
 		t.Errorf("another user's session ended: %v", err)
 	}
-	if err := b.run(ctx, old, Subscription{UserID: "alice000"}, func(*delivery) error { return nil }); !errors.Is(err, errs.ErrUnauthenticated) {
+	if err := b.run(ctx, old, &Subscription{UserID: "alice000"}, sendFunc(func(*delivery) error { return nil })); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("run of a revoked session = %v, want unauthenticated", err)
 	}
 }

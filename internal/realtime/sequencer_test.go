@@ -18,18 +18,32 @@ import (
 func receive(t *testing.T, sess *session, after int64, n int) {
 	t.Helper()
 	last := after
-	for range n {
-		select {
-		case d := <-sess.queue:
+	deadline := time.After(10 * time.Second) // only keeps a broken build from hanging
+	for got := 0; got < n; {
+		batch, due, _ := sess.take(nil)
+		if due {
+			t.Fatal("the session fell behind")
+		}
+		for _, d := range batch {
 			if d.id != last+1 {
 				t.Fatalf("event %d after %d: want %d", d.id, last, last+1)
 			}
 			last = d.id
+			got++
+		}
+		if got >= n {
+			break
+		}
+		select {
+		case <-sess.wake:
 		case <-sess.ended:
 			t.Fatalf("session ended: %v", sess.err())
-		case <-time.After(10 * time.Second): // only keeps a broken build from hanging
+		case <-deadline:
 			t.Fatalf("event %d never came", last+1)
 		}
+	}
+	if last != after+int64(n) {
+		t.Fatalf("got events up to %d, want %d", last, after+int64(n))
 	}
 }
 

@@ -45,8 +45,9 @@ type Store interface {
 
 // Options tune the realtime service.
 type Options struct {
-	Heartbeat       time.Duration // between heartbeats on idle server streams
-	QueueSize       int           // events a subscriber may fall behind before it is cut off
+	Heartbeat       time.Duration // between heartbeats on server streams
+	QueueSize       int           // events queued per subscriber; past them it catches up from the database
+	MaxBehind       time.Duration // how long a subscriber may stay behind before ErrTooSlow; 0: 30 seconds
 	MaxMessageChars int           // longest chat message
 	RetainCount     int           // stored events kept
 	RetainAge       time.Duration // and for how long
@@ -82,6 +83,7 @@ type Service struct {
 	closing   chan struct{} // closed by Shutdown
 	closeOnce sync.Once
 	active    sync.WaitGroup // open sessions and WebSockets
+	slots     atomic.Uint32  // sessions placed on the heartbeat wheel
 }
 
 var _ files.Events = (*Service)(nil)
@@ -94,6 +96,9 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, s.now, log)
 	s.unpublished = make(chan struct{}, 1)
 	go s.callCatchUp()
+	if o.Heartbeat > 0 {
+		go s.heartbeats()
+	}
 	s.unsubscribe = hub.Subscribe(func(msg []byte) {
 		env, err := decodeEnvelope(msg)
 		if err == nil && env.Revoke != nil {
@@ -191,6 +196,7 @@ func (s *Service) recheckRevocations() {
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		s.live.each((*session).signal) // idle sessions wake to see it
 		s.unsubscribe()
 		s.seq.close()
 		s.pres.close()
@@ -211,8 +217,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // ErrShuttingDown ends sessions when the server stops.
 var ErrShuttingDown = errs.New(errs.ErrUnavailable, "server is shutting down; reconnect and resume from your last event id")
 
-// ErrTooSlow ends a session that fell too far behind.
-var ErrTooSlow = errs.New(errs.ErrResourceExhausted, "subscriber fell too far behind and was disconnected; resume from your last event id")
+// ErrTooSlow ends a session that stayed behind for longer than
+// Options.MaxBehind: its client is not reading.
+var ErrTooSlow = errs.New(errs.ErrResourceExhausted, "too slow: the subscriber stayed behind the events for too long; resume from your last event id")
 
 // ErrRevoked ends the sessions of a token revoked by RotateSecret.
 var ErrRevoked = errs.New(errs.ErrUnauthenticated, "access token revoked (the user secret was rotated); get a new token and resume from your last event id")
@@ -411,18 +418,33 @@ type Subscription struct {
 const replayPage = 500
 
 // Subscribe sends the user's events through send until ctx ends, the
-// subscriber falls behind (ErrTooSlow), its token is revoked (ErrRevoked)
-// or expires (ErrExpired), or the server shuts down (ErrShuttingDown). A
-// session over a cap is refused with an *errs.Limited. send must not keep
-// its argument.
+// subscriber stays behind for too long (ErrTooSlow), its token is revoked
+// (ErrRevoked) or expires (ErrExpired), or the server shuts down
+// (ErrShuttingDown). A session over a cap is refused with an
+// *errs.Limited. send must not keep its argument.
 func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*delivery) error) error {
 	sess, err := s.open(ctx, sub)
 	if err != nil {
 		return err
 	}
 	defer s.close(ctx, sess)
-	return s.run(ctx, sess, sub, send)
+	return s.run(ctx, sess, &sub, sendFunc(send))
 }
+
+// sink is where a session's events go. send may hold an event back, with
+// others, until flush; the run loop flushes whenever its queue is drained,
+// and before anything that may wait (a database read), so that what is
+// held never waits for long. Neither keeps its argument.
+type sink interface {
+	send(d *delivery) error
+	flush() error
+}
+
+// sendFunc is a sink that holds nothing back.
+type sendFunc func(*delivery) error
+
+func (f sendFunc) send(d *delivery) error { return f(d) }
+func (sendFunc) flush() error             { return nil }
 
 // open registers a session for sub, within the caps, so that it hears
 // revocations and live events from now on. Every session opened must be
@@ -435,7 +457,8 @@ func (s *Service) open(ctx context.Context, sub Subscription) (*session, error) 
 		return nil, ErrShuttingDown
 	default:
 	}
-	sess := newSession(sub, s.opt.QueueSize)
+	sess := newSession(sub, s.opt.QueueSize, s.opt.MaxBehind)
+	sess.slot = s.slots.Add(1) % heartbeatSlots
 	if err := s.live.add(sess, s.opt.MaxSessionsUser, s.opt.MaxSessionsAddr); err != nil {
 		s.active.Done()
 		return nil, err
@@ -472,18 +495,128 @@ func (s *Service) close(ctx context.Context, sess *session) {
 	s.active.Done()
 }
 
-// run sends the session's events through send until it ends.
-func (s *Service) run(ctx context.Context, sess *session, sub Subscription, send func(*delivery) error) error {
-	if sub.After != nil {
-		pruned, last, err := s.db.EventBounds(ctx)
+// run sends the session's events to out until it ends.
+//
+// It takes everything queued at once and sends it, then looks again, and
+// flushes only once the queue is empty: a session with several events
+// waiting writes them together. When events were dropped because the queue
+// was full, it first reads what it missed from the database, as a resume
+// does; events are sent in id order, each once.
+//
+// A stream's goroutine waits in here for as long as the stream lasts, at
+// the bottom of every middleware's frame, and the runtime shrinks a
+// waiting goroutine's stack only while it uses less than a quarter of it.
+// So the loop keeps to a small frame and waits on one channel, which
+// everything that must wake it signals (an event, the session's end,
+// Shutdown, ctx), and its work is done in begin and step.
+func (s *Service) run(ctx context.Context, sess *session, sub *Subscription, out sink) error {
+	stop := context.AfterFunc(ctx, sess.signal)
+	defer stop()
+	var st runState
+	var err error
+	if st.last, err = s.begin(ctx, sess, sub, out); err != nil {
+		return err
+	}
+	for {
+		// Checked first: nothing more goes out on a revoked or expired
+		// credential, and a busy session still stops at Shutdown.
+		if err := sess.err(); err != nil {
+			return err
+		}
+		if s.isClosing() {
+			return s.drain(sess, &st, out)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		idle, err := s.step(ctx, sess, &st, out)
 		if err != nil {
 			return err
 		}
+		if idle {
+			<-sess.wake
+		}
+	}
+}
+
+// runState is what a session's run loop remembers between steps.
+type runState struct {
+	last  int64       // the newest stored event sent
+	batch []*delivery // the queue's spare buffer
+}
+
+// step sends what the session has queued, catching up first if it fell
+// behind. Once the queue is empty it flushes, lets go of what an idle
+// session does not need, and reports that the loop may wait.
+func (s *Service) step(ctx context.Context, sess *session, st *runState, out sink) (idle bool, err error) {
+	batch, due, since := sess.take(st.batch)
+	st.batch = batch
+	if due {
+		if time.Since(since) > sess.maxBehind {
+			return false, ErrTooSlow
+		}
+		if err := s.catchUp(ctx, sess, &st.last, out); err != nil {
+			return false, err
+		}
+	}
+	if err := st.send(sess, batch, out); err != nil {
+		return false, err
+	}
+	if len(batch) > 0 || due {
+		return false, nil // more may have come meanwhile
+	}
+	// The queue is drained: what was held goes out, and the session keeps
+	// no more than an idle one needs while it waits.
+	if err := out.flush(); err != nil {
+		return false, sess.errOr(err)
+	}
+	if cap(batch) > idleQueue {
+		st.batch = nil
+	}
+	sess.trim()
+	return true, nil
+}
+
+// send sends the events of batch that come after st.last, and empties it.
+func (st *runState) send(sess *session, batch []*delivery, out sink) error {
+	for i, d := range batch {
+		batch[i] = nil
+		if d.id != 0 {
+			if d.id <= st.last {
+				continue // replayed or caught up already
+			}
+			st.last = d.id
+		}
+		if err := out.send(d); err != nil {
+			return sess.errOr(err)
+		}
+	}
+	return nil
+}
+
+// isClosing reports whether Shutdown has begun.
+func (s *Service) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// begin checks the session's cursor, counts it in presence, and sends what
+// it resumes after, if it does. It returns the newest stored event sent.
+func (s *Service) begin(ctx context.Context, sess *session, sub *Subscription, out sink) (int64, error) {
+	if sub.After != nil {
+		pruned, last, err := s.db.EventBounds(ctx)
+		if err != nil {
+			return 0, err
+		}
 		if *sub.After < pruned {
-			return errs.New(errs.ErrOutOfRange, "event %d is older than the retained history (events up to %d were pruned); reload instead of resuming", *sub.After, pruned)
+			return 0, errs.New(errs.ErrOutOfRange, "event %d is older than the retained history (events up to %d were pruned); reload instead of resuming", *sub.After, pruned)
 		}
 		if *sub.After > last {
-			return errs.New(errs.ErrOutOfRange, "event %d does not exist yet (newest is %d)", *sub.After, last)
+			return 0, errs.New(errs.ErrOutOfRange, "event %d does not exist yet (newest is %d)", *sub.After, last)
 		}
 	}
 
@@ -495,89 +628,87 @@ func (s *Service) run(ctx context.Context, sess *session, sub Subscription, send
 	if !sub.SkipPresence {
 		s.pres.ready(sess)
 	}
-
 	var last int64
 	if sub.After != nil {
 		last = *sub.After
-		for {
-			evs, err := s.db.EventsAfter(ctx, sub.UserID, last, replayPage)
+		if err := s.catchUp(ctx, sess, &last, out); err != nil {
+			return 0, err
+		}
+	}
+	return last, nil
+}
+
+// drain sends what the session has queued, at Shutdown, and returns
+// ErrShuttingDown; a catch-up that is due is left to the client's resume.
+func (s *Service) drain(sess *session, st *runState, out sink) error {
+	batch, _, _ := sess.take(nil)
+	if err := st.send(sess, batch, out); err != nil {
+		return err
+	}
+	if err := out.flush(); err != nil {
+		return sess.errOr(err)
+	}
+	return ErrShuttingDown
+}
+
+// catchUp sends the stored events the session's user may see after *last,
+// in id order, and moves *last past them: the replay of a resume, and how
+// a session that fell behind catches up. What out holds goes out before
+// each read, so that nothing waits behind the database.
+func (s *Service) catchUp(ctx context.Context, sess *session, last *int64, out sink) error {
+	for {
+		if err := out.flush(); err != nil {
+			return sess.errOr(err)
+		}
+		evs, err := s.db.EventsAfter(ctx, sess.user, *last, replayPage)
+		if err != nil {
+			return err
+		}
+		for _, row := range evs {
+			if err := sess.err(); err != nil {
+				return err // revoked or expired: send no more
+			}
+			d, err := storedDelivery(row)
 			if err != nil {
 				return err
 			}
-			for _, row := range evs {
-				if err := sess.err(); err != nil {
-					return err // revoked or expired: replay no more
-				}
-				d, err := storedDelivery(row)
-				if err != nil {
-					return err
-				}
-				if err := send(d); err != nil {
-					return err
-				}
-				last = row.ID
+			if err := out.send(d); err != nil {
+				return sess.errOr(err)
 			}
-			if len(evs) < replayPage {
-				break
-			}
+			*last = row.ID
+		}
+		if len(evs) < replayPage {
+			return nil
 		}
 	}
+}
 
-	var heartbeat <-chan time.Time
-	if sub.Heartbeat && s.opt.Heartbeat > 0 {
-		t := time.NewTicker(s.opt.Heartbeat)
-		defer t.Stop()
-		heartbeat = t.C
-	}
-	next := func(d *delivery) error {
-		if d.id != 0 && d.id <= last {
-			return nil // already replayed
-		}
-		if d.id != 0 {
-			last = d.id
-		}
-		if err := send(d); err != nil {
-			if why := sess.err(); why != nil {
-				return why // e.g. the send failed because the peer stopped reading
-			}
-			return err
-		}
-		return nil
-	}
-	for {
-		// Checked first: a full queue is always ready too, and nothing more
-		// goes out on a revoked or expired credential.
-		if err := sess.err(); err != nil {
-			return err
-		}
+// heartbeatSlots is how many slots the heartbeat wheel has: each turn of
+// Options.Heartbeat visits every slot once, so that the streams'
+// heartbeats spread over the interval instead of all going out at once.
+const heartbeatSlots = 16
+
+// heartbeats offers every server stream a heartbeat once per interval:
+// one ticker for the process instead of one per stream. A slot's
+// heartbeat is one event, encoded once for all its streams; a stream whose
+// queue is full has traffic enough and skips it.
+func (s *Service) heartbeats() {
+	t := time.NewTicker(max(s.opt.Heartbeat/heartbeatSlots, time.Millisecond))
+	defer t.Stop()
+	for slot := uint32(0); ; slot = (slot + 1) % heartbeatSlots {
 		select {
-		case d := <-sess.queue:
-			if err := next(d); err != nil {
-				return err
-			}
-		case <-heartbeat:
-			if err := send(&delivery{msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Heartbeat{
-				Heartbeat: &foxholev1.Heartbeat{Time: timestamppb.New(s.now())},
-			}}}); err != nil {
-				return err
-			}
-		case <-sess.ended:
-			return sess.err()
+		case <-t.C:
 		case <-s.closing:
-			// Flush what was already queued, then go.
-			for {
-				select {
-				case d := <-sess.queue:
-					if err := next(d); err != nil {
-						return err
-					}
-				default:
-					return ErrShuttingDown
-				}
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+			return
 		}
+		d := &delivery{msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Heartbeat{
+			Heartbeat: &foxholev1.Heartbeat{Time: timestamppb.New(s.now())},
+		}}}
+		s.live.each(func(sess *session) {
+			if sess.heartbeat && sess.slot == slot {
+				sess.offerLive(d)
+			}
+		})
 	}
 }
 

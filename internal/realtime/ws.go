@@ -100,11 +100,11 @@ func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sess *sess
 	stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
 	defer stopPings()
 
-	err := s.run(ctx, sess, sub, func(d *delivery) error {
+	err := s.run(ctx, sess, &sub, sendFunc(func(d *delivery) error {
 		wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
 		defer wcancel()
 		return c.Write(wctx, websocket.MessageText, d.JSON())
-	})
+	}))
 	switch {
 	case errors.Is(err, ErrShuttingDown):
 		c.Close(websocket.StatusGoingAway, "server shutting down; resume from your last event id")
