@@ -40,7 +40,7 @@ type revocation struct {
 }
 
 // delivery is one event decoded once per process and shared, read-only, by
-// every session that receives it.
+// every session that receives it, with its encodings, each made once.
 type delivery struct {
 	id        int64
 	sender    string
@@ -49,13 +49,22 @@ type delivery struct {
 
 	jsonOnce sync.Once
 	json     []byte
+	binOnce  sync.Once
+	bin      []byte
 }
 
 // JSON returns the event as the Connect JSON stream carries it, encoded once
-// for every WebSocket that sends it.
+// for every WebSocket and JSON stream that sends it.
 func (d *delivery) JSON() []byte {
 	d.jsonOnce.Do(func() { d.json, _ = protojson.Marshal(d.msg) })
 	return d.json
+}
+
+// Binary returns the event as binary protobuf, encoded once for every gRPC,
+// gRPC-Web and Connect binary stream that sends it.
+func (d *delivery) Binary() []byte {
+	d.binOnce.Do(func() { d.bin, _ = proto.Marshal(d.msg) })
+	return d.bin
 }
 
 func decodeEnvelope(b []byte) (*envelope, error) {

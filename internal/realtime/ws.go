@@ -65,7 +65,8 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 			o.Fail(w, r, err)
 			return
 		}
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: o.OriginPatterns})
+		sw := &socketWriter{ResponseWriter: w}
+		c, err := websocket.Accept(sw, r, &websocket.AcceptOptions{OriginPatterns: o.OriginPatterns})
 		if err != nil {
 			s.close(r.Context(), sess)
 			return // Accept has answered
@@ -73,12 +74,18 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 		// The connection is hijacked: it lives on in goroutines of its own,
 		// whose stacks start small, instead of under this handler's deep one.
 		// At ten thousand sockets that is most of their memory.
-		go s.serveSocket(context.WithoutCancel(r.Context()), c, sess, sub, o)
+		go s.serveSocket(context.WithoutCancel(r.Context()), c, sw.conn, sess, &sub, &o)
 	})
 }
 
 // serveSocket runs one WebSocket session until it ends, then closes it.
-func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sess *session, sub Subscription, o WebSocketOptions) {
+//
+// The library's reads and writes get a context that is never cancelled:
+// with one that is, it registers a callback on it for every frame, and
+// holds one for as long as a read waits. They end instead when the
+// connection closes, which every way out of here does, and each physical
+// write has a deadline (corkConn).
+func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, conn *corkConn, sess *session, sub *Subscription, o *WebSocketOptions) {
 	defer c.CloseNow()
 	c.SetReadLimit(o.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(ctx)
@@ -100,11 +107,13 @@ func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sess *sess
 	stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
 	defer stopPings()
 
-	err := s.run(ctx, sess, &sub, sendFunc(func(d *delivery) error {
-		wctx, wcancel := context.WithTimeout(ctx, sendTimeout)
-		defer wcancel()
-		return c.Write(wctx, websocket.MessageText, d.JSON())
-	}))
+	err := s.run(ctx, sess, sub, &socketSink{ctx: context.WithoutCancel(ctx), c: c, conn: conn})
+	endSocket(ctx, c, err, o)
+}
+
+// endSocket closes a socket whose session ended with err, telling the
+// client why.
+func endSocket(ctx context.Context, c *websocket.Conn, err error, o *WebSocketOptions) {
 	switch {
 	case errors.Is(err, ErrShuttingDown):
 		c.Close(websocket.StatusGoingAway, "server shutting down; resume from your last event id")
@@ -122,9 +131,10 @@ func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, sess *sess
 }
 
 // readFrames handles what the client sends until the connection ends.
-func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, sess *session, o WebSocketOptions) {
+func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, sess *session, o *WebSocketOptions) {
+	rctx := context.WithoutCancel(ctx) // see serveSocket
 	for {
-		typ, data, err := c.Read(ctx)
+		typ, data, err := c.Read(rctx)
 		if err != nil {
 			return
 		}

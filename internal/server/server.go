@@ -124,7 +124,11 @@ func New(o Options) *Handler {
 	mux.Handle(foxholev1connect.FileServiceUploadFileProcedure, uploads)
 	mux.Handle(foxholev1connect.FileServiceUploadFileStreamProcedure, uploads)
 	o.Files.Routes(mux, writeHTTPError)
-	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtime.NewHandler(o.Realtime), connectOpts))
+	realtimeHandler := realtime.NewHandler(o.Realtime)
+	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
+	// Subscribe's own handler: events encoded once for every stream, and
+	// written together when several are queued.
+	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts))
 	wsOpts := o.WebSocket
 	wsOpts.ToConnect, wsOpts.Fail = toConnect, writeHTTPError
 	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))
