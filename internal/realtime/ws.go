@@ -31,6 +31,10 @@ type WebSocketOptions struct {
 	// Fail answers a request refused before the upgrade (over a cap, a bad
 	// query) the way the server answers plain HTTP errors.
 	Fail func(http.ResponseWriter, *http.Request, error)
+	// Detach returns the context a socket lives on after the upgrade: the
+	// request's logger and id, without the request and its response, which
+	// hold net/http's buffers for the connection. nil: the logger only.
+	Detach func(context.Context) context.Context
 }
 
 // WebSocket serves GET /ws: the caller's events as text frames, each the
@@ -72,9 +76,14 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 			return // Accept has answered
 		}
 		// The connection is hijacked: it lives on in goroutines of its own,
-		// whose stacks start small, instead of under this handler's deep one.
-		// At ten thousand sockets that is most of their memory.
-		go s.serveSocket(context.WithoutCancel(r.Context()), c, sw.conn, sess, &sub, &o)
+		// whose stacks start small, instead of under this handler's deep one,
+		// and on a context that lets go of the request. At ten thousand
+		// sockets that is most of their memory.
+		detach := o.Detach
+		if detach == nil {
+			detach = func(ctx context.Context) context.Context { return zerolog.Ctx(ctx).WithContext(context.Background()) }
+		}
+		go s.serveSocket(detach(r.Context()), c, sw.conn, sess, &sub, &o)
 	})
 }
 

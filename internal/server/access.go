@@ -21,6 +21,7 @@ type call struct {
 	requestID string
 	userID    string
 	code      string // Connect code, once known
+	start     time.Time
 	w         statusWriter
 }
 
@@ -56,36 +57,60 @@ func setCode(ctx context.Context, err error) {
 // carries it in the context, and writes one line per request when it ends.
 // The line never holds a header value, a query string or a body.
 func accessLog(base zerolog.Logger, next http.Handler) http.Handler {
+	// The work before and after the call is done in functions of their own,
+	// so that a stream's goroutine, which stays in here for as long as the
+	// stream lasts, does not hold their frames on its stack meanwhile.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		c := &call{requestID: cleanRequestID(r.Header.Get("X-Request-Id"))}
-		if c.requestID == "" {
-			c.requestID = newRequestID()
-		}
-		w.Header().Set("X-Request-Id", c.requestID)
-		log := base.With().Str("request_id", c.requestID).Logger()
-		ctx := context.WithValue(log.WithContext(r.Context()), callKey{}, c)
-		sw := &c.w
-		sw.ResponseWriter = w
-		next.ServeHTTP(sw, r.WithContext(ctx))
-
-		code := c.code
-		if code == "" {
-			code = codeFromResponse(sw)
-		}
-		ev := log.Info()
-		if code == connect.CodeInternal.String() || code == connect.CodeUnknown.String() {
-			ev = log.Warn()
-		}
-		ev.Str("method", r.Method).
-			Str("path", r.URL.Path).
-			Str("protocol", protocol(r)).
-			Str("code", code).
-			Int("status", sw.status()).
-			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
-			Str("user_id", c.userID).
-			Msg("call")
+		c, r := startCall(&base, w, r)
+		next.ServeHTTP(&c.w, r)
+		c.logLine(r)
 	})
+}
+
+// startCall gives the request its id, logger and call record.
+func startCall(base *zerolog.Logger, w http.ResponseWriter, r *http.Request) (*call, *http.Request) {
+	c := &call{requestID: cleanRequestID(r.Header.Get("X-Request-Id")), start: time.Now()}
+	if c.requestID == "" {
+		c.requestID = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", c.requestID)
+	log := base.With().Str("request_id", c.requestID).Logger()
+	ctx := context.WithValue(log.WithContext(r.Context()), callKey{}, c)
+	c.w.ResponseWriter = w
+	return c, r.WithContext(ctx)
+}
+
+// logLine writes the access log's line of the call, once it has ended.
+func (c *call) logLine(r *http.Request) {
+	log := zerolog.Ctx(r.Context())
+	code := c.code
+	if code == "" {
+		code = codeFromResponse(&c.w)
+	}
+	ev := log.Info()
+	if code == connect.CodeInternal.String() || code == connect.CodeUnknown.String() {
+		ev = log.Warn()
+	}
+	ev.Str("method", r.Method).
+		Str("path", r.URL.Path).
+		Str("protocol", protocol(r)).
+		Str("code", code).
+		Int("status", c.w.status()).
+		Float64("duration_ms", float64(time.Since(c.start).Microseconds())/1000).
+		Str("user_id", c.userID).
+		Msg("call")
+}
+
+// detach returns a context for work that outlives its request (a WebSocket
+// after the upgrade) with the request's logger and id, but not the request,
+// its response or its connection's buffers, which the call in the request's
+// context reaches through its ResponseWriter.
+func detach(ctx context.Context) context.Context {
+	out := zerolog.Ctx(ctx).WithContext(context.Background())
+	if c := callFrom(ctx); c != nil {
+		out = context.WithValue(out, callKey{}, &call{requestID: c.requestID, userID: c.userID})
+	}
+	return out
 }
 
 // noteUser records the authenticated user, if any, for the access log.

@@ -154,22 +154,32 @@ func (l *limits) handler(next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if l.probeStream[path] {
-			select {
-			case l.probes <- struct{}{}:
-				defer func() { <-l.probes }()
-			default:
-				writeError(w, r, &errs.Limited{Msg: "too many health and reflection streams are open; try again later", RetryAfter: time.Second})
-				return
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), probeStreamLifetime)
-			defer cancel()
-			r = r.WithContext(ctx)
+			l.serveProbeStream(next, w, r)
+			return
 		}
 		if l.probe[path] {
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(probeReadTimeout))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// serveProbeStream serves a health or reflection stream within the cap on
+// them and their lifetime. It is a function of its own so that the frame
+// of handler, which every stream's goroutine holds, stays small.
+func (l *limits) serveProbeStream(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	select {
+	case l.probes <- struct{}{}:
+		defer func() { <-l.probes }()
+	default:
+		writeError(w, r, &errs.Limited{Msg: "too many health and reflection streams are open; try again later", RetryAfter: time.Second})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), probeStreamLifetime)
+	defer cancel()
+	r = r.WithContext(ctx)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(probeReadTimeout))
+	next.ServeHTTP(w, r)
 }
 
 // compressedBody reports whether a request says its body is compressed, in

@@ -130,7 +130,7 @@ func New(o Options) *Handler {
 	// written together when several are queued.
 	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts))
 	wsOpts := o.WebSocket
-	wsOpts.ToConnect, wsOpts.Fail = toConnect, writeHTTPError
+	wsOpts.ToConnect, wsOpts.Fail, wsOpts.Detach = toConnect, writeHTTPError, detach
 	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))
 
 	services := []string{
@@ -254,20 +254,23 @@ func withClientAddr(res *clientaddr.Resolver, next http.Handler) http.Handler {
 func withBaseURL(public string, next http.Handler) http.Handler {
 	prefix := "/" + foxholev1connect.FileServiceName + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, prefix) {
-			next.ServeHTTP(w, r)
-			return
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			r = baseURLRequest(public, r)
 		}
-		base := public
-		if base == "" {
-			scheme := "http"
-			if r.TLS != nil {
-				scheme = "https"
-			}
-			base = scheme + "://" + r.Host
-		}
-		next.ServeHTTP(w, r.WithContext(files.WithBaseURL(r.Context(), base)))
+		next.ServeHTTP(w, r)
 	})
+}
+
+func baseURLRequest(public string, r *http.Request) *http.Request {
+	base := public
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return r.WithContext(files.WithBaseURL(r.Context(), base))
 }
 
 // streamDeadlines gives unary RPCs a deadline for reading their body, and
@@ -276,18 +279,24 @@ func withBaseURL(public string, next http.Handler) http.Handler {
 func streamDeadlines(next http.Handler) http.Handler {
 	unary := unaryProcedures()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case unary[r.URL.Path]:
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
-		case r.URL.Path == foxholev1connect.RealtimeServiceSubscribeProcedure:
-			r = r.WithContext(realtime.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
-		case r.URL.Path == foxholev1connect.FileServiceUploadFileStreamProcedure,
-			r.URL.Path == foxholev1connect.FileServiceDownloadFileProcedure:
-			rc := http.NewResponseController(w)
-			r = r.WithContext(files.WithDeadlines(r.Context(), files.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline}))
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withDeadlines(unary, w, r))
 	})
+}
+
+// withDeadlines is streamDeadlines' work before the call, in a function of
+// its own so that a stream's goroutine does not keep its frame.
+func withDeadlines(unary map[string]bool, w http.ResponseWriter, r *http.Request) *http.Request {
+	switch {
+	case unary[r.URL.Path]:
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
+	case r.URL.Path == foxholev1connect.RealtimeServiceSubscribeProcedure:
+		r = r.WithContext(realtime.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
+	case r.URL.Path == foxholev1connect.FileServiceUploadFileStreamProcedure,
+		r.URL.Path == foxholev1connect.FileServiceDownloadFileProcedure:
+		rc := http.NewResponseController(w)
+		r = r.WithContext(files.WithDeadlines(r.Context(), files.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline}))
+	}
+	return r
 }
 
 // unaryProcedures lists the paths of every unary foxhole.v1 method.
