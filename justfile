@@ -155,6 +155,7 @@ bench: minio
     just bench-profile | tee bench-results/profile.txt
     just bench-files | tee bench-results/files.txt
     just bench-realtime | tee bench-results/realtime.txt
+    just bench-sessions | tee bench-results/sessions.txt
     just bench-cache | tee bench-results/cache.txt
     just bench-attacks | tee bench-results/attacks.txt
     just bench-valkey
@@ -187,6 +188,12 @@ bench-files: minio
 # Realtime fan-out to 1,000 and 10,000 subscribers (docs/benchmarks.md).
 bench-realtime:
     go test -run '^$' -bench Fanout -benchtime 30x -count 1 ./internal/realtime/
+
+# Write system calls per delivery in a burst, and the memory of an idle
+# session, per transport (docs/benchmarks.md).
+bench-sessions:
+    go test -run '^$' -bench Burst -benchtime 20x -count 1 ./internal/realtime/
+    go test -run '^$' -bench IdleSessions -benchtime 1x -count 1 ./internal/realtime/
 
 # GetProfile's cache traffic with 200,000 users on a 100,000-entry cache:
 # the old scan-evicting design against otter, in one run (docs/benchmarks.md).
