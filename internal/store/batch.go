@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 
@@ -20,6 +21,14 @@ type inserter struct {
 	reqs chan insertReq
 	wg   sync.WaitGroup
 
+	// query inserts one row, with a placeholder for each of the values
+	// args returns. It is prepared once (stmt, made and used by the loop
+	// alone) instead of being built by bun and parsed by the database for
+	// every row, inside the one writer that every registration waits for.
+	query string
+	args  func(model any) []any
+	stmt  *sql.Stmt
+
 	mu     sync.RWMutex
 	closed bool
 }
@@ -32,8 +41,10 @@ type insertReq struct {
 
 var errClosed = errors.New("store is closed")
 
-func newInserter(db *bun.DB) *inserter {
-	in := &inserter{db: db, reqs: make(chan insertReq, maxBatch)}
+// newInserter returns an inserter of the rows that query inserts one at a
+// time, given the values args returns for a model.
+func newInserter(db *bun.DB, query string, args func(model any) []any) *inserter {
+	in := &inserter{db: db, reqs: make(chan insertReq, maxBatch), query: query, args: args}
 	in.wg.Go(in.loop)
 	return in
 }
@@ -114,6 +125,14 @@ func (in *inserter) tryCommit(batch []insertReq) (retry []insertReq) {
 		}
 		return nil
 	}
+	if in.stmt == nil {
+		// database/sql prepares it again on any new connection.
+		stmt, err := in.db.DB.PrepareContext(ctx, in.query)
+		if err != nil {
+			return answerAll(err)
+		}
+		in.stmt = stmt
+	}
 	// One pinned connection, so that the ROLLBACK after a failed COMMIT
 	// reaches the connection that holds the transaction, and no other writer
 	// borrows that connection in between.
@@ -126,8 +145,10 @@ func (in *inserter) tryCommit(batch []insertReq) (retry []insertReq) {
 	if err != nil {
 		return answerAll(err)
 	}
+	stmt := tx.StmtContext(ctx, in.stmt)
+	defer stmt.Close()
 	for i, r := range live {
-		if _, err := tx.NewInsert().Model(r.model).Exec(ctx); err != nil {
+		if _, err := stmt.ExecContext(ctx, in.args(r.model)...); err != nil {
 			// SQLite may already have rolled back; then this errors, harmlessly.
 			_ = tx.Rollback()
 			r.done <- err
@@ -150,4 +171,7 @@ func (in *inserter) close() {
 	close(in.reqs)
 	in.mu.Unlock()
 	in.wg.Wait()
+	if in.stmt != nil {
+		in.stmt.Close()
+	}
 }

@@ -97,7 +97,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	rdb.SetConnMaxIdleTime(0)
 
 	s := &Store{w: bun.NewDB(wdb, sqlitedialect.New()), r: bun.NewDB(rdb, sqlitedialect.New())}
-	s.users = newInserter(s.w)
+	s.users = newUserInserter(s.w, false)
 	ms, err := discoverMigrations("migrations/sqlite")
 	if err != nil {
 		s.Close()
