@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -67,23 +68,61 @@ func (in *inserter) insert(ctx context.Context, model any) error {
 	return <-req.done
 }
 
+// loop commits batches until reqs is closed and drained.
+//
+// A batch is what is queued when the writer is free, and more: when fewer
+// inserts are queued than the last commit answered, the loop waits for the
+// rest, at most as long as that commit took. Callers who send one insert
+// after another (a client registering users, a load of closed-loop
+// callers) come back soon after their answer; without the wait, the first
+// of them to come back is committed alone, the others gather behind that
+// commit, and batches settle into pairs of one insert and all the others,
+// one commit of the disk's time out of two spent on a single row. Waiting
+// at most one commit's duration costs a lone caller no more than the
+// commit it would otherwise have waited behind.
 func (in *inserter) loop() {
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	var lastRows int           // inserts the last commit answered
+	var lastTook time.Duration // how long it took
 	for first := range in.reqs {
-		batch := []insertReq{first}
-	fill:
-		for len(batch) < maxBatch {
+		batch, open := in.gather([]insertReq{first}, 0, nil)
+		if open && len(batch) < lastRows {
+			wait.Reset(lastTook)
+			batch, _ = in.gather(batch, lastRows, wait.C)
+			wait.Stop()
+		}
+		start := time.Now()
+		in.commit(batch)
+		lastRows, lastTook = len(batch), time.Since(start)
+	}
+}
+
+// gather adds the inserts queued to batch, up to maxBatch, and while batch
+// holds fewer than want, waits for more until expiry fires. It reports
+// false once reqs is closed and drained.
+func (in *inserter) gather(batch []insertReq, want int, expiry <-chan time.Time) ([]insertReq, bool) {
+	for len(batch) < maxBatch {
+		var r insertReq
+		var ok bool
+		select {
+		case r, ok = <-in.reqs:
+		default:
+			if len(batch) >= want {
+				return batch, true
+			}
 			select {
-			case r, ok := <-in.reqs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
+			case r, ok = <-in.reqs:
+			case <-expiry:
+				return batch, true
 			}
 		}
-		in.commit(batch)
+		if !ok {
+			return batch, false
+		}
+		batch = append(batch, r)
 	}
+	return batch, true
 }
 
 // commit commits every insert of batch that can be, and tells each caller
