@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -20,6 +22,14 @@ type inserter struct {
 	reqs chan insertReq
 	wg   sync.WaitGroup
 
+	// query inserts one row, with a placeholder for each of the values
+	// args returns. It is prepared once (stmt, made and used by the loop
+	// alone) instead of being built by bun and parsed by the database for
+	// every row, inside the one writer that every registration waits for.
+	query string
+	args  func(model any) []any
+	stmt  *sql.Stmt
+
 	mu     sync.RWMutex
 	closed bool
 }
@@ -32,8 +42,10 @@ type insertReq struct {
 
 var errClosed = errors.New("store is closed")
 
-func newInserter(db *bun.DB) *inserter {
-	in := &inserter{db: db, reqs: make(chan insertReq, maxBatch)}
+// newInserter returns an inserter of the rows that query inserts one at a
+// time, given the values args returns for a model.
+func newInserter(db *bun.DB, query string, args func(model any) []any) *inserter {
+	in := &inserter{db: db, reqs: make(chan insertReq, maxBatch), query: query, args: args}
 	in.wg.Go(in.loop)
 	return in
 }
@@ -56,23 +68,61 @@ func (in *inserter) insert(ctx context.Context, model any) error {
 	return <-req.done
 }
 
+// loop commits batches until reqs is closed and drained.
+//
+// A batch is what is queued when the writer is free, and more: when fewer
+// inserts are queued than the last commit answered, the loop waits for the
+// rest, at most as long as that commit took. Callers who send one insert
+// after another (a client registering users, a load of closed-loop
+// callers) come back soon after their answer; without the wait, the first
+// of them to come back is committed alone, the others gather behind that
+// commit, and batches settle into pairs of one insert and all the others,
+// one commit of the disk's time out of two spent on a single row. Waiting
+// at most one commit's duration costs a lone caller no more than the
+// commit it would otherwise have waited behind.
 func (in *inserter) loop() {
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	var lastRows int           // inserts the last commit answered
+	var lastTook time.Duration // how long it took
 	for first := range in.reqs {
-		batch := []insertReq{first}
-	fill:
-		for len(batch) < maxBatch {
+		batch, open := in.gather([]insertReq{first}, 0, nil)
+		if open && len(batch) < lastRows {
+			wait.Reset(lastTook)
+			batch, _ = in.gather(batch, lastRows, wait.C)
+			wait.Stop()
+		}
+		start := time.Now()
+		in.commit(batch)
+		lastRows, lastTook = len(batch), time.Since(start)
+	}
+}
+
+// gather adds the inserts queued to batch, up to maxBatch, and while batch
+// holds fewer than want, waits for more until expiry fires. It reports
+// false once reqs is closed and drained.
+func (in *inserter) gather(batch []insertReq, want int, expiry <-chan time.Time) ([]insertReq, bool) {
+	for len(batch) < maxBatch {
+		var r insertReq
+		var ok bool
+		select {
+		case r, ok = <-in.reqs:
+		default:
+			if len(batch) >= want {
+				return batch, true
+			}
 			select {
-			case r, ok := <-in.reqs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
+			case r, ok = <-in.reqs:
+			case <-expiry:
+				return batch, true
 			}
 		}
-		in.commit(batch)
+		if !ok {
+			return batch, false
+		}
+		batch = append(batch, r)
 	}
+	return batch, true
 }
 
 // commit commits every insert of batch that can be, and tells each caller
@@ -114,6 +164,14 @@ func (in *inserter) tryCommit(batch []insertReq) (retry []insertReq) {
 		}
 		return nil
 	}
+	if in.stmt == nil {
+		// database/sql prepares it again on any new connection.
+		stmt, err := in.db.DB.PrepareContext(ctx, in.query)
+		if err != nil {
+			return answerAll(err)
+		}
+		in.stmt = stmt
+	}
 	// One pinned connection, so that the ROLLBACK after a failed COMMIT
 	// reaches the connection that holds the transaction, and no other writer
 	// borrows that connection in between.
@@ -126,8 +184,10 @@ func (in *inserter) tryCommit(batch []insertReq) (retry []insertReq) {
 	if err != nil {
 		return answerAll(err)
 	}
+	stmt := tx.StmtContext(ctx, in.stmt)
+	defer stmt.Close()
 	for i, r := range live {
-		if _, err := tx.NewInsert().Model(r.model).Exec(ctx); err != nil {
+		if _, err := stmt.ExecContext(ctx, in.args(r.model)...); err != nil {
 			// SQLite may already have rolled back; then this errors, harmlessly.
 			_ = tx.Rollback()
 			r.done <- err
@@ -150,4 +210,7 @@ func (in *inserter) close() {
 	close(in.reqs)
 	in.mu.Unlock()
 	in.wg.Wait()
+	if in.stmt != nil {
+		in.stmt.Close()
+	}
 }

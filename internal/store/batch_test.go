@@ -158,3 +158,135 @@ func TestConcurrentInsertsReportTheirOwnOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedLoopInsertsAreDurable registers users the way a load of
+// closed-loop callers does, each caller inserting one user after another,
+// so that batches form and the loop waits for callers to come back; every
+// tenth insert reuses the id of one before it and must fail alone. Each
+// caller must hear exactly once, and of its own insert; after a close and
+// a reopen, the table must hold exactly the users reported committed.
+func TestClosedLoopInsertsAreDurable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const callers, each = 48, 25
+	type result struct {
+		u    *User
+		err  error
+		done chan error
+	}
+	results := make([][]result, callers)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				u := randomUser()
+				if i%10 == 9 {
+					u.ID = results[c][i-1].u.ID
+				}
+				// Room for a second answer, so that one would be seen below
+				// instead of blocking the loop.
+				req := insertReq{ctx: ctx, model: u, done: make(chan error, 2)}
+				s.users.reqs <- req
+				results[c] = append(results[c], result{u: u, err: <-req.done, done: req.done})
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	var rows []User
+	if err := s.r.NewSelect().Model(&rows).Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored := make(map[string]string) // id → secret hash, telling duplicates apart
+	for _, r := range rows {
+		stored[r.ID] = string(r.SecretHash)
+	}
+	committed := 0
+	for c, rs := range results {
+		for i, r := range rs {
+			mine := stored[r.u.ID] == string(r.u.SecretHash)
+			duplicate := i%10 == 9
+			switch {
+			case len(r.done) != 0:
+				t.Errorf("caller %d, insert %d: answered more than once", c, i)
+			case r.err == nil && !mine:
+				t.Errorf("caller %d, insert %d: reported committed, but its row is not in the reopened table", c, i)
+			case r.err != nil && mine:
+				t.Errorf("caller %d, insert %d: reported failed (%v), but its row is in the table", c, i, r.err)
+			case duplicate && r.err == nil:
+				t.Errorf("caller %d, insert %d: a duplicate id was committed", c, i)
+			case !duplicate && r.err != nil:
+				t.Errorf("caller %d, insert %d: failed for no reason of its own: %v", c, i, r.err)
+			}
+			if r.err == nil {
+				committed++
+			}
+		}
+	}
+	if len(rows) != committed {
+		t.Errorf("the reopened table holds %d users, %d were reported committed", len(rows), committed)
+	}
+}
+
+// TestLoneInsertsAfterABatch sends a lone insert right after a large batch,
+// when the loop waits for more that never come: it must be committed once
+// the wait ends. Then it closes the store right after another lone insert,
+// while the loop may be waiting again: that one too must be committed and
+// answered.
+func TestLoneInsertsAfterABatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func() {
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				if err := s.CreateUser(ctx, randomUser()); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	batch()
+	waited := randomUser()
+	if err := s.CreateUser(ctx, waited); err != nil {
+		t.Fatalf("the lone insert after a batch failed: %v", err)
+	}
+	batch()
+	closed := randomUser()
+	req := insertReq{ctx: ctx, model: closed, done: make(chan error, 1)}
+	s.users.reqs <- req
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-req.done; err != nil {
+		t.Fatalf("the lone insert sent before Close failed: %v", err)
+	}
+	if s, err = Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, u := range []*User{waited, closed} {
+		if _, err := s.UserByID(ctx, u.ID); err != nil {
+			t.Errorf("lone insert %s is not in the reopened table: %v", u.ID, err)
+		}
+	}
+}

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -24,7 +27,9 @@ import (
 // rather than assumed.
 //
 // PostgreSQL runs with fsync on here, unlike in the other tests, so that a
-// commit costs what it costs in production.
+// commit costs what it costs in production. Users are made as Register
+// makes them, with a random id and a random secret hash, so that each
+// insert lands on random pages of both indexes, as it does in production.
 func BenchmarkCreateUser(b *testing.B) {
 	durable := []struct {
 		name  string
@@ -42,13 +47,12 @@ func BenchmarkCreateUser(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { s.Close() })
-				var n atomic.Int64
 				b.SetParallelism(32) // registrations arrive from many clients
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					ctx := context.Background()
 					for pb.Next() {
-						u := testUser(fmt.Sprintf("b%09d", n.Add(1)), "bench")
+						u := randomUser()
 						var err error
 						if batched {
 							err = s.CreateUser(ctx, u)
@@ -64,6 +68,151 @@ func BenchmarkCreateUser(b *testing.B) {
 			})
 		}
 	}
+}
+
+// randomUser returns a user as Register makes one.
+func randomUser() *User {
+	h := make([]byte, 32)
+	crand.Read(h)
+	now := time.Now().UnixMicro()
+	return &User{ID: NewID(), SecretHash: h, ScreenName: "anon-" + NewID()[:8], TokenVersion: 1, CreatedAt: now, UpdatedAt: now}
+}
+
+// walBytesPerRow is what SQLite appends to its WAL per registration, measured
+// on a users table of about 50,000 rows, the size a 10-second load run
+// leaves: 2.5 frames of a 4 KiB page and its 24-byte header, because both
+// index entries of a user (its random id and its random secret hash) land
+// on pages of their own. A batch of 64 rows is about 650 KB.
+const walBytesPerRow = 25 * (4096 + 24) / 10
+
+// walBytes bounds the file BenchmarkFsyncBatches appends to before it starts
+// again from its beginning, as SQLite's WAL does after a checkpoint: about
+// the 1000 pages of SQLite's default wal_autocheckpoint.
+const walBytes = 4 << 20
+
+// BenchmarkFsyncBatches is the ceiling of a durable group commit on this
+// disk: what CreateUser on SQLite would reach if committing a batch cost
+// nothing but appending its bytes to a log and syncing the log, the way a
+// WAL commit under synchronous=FULL ends. It writes in b.TempDir(), the
+// filesystem of the data dir when TMPDIR points there.
+//
+// "batch=N" appends batches of N rows, one after the other: one write of
+// N*walBytesPerRow bytes, then one fsync (the call SQLite makes here:
+// modernc's build has no fdatasync); the sizes are those the group commit
+// forms under 64 callers. "64 callers" is the group commit itself without
+// SQL: 64 goroutines each hand a row to one writer, which takes every row
+// queued (up to maxBatch), writes them at once, syncs, and answers each; it
+// is run with fsync and with fdatasync. Compare rows/s with
+// BenchmarkCreateUser and with the load tool's register scenario in the
+// same run.
+func BenchmarkFsyncBatches(b *testing.B) {
+	for _, n := range []int{1, 8, 32, 64} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			log := newBenchLog(b)
+			buf := make([]byte, n*walBytesPerRow)
+			b.ResetTimer()
+			for range b.N {
+				if err := log.append(buf, (*os.File).Sync); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s := b.Elapsed().Seconds()
+			b.ReportMetric(float64(b.N)/s, "batches/s")
+			b.ReportMetric(float64(b.N*n)/s, "rows/s")
+		})
+	}
+	for _, flush := range []struct {
+		name  string
+		flush func(*os.File) error
+	}{{"fsync", (*os.File).Sync}, {"fdatasync", datasync}} {
+		b.Run("64 callers/"+flush.name, func(b *testing.B) {
+			benchGroupFsync(b, 64, flush.flush)
+		})
+	}
+}
+
+// benchLog is a file appended to from its beginning again once it holds
+// walBytes, so that its blocks are allocated after the first lap, as a
+// WAL's are.
+type benchLog struct {
+	f   *os.File
+	off int64
+}
+
+func newBenchLog(b *testing.B) *benchLog {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return &benchLog{f: f}
+}
+
+func (l *benchLog) append(p []byte, flush func(*os.File) error) error {
+	if l.off+int64(len(p)) > walBytes {
+		l.off = 0
+	}
+	if _, err := l.f.WriteAt(p, l.off); err != nil {
+		return err
+	}
+	l.off += int64(len(p))
+	return flush(l.f)
+}
+
+// benchGroupFsync runs b.N rows through a group commit of callers
+// goroutines and one writer that makes each batch durable with flush.
+func benchGroupFsync(b *testing.B, callers int, flush func(*os.File) error) {
+	log := newBenchLog(b)
+	reqs := make(chan chan error, maxBatch)
+	var batches, rows atomic.Int64
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		buf := make([]byte, maxBatch*walBytesPerRow)
+		for first := range reqs {
+			batch := []chan error{first}
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case r, ok := <-reqs:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, r)
+				default:
+					break fill
+				}
+			}
+			err := log.append(buf[:len(batch)*walBytesPerRow], flush)
+			batches.Add(1)
+			rows.Add(int64(len(batch)))
+			for _, done := range batch {
+				done <- err
+			}
+		}
+	}()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range callers {
+		wg.Go(func() {
+			done := make(chan error, 1)
+			for next.Add(1) <= int64(b.N) {
+				reqs <- done
+				if err := <-done; err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s := b.Elapsed().Seconds()
+	close(reqs)
+	<-writerDone
+	b.ReportMetric(float64(rows.Load())/s, "rows/s")
+	b.ReportMetric(float64(batches.Load())/s, "batches/s")
+	b.ReportMetric(float64(rows.Load())/float64(max(1, batches.Load())), "rows/batch")
 }
 
 // BenchmarkReadsUnderWrites times the reads the services make on every call

@@ -38,7 +38,7 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	// docs/scaling.md): no better p99 for reads, no more writes, and twice
 	// the connections taken from the server's max_connections.
 	s := &Store{w: bdb, r: bdb, pg: true}
-	s.users = newInserter(s.w)
+	s.users = newUserInserter(s.w, true)
 	ms, err := discoverMigrations("migrations/postgres")
 	if err != nil {
 		s.Close()

@@ -77,7 +77,14 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}}
 	dsn := "file:" + path + "?" + pragmas.Encode()
 
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// wal_autocheckpoint(4000): the commit that takes the WAL past this many
+	// pages copies them back into the database file before it returns, while
+	// every write queued behind the one writer waits. At SQLite's default of
+	// 1000 pages (4 MB) a batch of registrations did so every few hundred
+	// rows; at 4000 (16 MB) a page rewritten by several commits (an index
+	// page, the end of a table) is copied once for all of them, and
+	// registrations were about 10% faster (foxhole-bench register).
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&"+url.Values{"_pragma": {"wal_autocheckpoint(4000)"}}.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +104,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	rdb.SetConnMaxIdleTime(0)
 
 	s := &Store{w: bun.NewDB(wdb, sqlitedialect.New()), r: bun.NewDB(rdb, sqlitedialect.New())}
-	s.users = newInserter(s.w)
+	s.users = newUserInserter(s.w, false)
 	ms, err := discoverMigrations("migrations/sqlite")
 	if err != nil {
 		s.Close()

@@ -45,6 +45,20 @@ func CleanScreenName(s string) (string, error) {
 	return s, nil
 }
 
+// newUserInserter returns the group commit of CreateUser on db: one INSERT
+// of a user, prepared once, run for each user of a batch. Its columns are
+// those of User, spelled out here, so a column added to User is added here.
+func newUserInserter(db *bun.DB, pg bool) *inserter {
+	query := `INSERT INTO users (id, secret_hash, screen_name, token_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`
+	if pg {
+		query = `INSERT INTO users (id, secret_hash, screen_name, token_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`
+	}
+	return newInserter(db, query, func(model any) []any {
+		u := model.(*User)
+		return []any{u.ID, u.SecretHash, u.ScreenName, u.TokenVersion, u.CreatedAt, u.UpdatedAt}
+	})
+}
+
 // CreateUser inserts u, durably, sharing the commit with concurrent
 // registrations.
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
