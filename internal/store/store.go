@@ -83,7 +83,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// 1000 pages (4 MB) a batch of registrations did so every few hundred
 	// rows; at 4000 (16 MB) a page rewritten by several commits (an index
 	// page, the end of a table) is copied once for all of them, and
-	// registrations were about 10% faster (foxhole-bench register).
+	// registrations were about 8% faster (foxhole-bench register).
 	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate&"+url.Values{"_pragma": {"wal_autocheckpoint(4000)"}}.Encode())
 	if err != nil {
 		return nil, err
