@@ -24,16 +24,7 @@ import (
 func presenceServices(t *testing.T, n, queue int, users ...string) []*Service {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, id := range users {
-		if err := db.CreateUser(ctx, &store.User{ID: id, SecretHash: []byte(id), ScreenName: "name of " + id, TokenVersion: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := testDB(t, func(id string) string { return "name of " + id }, users...)
 	hub := memory.New()
 	var svcs []*Service
 	for range n {

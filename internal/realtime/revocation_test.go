@@ -19,16 +19,7 @@ import (
 func twoProcesses(t *testing.T) (db *store.Store, a, b *Service) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, id := range []string{"alice000", "bob00000"} {
-		if err := db.CreateUser(ctx, &store.User{ID: id, SecretHash: []byte(id), ScreenName: id, TokenVersion: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db = testDB(t, sameName, "alice000", "bob00000")
 	hub := memory.New()
 	o := Options{QueueSize: 8, MaxMessageChars: 100, RetainCount: 1000, RetainAge: time.Hour}
 	a, b = NewService(db, hub, o, zerolog.Nop()), NewService(db, hub, o, zerolog.Nop())

@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"foxhole.dev/foxhole/internal/pubsub/memory"
-	"foxhole.dev/foxhole/internal/store"
 )
 
 // slowService runs the service on a real database with a tiny queue, and
@@ -18,16 +17,7 @@ import (
 func slowService(t *testing.T, o Options, users ...string) *Service {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, id := range users {
-		if err := db.CreateUser(ctx, &store.User{ID: id, SecretHash: []byte(id), ScreenName: id, TokenVersion: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := testDB(t, sameName, users...)
 	o.QueueSize, o.MaxMessageChars, o.RetainCount, o.RetainAge = 4, 100, 1000, time.Hour
 	svc := NewService(db, memory.New(), o, zerolog.Nop())
 	t.Cleanup(func() { svc.Shutdown(ctx) })
