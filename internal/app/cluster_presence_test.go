@@ -34,7 +34,7 @@ func TestPresenceConvergesAcrossProcesses(t *testing.T) {
 	type observer struct {
 		user   testutil.User
 		events <-chan *foxholev1.Event
-		online map[string]string // its snapshot with the changes since applied
+		online client.Online
 	}
 	var observers []*observer
 	want := map[string]string{}
@@ -73,26 +73,19 @@ func TestPresenceConvergesAcrossProcesses(t *testing.T) {
 		}
 		for i, o := range observers {
 			timeout := time.After(30 * time.Second) // only keeps a broken build from hanging
-			for o.online == nil || !maps.Equal(o.online, want) {
+			for o.online.Users == nil || !maps.Equal(o.online.Users, want) {
 				select {
 				case ev, ok := <-o.events:
 					if !ok {
 						t.Fatalf("observer %d: stream ended", i)
 					}
-					pe := ev.GetPresence()
-					if pe.GetSnapshot() {
-						o.online = map[string]string{}
-					} else if pe != nil && o.online == nil {
-						t.Fatalf("observer %d: a change before the snapshot: %v", i, pe)
-					}
-					for _, u := range pe.GetLeft() {
-						delete(o.online, u.GetId())
-					}
-					for _, u := range pe.GetJoined() {
-						o.online[u.GetId()] = u.GetScreenName()
+					if pe := ev.GetPresence(); pe != nil {
+						if err := o.online.Apply(pe); err != nil {
+							t.Fatalf("observer %d: %v", i, err)
+						}
 					}
 				case <-timeout:
-					t.Fatalf("round %d: the observer on process %d sees %v online; want %v", round, i, o.online, want)
+					t.Fatalf("round %d: the observer on process %d sees %v online; want %v", round, i, o.online.Users, want)
 				}
 			}
 		}

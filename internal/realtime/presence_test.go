@@ -29,26 +29,13 @@ func quickPresence(c *config.Config) {
 	c.AuthRate = 0
 }
 
-// view is who a subscriber was told is online, by id and screen name: its
-// snapshot, with every change since applied.
-type view struct {
-	online   map[string]string
-	snapshot bool // the snapshot came
-}
+// view is who a subscriber was told is online.
+type view struct{ client.Online }
 
 func (v *view) apply(t *testing.T, pe *foxholev1.PresenceEvent) {
 	t.Helper()
-	if pe.GetSnapshot() {
-		v.online, v.snapshot = map[string]string{}, true
-	} else if !v.snapshot {
-		t.Errorf("a presence change before the snapshot: %v", pe)
-		return
-	}
-	for _, u := range pe.GetLeft() {
-		delete(v.online, u.GetId())
-	}
-	for _, u := range pe.GetJoined() {
-		v.online[u.GetId()] = u.GetScreenName()
+	if err := v.Apply(pe); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -57,7 +44,7 @@ func (v *view) apply(t *testing.T, pe *foxholev1.PresenceEvent) {
 func (s *sub) presenceUntil(v *view, want map[string]string) {
 	s.t.Helper()
 	deadline := time.After(presenceWait)
-	for !v.snapshot || !maps.Equal(v.online, want) {
+	for v.Users == nil || !maps.Equal(v.Users, want) {
 		select {
 		case m := <-s.ch:
 			if pe := m.GetEvent().GetPresence(); pe != nil {
@@ -66,7 +53,7 @@ func (s *sub) presenceUntil(v *view, want map[string]string) {
 		case err := <-s.done:
 			s.t.Fatalf("subscription ended: %v", err)
 		case <-deadline:
-			s.t.Fatalf("the subscriber sees %v online; want %v", v.online, want)
+			s.t.Fatalf("the subscriber sees %v online; want %v", v.Users, want)
 		}
 	}
 }
