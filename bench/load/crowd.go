@@ -58,9 +58,12 @@ type CrowdOptions struct {
 	// ReadyWait bounds the wait, after every session was dialled, until
 	// all are live; default 30 s.
 	ReadyWait time.Duration
-	// ServerPID is the server's process, whose memory is measured; 0: not
-	// measured (a server in this process).
+	// ServerPID is the server's process, whose memory and CPU are
+	// measured; 0: not measured (a server in this process).
 	ServerPID int
+	// Broadcasting, when set, is called as the measured broadcasts begin,
+	// with how long they take to send: to profile the server meanwhile.
+	Broadcasting func(time.Duration)
 }
 
 // CrowdResult is what a crowd run measured. Latencies are in
@@ -99,6 +102,12 @@ type CrowdResult struct {
 	PresenceBytes             int64   `json:"presenceBytes"`
 	PresenceMessagesPerSecond float64 `json:"presenceMessagesPerSessionSecond"`
 	PresenceBytesPerSecond    float64 `json:"presenceBytesPerSessionSecond"`
+
+	// CPU time used from the first measured broadcast until every delivery
+	// arrived (or the wait for them ended): the server's, and this tool's
+	// (which reads every session), in microseconds per delivery.
+	ServerCPUPerDelivery float64 `json:"serverCpuUsPerDelivery,omitempty"`
+	ToolCPUPerDelivery   float64 `json:"toolCpuUsPerDelivery,omitempty"`
 }
 
 // The text every broadcast carries: a warm-up, "crowd:w=K", or a measured
@@ -222,6 +231,16 @@ func RunCrowd(ctx context.Context, o CrowdOptions) (CrowdResult, error) {
 	// delay the next.
 	var sends sync.WaitGroup
 	var publishErrors atomic.Int64
+	if o.Broadcasting != nil {
+		o.Broadcasting(time.Duration(o.Broadcasts) * o.Interval)
+	}
+	cpu := func() (server, tool time.Duration) {
+		if o.ServerPID > 0 {
+			server = testutil.ProcessCPU(strconv.Itoa(o.ServerPID))
+		}
+		return server, testutil.ProcessCPU("self")
+	}
+	serverCPU, toolCPU := cpu()
 	first := time.Now()
 	tick := time.NewTicker(o.Interval)
 	for b := range o.Broadcasts {
@@ -245,6 +264,11 @@ func RunCrowd(ctx context.Context, o CrowdOptions) (CrowdResult, error) {
 	res.Run = time.Since(start)
 	r.counting.Store(false)
 	res.PeakRSS = memory("VmHWM")
+	serverEnd, toolEnd := cpu()
+	if n := float64(r.delivered.Load()); n > 0 {
+		res.ServerCPUPerDelivery = float64((serverEnd - serverCPU).Microseconds()) / n
+		res.ToolCPUPerDelivery = float64((toolEnd - toolCPU).Microseconds()) / n
+	}
 
 	cancel()
 	sessions.Wait()
@@ -454,7 +478,6 @@ type foxholeCrowd struct {
 	perUser  int
 	run      *crowdRun
 	tokens   []string
-	streams  []*client.Client // per user, JSON over HTTP/1.1
 	pub      *client.Client
 	h1       *http.Client
 }
@@ -493,15 +516,7 @@ func (f *foxholeCrowd) prepare(ctx context.Context, users int) error {
 	if first != nil {
 		return fmt.Errorf("register the users: %w", first)
 	}
-	// Streams decode JSON through a codec that counts the presence
-	// messages and their bytes as they arrive.
 	f.h1 = client.HTTPClient(false)
-	codec := connect.WithCodec(presenceCountingJSON{f.run})
-	f.streams = make([]*client.Client, users)
-	for u := range users {
-		f.streams[u] = client.New(f.url, client.WithProtocol(client.ConnectJSON), client.WithHTTPClient(f.h1),
-			client.WithToken(f.tokens[u]), client.WithClientOptions(codec))
-	}
 	f.pub = client.New(f.url, client.WithToken(f.tokens[users]))
 	return nil
 }
@@ -523,13 +538,7 @@ func (f *foxholeCrowd) open(ctx context.Context, s *crowdSession) (func(context.
 	}
 	c.SetReadLimit(crowdReadLimit)
 	return func(ctx context.Context) {
-		serveWebSocket(ctx, c, func(data []byte) {
-			if bytes.Contains(data, presenceKey) {
-				s.run.presence(len(data))
-				return
-			}
-			s.receive(data)
-		})
+		serveWebSocket(ctx, c, s.frame)
 	}, nil
 }
 
@@ -554,7 +563,9 @@ func serveWebSocket(ctx context.Context, c *websocket.Conn, frame func([]byte)) 
 func (f *foxholeCrowd) openStream(ctx context.Context, s *crowdSession, user int) (func(context.Context), error) {
 	sctx, cancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(crowdOpenWait, cancel)
-	stream, err := f.streams[user].Realtime.Subscribe(sctx, connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: !f.presence}))
+	c := client.New(f.url, client.WithProtocol(client.ConnectJSON), client.WithHTTPClient(f.h1),
+		client.WithToken(f.tokens[user]), client.WithClientOptions(connect.WithCodec(crowdJSON{s})))
+	stream, err := c.Realtime.Subscribe(sctx, connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: !f.presence}))
 	if err != nil {
 		cancel()
 		return nil, err
@@ -569,9 +580,6 @@ func (f *foxholeCrowd) openStream(ctx context.Context, s *crowdSession, user int
 		defer cancel()
 		defer stream.Close()
 		for stream.Receive() {
-			if c := stream.Msg().GetEvent().GetChatMessage().GetContent(); c != "" {
-				s.receive([]byte(c))
-			}
 		}
 	}, nil
 }
@@ -587,17 +595,29 @@ func (f *foxholeCrowd) close() {
 	}
 }
 
+// frame counts a Foxhole frame or message: presence, or a broadcast.
+func (s *crowdSession) frame(data []byte) {
+	if bytes.Contains(data, presenceKey) {
+		s.run.presence(len(data))
+		return
+	}
+	s.receive(data)
+}
+
 // presenceKey is in every Foxhole frame or message with a presence
 // payload, as protojson names the field.
 var presenceKey = []byte(`"presence"`)
 
-// presenceCountingJSON is Connect's JSON codec, counting the presence
-// messages it decodes.
-type presenceCountingJSON struct{ run *crowdRun }
+// crowdJSON is the JSON codec of one session's Subscribe stream. It reads
+// each message as the WebSockets' frames are read, finding the mark in its
+// bytes, and decodes no JSON: the tool then spends the same on a message
+// whatever the transport or the target, and leaves the cores to the
+// server. The messages it hands connect-go stay empty.
+type crowdJSON struct{ s *crowdSession }
 
-func (presenceCountingJSON) Name() string { return "json" }
+func (crowdJSON) Name() string { return "json" }
 
-func (presenceCountingJSON) Marshal(m any) ([]byte, error) {
+func (crowdJSON) Marshal(m any) ([]byte, error) {
 	msg, ok := m.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("%T is not a protobuf message", m)
@@ -605,15 +625,9 @@ func (presenceCountingJSON) Marshal(m any) ([]byte, error) {
 	return protojson.Marshal(msg)
 }
 
-func (c presenceCountingJSON) Unmarshal(data []byte, m any) error {
-	msg, ok := m.(proto.Message)
-	if !ok {
-		return fmt.Errorf("%T is not a protobuf message", m)
-	}
-	if bytes.Contains(data, presenceKey) {
-		c.run.presence(len(data))
-	}
-	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, msg)
+func (c crowdJSON) Unmarshal(data []byte, _ any) error {
+	c.s.frame(data)
+	return nil
 }
 
 // centrifugoCrowd speaks Centrifugo's JSON protocol over WebSocket: a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // ProcessMemory reads a size field of /proc/<pid>/status, such as "VmRSS"
@@ -37,3 +38,23 @@ func PeakRSS() int64 { return ProcessMemory("self", "VmHWM") }
 // RSS returns the process's current resident set size in bytes (Linux; 0
 // elsewhere).
 func RSS() int64 { return ProcessMemory("self", "VmRSS") }
+
+// ProcessCPU returns the CPU time (user and system) the process pid (or
+// "self") has used so far (Linux; 0 elsewhere).
+func ProcessCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces; fields 14 and 15
+	// (utime, stime) follow it, in clock ticks of 1/100 s.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	var user, sys int64
+	fmt.Sscan(f[11], &user)
+	fmt.Sscan(f[12], &sys)
+	return time.Duration(user+sys) * 10 * time.Millisecond
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,8 +70,10 @@ func parseSessions(s string) ([]int, error) {
 // crowd runs every variant at every session count, each on a server
 // process of its own (Foxhole from bin, Centrifugo from PATH, the relay
 // in this tool's own binary), and writes the table, the chart and the
-// goals into page's crowd section.
-func crowd(bin, page string, counts []int) error {
+// goals into page's crowd section. With targets (such as "foxhole") it
+// runs only theirs and writes nothing; with profiles, it saves a CPU
+// profile of each Foxhole server while it broadcasts there.
+func crowd(bin, page string, counts []int, targets, profiles string) error {
 	// Each process holds a descriptor per session, and a few hundred more.
 	if err := load.RaiseFileLimit(slices.Max(counts) + 1024); err != nil {
 		return err
@@ -81,20 +84,27 @@ func crowd(bin, page string, counts []int) error {
 	}
 	var rows []crowdRow
 	failed := 0
+	only := strings.Split(targets, ",")
 	for _, n := range counts {
 		for _, v := range crowdVariants {
-			res, err := crowdOnce(bin, n, v)
+			if targets != "" && !slices.Contains(only, v.target) {
+				continue
+			}
+			res, err := crowdOnce(bin, n, v, profiles)
 			rows = append(rows, crowdRow{n, v, res, err})
 			if err != nil {
 				failed++
 				fmt.Printf("%6d  %-28s error: %v\n", n, v.name, err)
 				continue
 			}
-			fmt.Printf("%6d  %-28s live %d/%d in %.1fs  delivered %d/%d  lost %d  dup %d  p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  %.0f deliveries/s  %.1f KiB/idle session  peak %.0f MiB  presence %.2f msgs %.0f B /session/s\n",
+			fmt.Printf("%6d  %-28s live %d/%d in %.1fs  delivered %d/%d  lost %d  dup %d  p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  %.0f deliveries/s  CPU µs/delivery: server %.2f, tool %.2f  %.1f KiB/idle session  peak %.0f MiB  presence %.2f msgs %.0f B /session/s\n",
 				n, v.name, res.Live, res.Sessions, res.ReadyIn.Seconds(), res.Delivered, res.Expected, res.Lost, res.Duplicates,
-				res.P50, res.P99, res.P999, res.PerSecond, res.IdleBytesPerSession/1024, float64(res.PeakRSS)/(1<<20),
-				res.PresenceMessagesPerSecond, res.PresenceBytesPerSecond)
+				res.P50, res.P99, res.P999, res.PerSecond, res.ServerCPUPerDelivery, res.ToolCPUPerDelivery,
+				res.IdleBytesPerSession/1024, float64(res.PeakRSS)/(1<<20), res.PresenceMessagesPerSecond, res.PresenceBytesPerSecond)
 		}
+	}
+	if targets != "" {
+		return nil
 	}
 	if err := crowdChart(filepath.Join(filepath.Dir(page), "bench-crowd.png"), rows); err != nil {
 		return err
@@ -109,7 +119,7 @@ func crowd(bin, page string, counts []int) error {
 }
 
 // crowdOnce starts a fresh server for v and runs n sessions against it.
-func crowdOnce(bin string, n int, v crowdVariant) (load.CrowdResult, error) {
+func crowdOnce(bin string, n int, v crowdVariant, profiles string) (load.CrowdResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), crowdRunLimit)
 	defer cancel()
 	o := load.CrowdOptions{Target: v.target, Presence: v.presence, Sessions: n}
@@ -121,6 +131,13 @@ func crowdOnce(bin string, n int, v crowdVariant) (load.CrowdResult, error) {
 		}
 		defer p.stop()
 		o.URL, o.ServerPID = p.url, p.cmd.Process.Pid
+		if profiles != "" {
+			name := fmt.Sprintf("crowd-%d-presence-%t", n, v.presence)
+			o.Broadcasting = func(d time.Duration) {
+				go saveProfiles(p, profiles, name, 0, d)
+				go saveToolProfile(filepath.Join(profiles, "profiles", name+".tool.cpu.pprof"), d)
+			}
+		}
 	case load.CrowdCentrifugo:
 		c, err := load.StartCentrifugo(v.presence)
 		if err != nil {
@@ -154,18 +171,20 @@ func renderCrowd(counts []int, rows []crowdRow, centrifugo string) string {
 	fmt.Fprintf(&md, "Measured %s by `foxhole-bench -crowd` on %d cores, %s of memory, %s, against Centrifugo %s. ",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), memTotal(), runtime.Version(), centrifugo)
 	md.WriteString("The tool shares the machine with the server it loads (nothing is pinned: the sessions need both cores), so every target is measured under the same competition for the cores. ")
-	md.WriteString("10 sessions per user; 50 broadcasts, one every 100 ms; each target on a fresh server process.\n\n")
-	md.WriteString("| sessions | target | live | lost | dup | p50 ms | p99 ms | p99.9 ms | deliveries/s | KiB per idle session | peak RSS MiB | presence msgs / session / s | presence bytes / session / s |\n")
-	md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	md.WriteString("The tool reads every target's messages alike: it finds its mark in each frame's or message's bytes and decodes no JSON, so what it takes from the cores per delivery does not depend on the target (the CPU columns show it). ")
+	md.WriteString("10 sessions per user; 50 broadcasts, one every 100 ms; each target on a fresh server process. ")
+	md.WriteString("CPU per delivery is counted from the first broadcast until the last delivery, for the server and for the tool.\n\n")
+	md.WriteString("| sessions | target | live | lost | dup | p50 ms | p99 ms | p99.9 ms | deliveries/s | server CPU µs / delivery | tool CPU µs / delivery | KiB per idle session | peak RSS MiB | presence msgs / session / s | presence bytes / session / s |\n")
+	md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(&md, "| %d | %s | error: %s |%s\n", r.sessions, r.variant.name, strings.ReplaceAll(r.err.Error(), "|", "/"), strings.Repeat(" |", 10))
+			fmt.Fprintf(&md, "| %d | %s | error: %s |%s\n", r.sessions, r.variant.name, strings.ReplaceAll(r.err.Error(), "|", "/"), strings.Repeat(" |", 12))
 			continue
 		}
 		s := r.res
-		fmt.Fprintf(&md, "| %d | %s | %d | %d | %d | %.1f | %.1f | %.1f | %.0f | %.1f | %.0f | %.2f | %.0f |\n",
+		fmt.Fprintf(&md, "| %d | %s | %d | %d | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.0f |\n",
 			r.sessions, r.variant.name, s.Live, s.Lost, s.Duplicates, s.P50, s.P99, s.P999, s.PerSecond,
-			s.IdleBytesPerSession/1024, float64(s.PeakRSS)/(1<<20), s.PresenceMessagesPerSecond, s.PresenceBytesPerSecond)
+			s.ServerCPUPerDelivery, s.ToolCPUPerDelivery, s.IdleBytesPerSession/1024, float64(s.PeakRSS)/(1<<20), s.PresenceMessagesPerSecond, s.PresenceBytesPerSecond)
 	}
 	md.WriteString("\n![p99 delivery latency against sessions, one line per target](bench-crowd.png)\n\n")
 
@@ -271,4 +290,19 @@ func spliceSection(page, begin, end, section string) error {
 		s += "\n" + section
 	}
 	return os.WriteFile(page, []byte(s), 0o644)
+}
+
+// saveToolProfile saves a CPU profile of this tool, which reads every
+// session, over the next d, to path.
+func saveToolProfile(path string, d time.Duration) {
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if pprof.StartCPUProfile(f) == nil {
+		time.Sleep(d)
+		pprof.StopCPUProfile()
+	}
 }

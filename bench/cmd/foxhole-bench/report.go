@@ -101,7 +101,7 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 	defer unpin()
 	profile := func(name string) {
 		if profiles != "" {
-			go saveProfiles(server, profiles, name, 2*time.Second)
+			go saveProfiles(server, profiles, name, time.Second, 2*time.Second) // past the warm-up
 		}
 	}
 
@@ -287,10 +287,11 @@ func verdict(v, goal float64, atLeast bool) string {
 // one).
 func splice(page, section string) error { return spliceSection(page, beginMark, endMark, section) }
 
-// saveProfiles saves a CPU profile of the server over the next d, and its
-// allocations, as profiles/<name>.{cpu,allocs}.pprof beside the page.
-func saveProfiles(p *process, dir, name string, d time.Duration) {
-	time.Sleep(time.Second) // past the warm-up
+// saveProfiles saves a CPU profile of the server over the d that follows
+// a wait of after, and its allocations, as profiles/<name>.{cpu,allocs}.pprof
+// in dir.
+func saveProfiles(p *process, dir, name string, after, d time.Duration) {
+	time.Sleep(after)
 	os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
 	for _, prof := range []struct{ path, file string }{
 		{fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())), name + ".cpu.pprof"},
