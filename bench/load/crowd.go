@@ -87,8 +87,9 @@ type CrowdResult struct {
 	P999          float64 `json:"p999Ms"`
 	PerSecond     float64 `json:"deliveriesPerSecond"`
 
-	ReadyIn time.Duration `json:"readyInNs"` // from the first dial until all were live
-	Run     time.Duration `json:"runNs"`     // from the first dial to the end of measuring
+	ReadyIn   time.Duration `json:"readyInNs"`   // from the first dial until all were live
+	SettledIn time.Duration `json:"settledInNs"` // from then until the room was quiet (see settle)
+	Run       time.Duration `json:"runNs"`       // from the first dial to the end of measuring
 
 	// Server memory: RSS growth from before the first session to all of
 	// them live and idle, per live session; peak RSS over the run.
@@ -221,7 +222,7 @@ func RunCrowd(ctx context.Context, o CrowdOptions) (CrowdResult, error) {
 		}
 	}
 	res.ReadyIn = time.Since(start)
-	time.Sleep(time.Second) // late warm-ups land; the sessions are idle
+	res.SettledIn = r.settle()
 	res.Live = r.freeze()
 	if after := memory("VmRSS"); after > 0 && res.Live > 0 {
 		res.IdleBytesPerSession = float64(after-before) / float64(res.Live)
@@ -306,6 +307,7 @@ type crowdRun struct {
 
 	delivered, duplicates           atomic.Int64
 	lastDelivery                    atomic.Int64 // Unix nanoseconds
+	lastPresence                    atomic.Int64 // Unix nanoseconds
 	counting                        atomic.Bool  // presence is counted while set
 	presenceMessages, presenceBytes atomic.Int64
 
@@ -363,8 +365,31 @@ func (r *crowdRun) firstError() error {
 	return r.err
 }
 
+// Once every session is live, the room settles before it is measured:
+// late warm-ups land, and the presence traffic of the joins (snapshots and
+// changes, or Centrifugo's join pushes) ends. It is quiet once no presence
+// message came for crowdQuiet, waiting at most crowdSettle.
+const (
+	crowdQuiet  = time.Second
+	crowdSettle = 30 * time.Second
+)
+
+// settle waits until the room is quiet, and returns how long it took.
+func (r *crowdRun) settle() time.Duration {
+	start := time.Now()
+	for time.Since(start) < crowdSettle {
+		last := time.Unix(0, r.lastPresence.Load())
+		if time.Since(start) >= crowdQuiet && time.Since(last) >= crowdQuiet {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
 // presence counts one presence frame or message of n bytes.
 func (r *crowdRun) presence(n int) {
+	r.lastPresence.Store(time.Now().UnixNano())
 	if r.counting.Load() {
 		r.presenceMessages.Add(1)
 		r.presenceBytes.Add(int64(n))

@@ -72,6 +72,7 @@ type corkConn struct {
 	mu      sync.Mutex // one write at a time, in order
 	holding bool       // the run loop is sending a batch
 	buf     *[]byte    // what is gathered, while holding
+	armed   time.Time  // when the write deadline was last set
 }
 
 func (c *corkConn) Read(p []byte) (int, error) {
@@ -115,12 +116,15 @@ func isControlFrame(p []byte) bool {
 }
 
 // write writes p to the connection, within sendTimeout: a peer that stops
-// reading is dropped.
+// reading is dropped. The deadline is set anew only once it is older than
+// rearm, and never lifted: it bounds writes alone, and an idle socket's
+// has passed harmlessly by the time it writes again, which sets it anew.
 func (c *corkConn) write(p []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(sendTimeout))
-	n, err := c.Conn.Write(p)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
-	return n, err
+	if now := time.Now(); now.Sub(c.armed) > rearm {
+		_ = c.Conn.SetWriteDeadline(now.Add(sendTimeout))
+		c.armed = now
+	}
+	return c.Conn.Write(p)
 }
 
 // hold starts gathering the frames written.

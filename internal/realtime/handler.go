@@ -58,8 +58,16 @@ func (h *Handler) SubscribeHandler(opts ...connect.HandlerOption) (string, http.
 		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
 	)
 	return foxholev1connect.RealtimeServiceSubscribeProcedure, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &heldWriter{ResponseWriter: w}
+		hw := &heldWriter{ResponseWriter: w, lasting: r.ProtoMajor == 1}
 		stream.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), heldWriterKey{}, hw)))
+		if hw.lasting {
+			// The end of the stream goes out within a deadline, and the
+			// connection is left with none for its next request.
+			set := writeDeadlineFrom(r.Context())
+			set(time.Now().Add(sendTimeout))
+			_ = hw.flush()
+			set(time.Time{})
+		}
 	})
 }
 
@@ -82,7 +90,8 @@ func (h *Handler) start(ctx context.Context, req *foxholev1.SubscribeRequest, se
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	out := &streamSink{sendMsg: send, held: heldWriterFrom(ctx), deadline: writeDeadlineFrom(ctx)}
+	held := heldWriterFrom(ctx)
+	out := &streamSink{sendMsg: send, held: held, deadline: writeDeadlineFrom(ctx), lasting: held != nil && held.lasting}
 	if err := out.headers(); err != nil {
 		h.svc.close(ctx, sess)
 		return nil, nil, nil, err
@@ -122,12 +131,19 @@ const sendTimeout = 10 * time.Second
 
 // streamSink sends a stream's events through Connect. Every write to the
 // connection, whether Connect's (a buffer filled) or flush's, has a write
-// deadline, so that a peer that stops reading cannot hold the stream; it is
-// lifted once the held events are out, so that an idle stream lives on.
+// deadline, so that a peer that stops reading cannot hold the stream.
+//
+// On HTTP/2 the deadline is the stream's, and one that passes ends the
+// stream even while it writes nothing: it is lifted once the held events
+// are out, so that an idle stream lives on. On HTTP/1 it is the
+// connection's, which writes nothing but this stream's events: it bounds
+// writes alone, so it stays, and is set anew only once it is older than
+// rearm (SubscribeHandler lifts it when the stream ends).
 type streamSink struct {
 	sendMsg  func(*delivery) error
 	held     *heldWriter // nil: Connect flushes every message itself
 	deadline func(time.Time) error
+	lasting  bool      // the deadline stays set between flushes (HTTP/1)
 	armed    time.Time // when the deadline was last set; zero: none is
 	dirty    bool      // sent since the last flush
 }
@@ -168,8 +184,10 @@ func (o *streamSink) flush() error {
 		o.arm()
 		err = o.held.flush()
 	}
-	o.deadline(time.Time{})
-	o.armed = time.Time{}
+	if !o.lasting {
+		o.deadline(time.Time{})
+		o.armed = time.Time{}
+	}
 	return err
 }
 
@@ -179,7 +197,10 @@ func (o *streamSink) flush() error {
 // buffers, and the session's run loop flushes once its queue is drained.
 // Whatever is held when the handler returns, net/http sends with the end
 // of the stream.
-type heldWriter struct{ http.ResponseWriter }
+type heldWriter struct {
+	http.ResponseWriter
+	lasting bool // HTTP/1: write deadlines are the connection's (see streamSink)
+}
 
 func (w *heldWriter) Flush() {}
 

@@ -127,8 +127,11 @@ func New(o Options) *Handler {
 	realtimeHandler := realtime.NewHandler(o.Realtime)
 	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
 	// Subscribe's own handler: events encoded once for every stream, and
-	// written together when several are queued.
-	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts))
+	// written together when several are queued. Streams are not gzipped,
+	// as WebSockets are not: connect-go would compress every large event
+	// (a presence snapshot of a crowded room) again for each stream, and a
+	// crowd reconnecting at once would cost seconds of CPU for it.
+	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts, connect.WithCompression("gzip", nil, nil)))
 	wsOpts := o.WebSocket
 	wsOpts.ToConnect, wsOpts.Fail, wsOpts.Detach = toConnect, writeHTTPError, detach
 	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))

@@ -97,8 +97,8 @@ func crowd(bin, page string, counts []int, targets, profiles string) error {
 				fmt.Printf("%6d  %-28s error: %v\n", n, v.name, err)
 				continue
 			}
-			fmt.Printf("%6d  %-28s live %d/%d in %.1fs  delivered %d/%d  lost %d  dup %d  p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  %.0f deliveries/s  CPU µs/delivery: server %.2f, tool %.2f  %.1f KiB/idle session  peak %.0f MiB  presence %.2f msgs %.0f B /session/s\n",
-				n, v.name, res.Live, res.Sessions, res.ReadyIn.Seconds(), res.Delivered, res.Expected, res.Lost, res.Duplicates,
+			fmt.Printf("%6d  %-28s live %d/%d in %.1fs, quiet %.1fs later  delivered %d/%d  lost %d  dup %d  p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  %.0f deliveries/s  CPU µs/delivery: server %.2f, tool %.2f  %.1f KiB/idle session  peak %.0f MiB  presence %.2f msgs %.0f B /session/s\n",
+				n, v.name, res.Live, res.Sessions, res.ReadyIn.Seconds(), res.SettledIn.Seconds(), res.Delivered, res.Expected, res.Lost, res.Duplicates,
 				res.P50, res.P99, res.P999, res.PerSecond, res.ServerCPUPerDelivery, res.ToolCPUPerDelivery,
 				res.IdleBytesPerSession/1024, float64(res.PeakRSS)/(1<<20), res.PresenceMessagesPerSecond, res.PresenceBytesPerSecond)
 		}
