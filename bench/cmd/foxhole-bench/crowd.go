@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"debug/buildinfo"
 	"errors"
@@ -33,14 +34,17 @@ type crowdVariant struct {
 	name     string
 	target   string
 	presence bool // Foxhole's presence events, Centrifugo's join and leave pushes
+	// once: run once whatever -runs says. Centrifugo with join/leave takes
+	// minutes to bring 5,000 sessions or more live, and no goal reads it.
+	once bool
 }
 
 var crowdVariants = []crowdVariant{
-	{"Foxhole, presence on", load.CrowdFoxhole, true},
-	{"Foxhole, presence off", load.CrowdFoxhole, false},
-	{"Centrifugo, join/leave on", load.CrowdCentrifugo, true},
-	{"Centrifugo, join/leave off", load.CrowdCentrifugo, false},
-	{"bare WebSocket relay", load.CrowdRelay, false},
+	{"Foxhole, presence on", load.CrowdFoxhole, true, false},
+	{"Foxhole, presence off", load.CrowdFoxhole, false, false},
+	{"Centrifugo, join/leave on", load.CrowdCentrifugo, true, true},
+	{"Centrifugo, join/leave off", load.CrowdCentrifugo, false, false},
+	{"bare WebSocket relay", load.CrowdRelay, false, false},
 }
 
 // crowdRunLimit bounds one target's run at one size, dialling included.
@@ -50,8 +54,20 @@ const crowdRunLimit = 10 * time.Minute
 type crowdRow struct {
 	sessions int
 	variant  crowdVariant
-	res      load.CrowdResult
-	err      error
+	runs     []load.CrowdResult // by p99
+	res      load.CrowdResult   // the run of median p99
+	err      error              // the first run that failed; any failure fails the row
+}
+
+// add records one run.
+func (r *crowdRow) add(res load.CrowdResult, err error) {
+	if err != nil {
+		r.err = cmp.Or(r.err, err)
+		return
+	}
+	r.runs = append(r.runs, res)
+	slices.SortFunc(r.runs, func(a, b load.CrowdResult) int { return cmp.Compare(a.P99, b.P99) })
+	r.res = r.runs[len(r.runs)/2]
 }
 
 // parseSessions reads -sessions, such as 200,1000.
@@ -73,7 +89,7 @@ func parseSessions(s string) ([]int, error) {
 // goals into page's crowd section. With targets (such as "foxhole") it
 // runs only theirs and writes nothing; with profiles, it saves a CPU
 // profile of each Foxhole server while it broadcasts there.
-func crowd(bin, page string, counts []int, targets, profiles string) error {
+func crowd(bin, page string, counts []int, runs int, targets, profiles string) error {
 	// Each process holds a descriptor per session, and a few hundred more.
 	if err := load.RaiseFileLimit(slices.Max(counts) + 1024); err != nil {
 		return err
@@ -86,21 +102,35 @@ func crowd(bin, page string, counts []int, targets, profiles string) error {
 	failed := 0
 	only := strings.Split(targets, ",")
 	for _, n := range counts {
-		for _, v := range crowdVariants {
-			if targets != "" && !slices.Contains(only, v.target) {
-				continue
+		// Every variant runs once per round, so that what drifts on the
+		// machine over the rounds falls on all of them alike.
+		size := make([]crowdRow, len(crowdVariants))
+		for round := range runs {
+			for i, v := range crowdVariants {
+				if targets != "" && !slices.Contains(only, v.target) || v.once && round > 0 {
+					continue
+				}
+				res, err := crowdOnce(bin, n, v, profiles)
+				size[i].sessions, size[i].variant = n, v
+				size[i].add(res, err)
+				if err != nil {
+					fmt.Printf("%6d  %-28s error: %v\n", n, v.name, err)
+					continue
+				}
+				fmt.Printf("%6d  %-28s live %d/%d in %.1fs, quiet %.1fs later  delivered %d/%d  lost %d  dup %d  p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  %.0f deliveries/s  CPU µs/delivery: server %.2f, tool %.2f  %.1f KiB/idle session  peak %.0f MiB  presence %.2f msgs %.0f B /session/s\n",
+					n, v.name, res.Live, res.Sessions, res.ReadyIn.Seconds(), res.SettledIn.Seconds(), res.Delivered, res.Expected, res.Lost, res.Duplicates,
+					res.P50, res.P99, res.P999, res.PerSecond, res.ServerCPUPerDelivery, res.ToolCPUPerDelivery,
+					res.IdleBytesPerSession/1024, float64(res.PeakRSS)/(1<<20), res.PresenceMessagesPerSecond, res.PresenceBytesPerSecond)
 			}
-			res, err := crowdOnce(bin, n, v, profiles)
-			rows = append(rows, crowdRow{n, v, res, err})
-			if err != nil {
+		}
+		for _, r := range size {
+			if r.variant.name == "" {
+				continue // not run
+			}
+			rows = append(rows, r)
+			if r.err != nil {
 				failed++
-				fmt.Printf("%6d  %-28s error: %v\n", n, v.name, err)
-				continue
 			}
-			fmt.Printf("%6d  %-28s live %d/%d in %.1fs, quiet %.1fs later  delivered %d/%d  lost %d  dup %d  p50 %.1f ms  p99 %.1f ms  p99.9 %.1f ms  %.0f deliveries/s  CPU µs/delivery: server %.2f, tool %.2f  %.1f KiB/idle session  peak %.0f MiB  presence %.2f msgs %.0f B /session/s\n",
-				n, v.name, res.Live, res.Sessions, res.ReadyIn.Seconds(), res.SettledIn.Seconds(), res.Delivered, res.Expected, res.Lost, res.Duplicates,
-				res.P50, res.P99, res.P999, res.PerSecond, res.ServerCPUPerDelivery, res.ToolCPUPerDelivery,
-				res.IdleBytesPerSession/1024, float64(res.PeakRSS)/(1<<20), res.PresenceMessagesPerSecond, res.PresenceBytesPerSecond)
 		}
 	}
 	if targets != "" {
@@ -109,7 +139,7 @@ func crowd(bin, page string, counts []int, targets, profiles string) error {
 	if err := crowdChart(filepath.Join(filepath.Dir(page), "bench-crowd.png"), rows); err != nil {
 		return err
 	}
-	if err := spliceSection(page, crowdBegin, crowdEnd, renderCrowd(counts, rows, centrifugoVersion(centrifugo))); err != nil {
+	if err := spliceSection(page, crowdBegin, crowdEnd, renderCrowd(counts, runs, rows, centrifugoVersion(centrifugo))); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -165,7 +195,7 @@ func centrifugoVersion(bin string) string {
 }
 
 // renderCrowd writes the generated part of the crowd section.
-func renderCrowd(counts []int, rows []crowdRow, centrifugo string) string {
+func renderCrowd(counts []int, runs int, rows []crowdRow, centrifugo string) string {
 	var md strings.Builder
 	md.WriteString(crowdBegin + "\n")
 	fmt.Fprintf(&md, "Measured %s by `foxhole-bench -crowd` on %d cores, %s of memory, %s, against Centrifugo %s. ",
@@ -173,17 +203,22 @@ func renderCrowd(counts []int, rows []crowdRow, centrifugo string) string {
 	md.WriteString("The tool shares the machine with the server it loads (nothing is pinned: the sessions need both cores), so every target is measured under the same competition for the cores. ")
 	md.WriteString("The tool reads every target's messages alike: it finds its mark in each frame's or message's bytes and decodes no JSON, so what it takes from the cores per delivery does not depend on the target (the CPU columns show it). ")
 	md.WriteString("10 sessions per user; 50 broadcasts, one every 100 ms; each target on a fresh server process. ")
+	fmt.Fprintf(&md, "Each target ran %d times at each size, in rounds (Centrifugo with join/leave once: it takes minutes to bring 5,000 sessions or more live, and no goal reads it); a row is the run of median p99, and the p99 of every run follows it, since a machine whose two cores are all but full scatters the tail from one run to the next. ", runs)
 	md.WriteString("CPU per delivery is counted from the first broadcast until the last delivery, for the server and for the tool.\n\n")
-	md.WriteString("| sessions | target | live | lost | dup | p50 ms | p99 ms | p99.9 ms | deliveries/s | server CPU µs / delivery | tool CPU µs / delivery | KiB per idle session | peak RSS MiB | presence msgs / session / s | presence bytes / session / s |\n")
-	md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	md.WriteString("| sessions | target | live | lost | dup | p50 ms | p99 ms | p99 ms, every run | p99.9 ms | deliveries/s | server CPU µs / delivery | tool CPU µs / delivery | KiB per idle session | peak RSS MiB | presence msgs / session / s | presence bytes / session / s |\n")
+	md.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(&md, "| %d | %s | error: %s |%s\n", r.sessions, r.variant.name, strings.ReplaceAll(r.err.Error(), "|", "/"), strings.Repeat(" |", 12))
+			fmt.Fprintf(&md, "| %d | %s | error: %s |%s\n", r.sessions, r.variant.name, strings.ReplaceAll(r.err.Error(), "|", "/"), strings.Repeat(" |", 13))
 			continue
 		}
 		s := r.res
-		fmt.Fprintf(&md, "| %d | %s | %d | %d | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.0f |\n",
-			r.sessions, r.variant.name, s.Live, s.Lost, s.Duplicates, s.P50, s.P99, s.P999, s.PerSecond,
+		every := make([]string, len(r.runs))
+		for i, run := range r.runs {
+			every[i] = fmt.Sprintf("%.0f", run.P99)
+		}
+		fmt.Fprintf(&md, "| %d | %s | %d | %d | %d | %.1f | %.1f | %s | %.1f | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.0f |\n",
+			r.sessions, r.variant.name, s.Live, s.Lost, s.Duplicates, s.P50, s.P99, strings.Join(every, ", "), s.P999, s.PerSecond,
 			s.ServerCPUPerDelivery, s.ToolCPUPerDelivery, s.IdleBytesPerSession/1024, float64(s.PeakRSS)/(1<<20), s.PresenceMessagesPerSecond, s.PresenceBytesPerSecond)
 	}
 	md.WriteString("\n![p99 delivery latency against sessions, one line per target](bench-crowd.png)\n\n")

@@ -52,6 +52,7 @@ func main() {
 		serve    = flag.String("serve-baseline", "", "serve the baselines on this address until interrupted (the report starts them this way)")
 		crowdTo  = flag.String("crowd", "", "run the crowd set with -local (Foxhole with presence on and off, Centrifugo with join/leave on and off, the bare relay; centrifugo must be on PATH) and write its section of this page (docs/benchmarks.md)")
 		sessions = flag.String("sessions", "1000,2000,5000,10000", "session counts of -crowd, separated by commas")
+		runs     = flag.Int("runs", 3, "with -crowd: runs of each target at each size; the page shows the run of median p99")
 		targets  = flag.String("targets", "", "with -crowd: only these targets (foxhole, centrifugo, relay; separated by commas), printed but not written into the page; empty: all")
 		profiles = flag.String("profiles", "", "with -crowd: save a CPU profile of each Foxhole server while it broadcasts, as profiles/crowd-<sessions>-<presence>.cpu.pprof in this folder")
 	)
@@ -84,7 +85,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "foxhole-bench: -crowd needs -local")
 			os.Exit(2)
 		}
-		if err := crowd(*local, *crowdTo, counts, *targets, *profiles); err != nil {
+		if err := crowd(*local, *crowdTo, counts, max(1, *runs), *targets, *profiles); err != nil {
 			fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
 			os.Exit(1)
 		}
