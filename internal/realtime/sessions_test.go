@@ -207,7 +207,12 @@ func TestSessionCapPerUser(t *testing.T) {
 	// Another user is not affected.
 	subscribe(t, srv, p, watcher.Token, quiet)
 
-	// Freed slots are taken again.
+	// Freed slots are taken again. Both sessions have joined presence
+	// once they deliver (a session is counted in its cap before it joins),
+	// so the user is offline only once both have closed.
+	send(t, srv, p, watcher.Token, "both in", "")
+	first.untilChat("both in")
+	w.untilChat("both in")
 	first.cancel()
 	w.conn.Close(websocket.StatusNormalClosure, "")
 	waitOffline(t, srv, watcher.Token, u.ID)
