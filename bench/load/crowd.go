@@ -605,6 +605,7 @@ func (f *foxholeCrowd) openStream(ctx context.Context, s *crowdSession, user int
 		defer cancel()
 		defer stream.Close()
 		for stream.Receive() {
+			// crowdJSON counted the message as connect-go decoded it.
 		}
 	}, nil
 }
