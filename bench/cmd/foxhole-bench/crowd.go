@@ -143,7 +143,7 @@ func crowd(bin, page string, counts []int, runs int, targets, profiles string) e
 		return err
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d crowd runs failed; the page says which", failed, len(rows))
+		return fmt.Errorf("%d of %d crowd rows had a failed run; the page says which", failed, len(rows))
 	}
 	return nil
 }
