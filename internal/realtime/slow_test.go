@@ -153,19 +153,33 @@ func TestStuckSubscriberIsCutOff(t *testing.T) {
 	done := make(chan error, 1)
 	var got int
 	var ended <-chan struct{} // set before the first event is sent
+	stuck := make(chan struct{}, 1)
 	go func() {
 		done <- svc.Subscribe(ctx, Subscription{UserID: "stuck000", TokenVersion: 1, SkipPresence: true}, func(*delivery) error {
 			got++
+			stuck <- struct{}{}
 			<-ended // never read
 			return errors.New("connection closed")
 		})
 	}()
 	waitSessions(t, svc, 1)
 	ended = sessionOf(t, svc, "stuck000").ended
-	for i := range 20 {
+	send := func(i int) {
 		if _, err := svc.Send(ctx, "talker00", fmt.Sprint("m", i), ""); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The first event reaches the client, which stops reading; only then
+	// do the others fill its queue (before, they could fill it before the
+	// session's loop had taken the first).
+	send(0)
+	select {
+	case <-stuck:
+	case <-time.After(10 * time.Second): // only keeps a broken build from hanging
+		t.Fatal("the first event never reached the subscriber")
+	}
+	for i := 1; i < 20; i++ {
+		send(i)
 	}
 	select {
 	case err := <-done:
