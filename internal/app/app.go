@@ -144,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		},
 		FileUnaryMaxBytes: cfg.FileUnaryMaxBytes,
 		FileMaxBytes:      cfg.FileMaxBytes,
+		UploadIdleTimeout: cfg.UploadIdleTimeout,
 		MessageMaxChars:   cfg.MessageMaxChars,
 		PublicURL:         cfg.PublicURL,
 		Checks:            checks,

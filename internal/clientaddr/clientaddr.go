@@ -3,7 +3,6 @@
 package clientaddr
 
 import (
-	"context"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -95,19 +94,6 @@ func ParseHop(s string) (netip.Addr, bool) {
 		return ap.Addr().Unmap(), true
 	}
 	return netip.Addr{}, false
-}
-
-type addrKey struct{}
-
-// With returns a context carrying the client address.
-func With(ctx context.Context, a netip.Addr) context.Context {
-	return context.WithValue(ctx, addrKey{}, a)
-}
-
-// From returns the client address carried by ctx (the zero Addr if none).
-func From(ctx context.Context) netip.Addr {
-	a, _ := ctx.Value(addrKey{}).(netip.Addr)
-	return a
 }
 
 // Key is what limits per client address count by: the address itself for

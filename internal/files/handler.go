@@ -15,11 +15,16 @@ import (
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
 )
 
 var _ foxholev1connect.FileServiceHandler = (*Handler)(nil)
+
+// errNoSlot is an upload that reached its handler without the upload slot
+// its policy declares: a server that does not enforce policies.
+var errNoSlot = errors.New("upload reached its handler without an upload slot")
 
 // ChunkSize is the size of the content chunks DownloadFile sends.
 const ChunkSize = 256 << 10
@@ -35,6 +40,9 @@ func (h *Handler) UploadFile(ctx context.Context, req *connect.Request[foxholev1
 	owner, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if !call.From(ctx).HoldsSlot() {
+		return nil, errNoSlot
 	}
 	content := req.Msg.GetContent()
 	if limit := h.svc.opt.UnaryMaxBytes; int64(len(content)) > limit {
@@ -54,6 +62,10 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 	if err != nil {
 		return nil, err
 	}
+	rec := call.From(ctx)
+	if !rec.HoldsSlot() {
+		return nil, errNoSlot
+	}
 	if !stream.Receive() {
 		if err := stream.Err(); err != nil {
 			return nil, err
@@ -64,7 +76,7 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 	if md == nil {
 		return nil, errs.Invalidf("metadata", "must be the first message of the stream")
 	}
-	chunks := &chunkReader{ctx: ctx, stream: stream, idle: idle{set: deadlinesFrom(ctx).Read, timeout: h.svc.opt.UploadIdleTimeout}}
+	chunks := &chunkReader{ctx: ctx, stream: stream, idle: NewIdle(rec.Deadlines().Read, h.svc.opt.UploadIdleTimeout)}
 	f, err := h.svc.Upload(ctx, owner, md.GetName(), md.GetContentType(), chunks, -1, 0)
 	if err != nil {
 		return nil, err
@@ -77,20 +89,20 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 type chunkReader struct {
 	ctx    context.Context
 	stream *connect.ClientStream[foxholev1.UploadFileStreamRequest]
-	idle   idle
+	idle   Idle
 	buf    []byte
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.buf) == 0 {
-		c.idle.renew()
+		c.idle.Renew()
 		if !c.stream.Receive() {
 			err := c.stream.Err()
 			if err == nil {
-				c.idle.clear()
+				c.idle.Clear()
 				return 0, io.EOF
 			}
-			if e := c.idle.expired(err); e != nil {
+			if e := c.idle.Expired(err); e != nil {
 				return 0, e
 			}
 			// Connect's own refusals (a message over the size limit, a
@@ -100,7 +112,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 				return 0, err
 			}
 			zerolog.Ctx(c.ctx).Debug().Err(err).Msg("upload stream broke off")
-			return 0, errInterrupted
+			return 0, ErrInterrupted
 		}
 		if c.stream.Msg().GetMetadata() != nil {
 			return 0, errs.Invalidf("metadata", "must be sent once, in the first message")
@@ -127,7 +139,7 @@ func (h *Handler) GetFile(ctx context.Context, req *connect.Request[foxholev1.Ge
 		return nil, err
 	}
 	if strings.HasPrefix(u, "/") {
-		u = baseURL(ctx) + u
+		u = call.From(ctx).BaseURL() + u
 	}
 	return connect.NewResponse(&foxholev1.GetFileResponse{
 		File:                 FileProto(f),
@@ -147,7 +159,7 @@ func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxhole
 		return err
 	}
 	defer rc.Close()
-	setWrite, timeout := deadlinesFrom(ctx).Write, h.svc.opt.DownloadTimeout
+	setWrite, timeout := call.From(ctx).Deadlines().Write, h.svc.opt.DownloadTimeout
 	buf := make([]byte, ChunkSize)
 	msg := &foxholev1.DownloadFileResponse{File: FileProto(f)}
 	for {

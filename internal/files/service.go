@@ -22,7 +22,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
@@ -94,10 +93,12 @@ func (s *Service) limits() store.FileLimits {
 // told to wait: uploads are long, but one may end any moment.
 const uploadRetryAfter = time.Second
 
-// startUpload takes one of the owner's upload slots, or refuses with
+// TakeUploadSlot takes one of the owner's upload slots, or refuses with
 // errs.Limited when all are taken: each upload holds a connection, a
-// buffer and a file descriptor, so one user must not hold them all.
-func (s *Service) startUpload(owner string) (done func(), err error) {
+// buffer and a file descriptor, so one user must not hold them all. Every
+// upload path takes one before it reads any content (the server does, as
+// their policy declares); release gives it back.
+func (s *Service) TakeUploadSlot(owner string) (release func(), err error) {
 	limit := s.opt.MaxUploadsPerUser
 	if limit <= 0 {
 		return func() {}, nil
@@ -111,42 +112,13 @@ func (s *Service) startUpload(owner string) (done func(), err error) {
 		}
 	}
 	s.uploading[owner]++
-	return func() {
+	return sync.OnceFunc(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.uploading[owner]--; s.uploading[owner] <= 0 {
 			delete(s.uploading, owner)
 		}
-	}, nil
-}
-
-// HoldUploadSlot takes the caller's upload slot before next reads the
-// request body, and gives it back when next returns: an RPC's message is
-// decoded into memory before its handler runs, so a slot taken by Upload
-// alone would not bound that memory. fail answers a refusal.
-func (s *Service) HoldUploadSlot(next http.Handler, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		owner, err := auth.Caller(r.Context())
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		done, err := s.startUpload(owner)
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		defer done()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), slotKey{}, true)))
-	})
-}
-
-type slotKey struct{}
-
-// holdsSlot reports whether HoldUploadSlot took the caller's slot already.
-func holdsSlot(ctx context.Context) bool {
-	held, _ := ctx.Value(slotKey{}).(bool)
-	return held
+	}), nil
 }
 
 // Upload stores everything r yields as a new file of owner. size is the
@@ -160,13 +132,6 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 	contentType, err := cleanContentType(contentType)
 	if err != nil {
 		return nil, err
-	}
-	if !holdsSlot(ctx) {
-		done, err := s.startUpload(owner)
-		if err != nil {
-			return nil, err
-		}
-		defer done()
 	}
 	if limit <= 0 || limit > s.opt.MaxBytes {
 		limit = s.opt.MaxBytes
@@ -262,6 +227,20 @@ func (s *Service) DownloadURL(ctx context.Context, f *store.File) (string, time.
 	exp := s.now().Add(s.opt.URLTTL)
 	u, err := s.blobs.URL(ctx, f.ID, s.opt.URLTTL, blob.URLOptions{ContentType: f.ContentType, FileName: f.Name})
 	return u, exp, err
+}
+
+// SignedFile returns the file a signed download URL names, whoever owns
+// it. A bad or expired signature looks exactly like a missing file.
+func (s *Service) SignedFile(ctx context.Context, id, expires, signature string) (*store.File, error) {
+	if s.opt.Verifier == nil || !s.opt.Verifier.Verify(id, expires, signature) {
+		return nil, errs.New(errs.ErrNotFound, "file not found")
+	}
+	return s.meta.FileByIDAnyOwner(ctx, id)
+}
+
+// Content returns a reader of f's content from offset to its end.
+func (s *Service) Content(ctx context.Context, f *store.File, offset int64) (io.ReadCloser, error) {
+	return s.blobs.Get(ctx, f.ID, offset, -1)
 }
 
 // Open returns the owner's file and a reader of its whole content.

@@ -10,6 +10,7 @@ import (
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/errs"
 )
@@ -63,7 +64,7 @@ func (h *Handler) SubscribeHandler(opts ...connect.HandlerOption) (string, http.
 		if hw.lasting {
 			// The end of the stream goes out within a deadline, and the
 			// connection is left with none for its next request.
-			set := writeDeadlineFrom(r.Context())
+			set := call.From(r.Context()).Deadlines().Write
 			set(time.Now().Add(sendTimeout))
 			_ = hw.flush()
 			set(time.Time{})
@@ -91,7 +92,7 @@ func (h *Handler) start(ctx context.Context, req *foxholev1.SubscribeRequest, se
 		return nil, nil, nil, err
 	}
 	held := heldWriterFrom(ctx)
-	out := &streamSink{sendMsg: send, held: held, deadline: writeDeadlineFrom(ctx), lasting: held != nil && held.lasting}
+	out := &streamSink{sendMsg: send, held: held, deadline: call.From(ctx).Deadlines().Write, lasting: held != nil && held.lasting}
 	if err := out.headers(); err != nil {
 		h.svc.close(ctx, sess)
 		return nil, nil, nil, err
@@ -110,7 +111,7 @@ func (h *Handler) open(ctx context.Context, req *foxholev1.SubscribeRequest) (*s
 		UserID:       id.UserID,
 		TokenVersion: id.TokenVersion,
 		Expires:      id.Expires,
-		Addr:         clientaddr.Key(clientaddr.From(ctx)),
+		Addr:         clientaddr.Key(call.From(ctx).ClientAddr()),
 		SkipPresence: req.GetSkipPresence(),
 		Heartbeat:    true,
 	}
@@ -220,22 +221,6 @@ type heldWriterKey struct{}
 func heldWriterFrom(ctx context.Context) *heldWriter {
 	hw, _ := ctx.Value(heldWriterKey{}).(*heldWriter)
 	return hw
-}
-
-type writeDeadlineKey struct{}
-
-// WithWriteDeadline returns a context carrying set, which sets the write
-// deadline of the request's connection (http.ResponseController's).
-// Subscribe uses it so a stuck peer cannot block a stream forever.
-func WithWriteDeadline(ctx context.Context, set func(time.Time) error) context.Context {
-	return context.WithValue(ctx, writeDeadlineKey{}, set)
-}
-
-func writeDeadlineFrom(ctx context.Context) func(time.Time) error {
-	if set, ok := ctx.Value(writeDeadlineKey{}).(func(time.Time) error); ok {
-		return set
-	}
-	return func(time.Time) error { return nil }
 }
 
 // SendMessage implements foxholev1connect.RealtimeServiceHandler.

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/errs"
 )
@@ -51,7 +52,7 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 			UserID:       id.UserID,
 			TokenVersion: id.TokenVersion,
 			Expires:      id.Expires,
-			Addr:         clientaddr.Key(clientaddr.From(r.Context())),
+			Addr:         clientaddr.Key(call.From(r.Context()).ClientAddr()),
 			SkipPresence: r.URL.Query().Get("skipPresence") == "true",
 		}
 		if a := r.URL.Query().Get("afterEventId"); a != "" {

@@ -12,43 +12,33 @@ import (
 	"connectrpc.com/connect"
 	"github.com/rs/zerolog"
 
-	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
 )
 
-// call is what the access log records about one request. Inner layers fill
-// it in through the pointer kept in the request context.
-type call struct {
-	requestID string
-	userID    string
-	code      string // Connect code, once known
-	start     time.Time
-	w         statusWriter
-}
-
-type callKey struct{}
-
-func callFrom(ctx context.Context) *call {
-	c, _ := ctx.Value(callKey{}).(*call)
-	return c
+// entry is what the access log keeps of one request: its call record, which
+// inner layers fill in through the context, and its response's status.
+type entry struct {
+	rec call.Record
+	w   statusWriter
 }
 
 func requestIDFrom(ctx context.Context) string {
-	if c := callFrom(ctx); c != nil {
-		return c.requestID
+	if rec, ok := call.Lookup(ctx); ok {
+		return rec.RequestID
 	}
 	return ""
 }
 
 // setCode records the Connect code of the call's outcome, keeping the first.
 func setCode(ctx context.Context, err error) {
-	c := callFrom(ctx)
-	if c == nil || c.code != "" {
+	rec, ok := call.Lookup(ctx)
+	if !ok || rec.Code != "" {
 		return
 	}
 	if err == nil {
-		c.code = "ok"
+		rec.Code = "ok"
 	} else {
-		c.code = connect.CodeOf(err).String()
+		rec.Code = connect.CodeOf(err).String()
 	}
 }
 
@@ -61,31 +51,31 @@ func accessLog(base zerolog.Logger, next http.Handler) http.Handler {
 	// so that a stream's goroutine, which stays in here for as long as the
 	// stream lasts, does not hold their frames on its stack meanwhile.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, r := startCall(&base, w, r)
-		next.ServeHTTP(&c.w, r)
-		c.logLine(r)
+		e, r := startCall(&base, w, r)
+		next.ServeHTTP(&e.w, r)
+		e.logLine(r)
 	})
 }
 
 // startCall gives the request its id, logger and call record.
-func startCall(base *zerolog.Logger, w http.ResponseWriter, r *http.Request) (*call, *http.Request) {
-	c := &call{requestID: cleanRequestID(r.Header.Get("X-Request-Id")), start: time.Now()}
-	if c.requestID == "" {
-		c.requestID = newRequestID()
+func startCall(base *zerolog.Logger, w http.ResponseWriter, r *http.Request) (*entry, *http.Request) {
+	e := &entry{rec: call.Record{RequestID: cleanRequestID(r.Header.Get("X-Request-Id")), Start: time.Now()}}
+	if e.rec.RequestID == "" {
+		e.rec.RequestID = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", c.requestID)
-	log := base.With().Str("request_id", c.requestID).Logger()
-	ctx := context.WithValue(log.WithContext(r.Context()), callKey{}, c)
-	c.w.ResponseWriter = w
-	return c, r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", e.rec.RequestID)
+	log := base.With().Str("request_id", e.rec.RequestID).Logger()
+	ctx := call.With(log.WithContext(r.Context()), &e.rec)
+	e.w.ResponseWriter = w
+	return e, r.WithContext(ctx)
 }
 
 // logLine writes the access log's line of the call, once it has ended.
-func (c *call) logLine(r *http.Request) {
+func (e *entry) logLine(r *http.Request) {
 	log := zerolog.Ctx(r.Context())
-	code := c.code
+	code := e.rec.Code
 	if code == "" {
-		code = codeFromResponse(&c.w)
+		code = codeFromResponse(&e.w)
 	}
 	ev := log.Info()
 	if code == connect.CodeInternal.String() || code == connect.CodeUnknown.String() {
@@ -95,9 +85,9 @@ func (c *call) logLine(r *http.Request) {
 		Str("path", r.URL.Path).
 		Str("protocol", protocol(r)).
 		Str("code", code).
-		Int("status", c.w.status()).
-		Float64("duration_ms", float64(time.Since(c.start).Microseconds())/1000).
-		Str("user_id", c.userID).
+		Int("status", e.w.status()).
+		Float64("duration_ms", float64(time.Since(e.rec.Start).Microseconds())/1000).
+		Str("user_id", e.rec.UserID).
 		Msg("call")
 }
 
@@ -107,22 +97,10 @@ func (c *call) logLine(r *http.Request) {
 // context reaches through its ResponseWriter.
 func detach(ctx context.Context) context.Context {
 	out := zerolog.Ctx(ctx).WithContext(context.Background())
-	if c := callFrom(ctx); c != nil {
-		out = context.WithValue(out, callKey{}, &call{requestID: c.requestID, userID: c.userID})
+	if rec, ok := call.Lookup(ctx); ok {
+		out = call.With(out, rec.Detached())
 	}
 	return out
-}
-
-// noteUser records the authenticated user, if any, for the access log.
-func noteUser(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := auth.UserFrom(r.Context()); ok {
-			if c := callFrom(r.Context()); c != nil {
-				c.userID = id
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func cleanRequestID(s string) string {

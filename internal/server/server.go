@@ -10,7 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"strings"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -20,13 +20,11 @@ import (
 	"connectrpc.com/validate"
 	"github.com/rs/cors"
 	"github.com/rs/zerolog"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
-	"foxhole.dev/foxhole/internal/blob/local"
-	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
@@ -49,6 +47,9 @@ type Options struct {
 	FileUnaryMaxBytes int64
 	// FileMaxBytes is the largest file on any path.
 	FileMaxBytes int64
+	// UploadIdleTimeout is the longest wait for the next bytes of a
+	// `PUT /files` body; 0: none.
+	UploadIdleTimeout time.Duration
 	// MessageMaxChars is the longest chat message: SendMessage may send
 	// more than MaxRequestBytes to carry it.
 	MessageMaxChars int
@@ -73,21 +74,11 @@ type Options struct {
 	MaxProbeStreams int
 }
 
-// unaryReadTimeout bounds how long a unary call may take to send its body,
-// so a client trickling bytes cannot hold a connection forever. Streams are
-// exempt: they may stay open for hours.
-const unaryReadTimeout = 30 * time.Second
-
-// publicProcedures need no access token.
-var publicProcedures = map[string]bool{
-	foxholev1connect.AuthServiceRegisterProcedure:    true,
-	foxholev1connect.AuthServiceCreateTokenProcedure: true,
-}
-
 // Handler is the whole of Foxhole's HTTP surface.
 type Handler struct {
 	http.Handler
-	ready *readiness
+	ready    *readiness
+	enforcer *enforcer
 }
 
 // New builds the handler.
@@ -109,23 +100,23 @@ func New(o Options) *Handler {
 	connectOpts := connect.WithHandlerOptions(common...)
 
 	mux := http.NewServeMux()
-	mux.Handle(foxholev1connect.NewAuthServiceHandler(auth.NewHandler(o.Auth), connectOpts))
-	mux.Handle(foxholev1connect.NewProfileServiceHandler(profile.NewHandler(o.Profile), connectOpts))
+	rt := &routes{mux: mux}
+	rt.service(foxholev1connect.NewAuthServiceHandler(auth.NewHandler(o.Auth), connectOpts))
+	rt.service(foxholev1connect.NewProfileServiceHandler(profile.NewHandler(o.Profile), connectOpts))
 	fileHandler := files.NewHandler(o.Files)
 	// File content is mostly compressed already: downloads and listings are
-	// not gzipped. Uploads accept a gzipped body, each message inflating to
-	// at most the largest upload message.
-	mux.Handle(foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
+	// not gzipped. The procedures that accept a compressed body (uploads)
+	// have a handler of their own, each message inflating to at most the
+	// largest upload message.
+	rt.service(foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
 		connect.WithCompression("gzip", nil, nil))))
 	uploadMax := uploadReadMax(o.FileUnaryMaxBytes)
 	_, uploads := foxholev1connect.NewFileServiceHandler(fileHandler, connect.WithHandlerOptions(connectOpts,
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
-	uploads = o.Files.HoldUploadSlot(uploads, writeError)
-	mux.Handle(foxholev1connect.FileServiceUploadFileProcedure, uploads)
-	mux.Handle(foxholev1connect.FileServiceUploadFileStreamProcedure, uploads)
-	o.Files.Routes(mux, writeHTTPError)
+	rt.handle("PUT /files/{name...}", uploadRoute(o.Files, o.FileMaxBytes, o.UploadIdleTimeout, writeHTTPError))
+	rt.handle("GET /files/download/{id}", downloadRoute(o.Files, writeHTTPError))
 	realtimeHandler := realtime.NewHandler(o.Realtime)
-	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
+	rt.service(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
 	// Subscribe's own handler: events encoded once for every stream, and
 	// written together when several are queued. Streams are not gzipped,
 	// as WebSockets are not: connect-go would compress every large event
@@ -134,40 +125,48 @@ func New(o Options) *Handler {
 	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts, connect.WithCompression("gzip", nil, nil)))
 	wsOpts := o.WebSocket
 	wsOpts.ToConnect, wsOpts.Fail, wsOpts.Detach = toConnect, writeHTTPError, detach
-	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))
+	rt.handle("GET /ws", o.Realtime.WebSocket(wsOpts))
 
-	services := []string{
-		foxholev1connect.AuthServiceName,
-		foxholev1connect.ProfileServiceName,
-		foxholev1connect.FileServiceName,
-		foxholev1connect.RealtimeServiceName,
-	}
 	probeOpts := connect.WithHandlerOptions(connect.WithReadMaxBytes(int(o.MaxRequestBytes)))
-	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), probeOpts))
-	reflector := grpcreflect.NewStaticReflector(append(services, grpchealth.HealthV1ServiceName)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector, probeOpts))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, probeOpts))
+	foxholeServices := slices.Clone(rt.services)
+	rt.service(grpchealth.NewHandler(grpchealth.NewStaticChecker(foxholeServices...), probeOpts))
+	reflector := grpcreflect.NewStaticReflector(append(foxholeServices, grpchealth.HealthV1ServiceName)...)
+	rt.service(grpcreflect.NewHandlerV1(reflector, probeOpts))
+	rt.service(grpcreflect.NewHandlerV1Alpha(reflector, probeOpts))
 
 	ready := &readiness{checks: o.Checks}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	rt.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /readyz", ready)
+	}))
+	rt.handle("GET /readyz", ready)
 	// The web app: its page and the reference exactly (any other path stays
 	// unknown), and its hashed assets.
-	mux.Handle("GET /{$}", webclient.Index())
-	mux.Handle("GET /docs", webclient.Docs())
-	mux.Handle("GET /assets/{name}", webclient.Assets())
+	rt.handle("GET /{$}", webclient.Index())
+	rt.handle("GET /docs", webclient.Docs())
+	rt.handle("GET /assets/{name}", webclient.Assets())
 
-	authn := o.Auth.Middleware(isPublic, writeError)
+	// Every route's policy, checked against what is mounted: a procedure or
+	// route without one, or one declared for nothing, stops the server here.
+	procedures, err := procedurePolicies(protoregistry.GlobalFiles, rt.services)
+	if err == nil {
+		err = checkRoutes(rt.plain)
+	}
+	if err != nil {
+		panic("server: routes and their policies disagree:\n" + err.Error())
+	}
+	// The uploads' own handler serves the procedures that accept a
+	// compressed body.
+	for path, p := range procedures {
+		if p.GetCompressed() {
+			mux.Handle(path, uploads)
+		}
+	}
+	enforce := newEnforcer(rt, procedures, o)
+
 	var h http.Handler = mux
-	h = noteUser(h)
-	h = streamDeadlines(h)
-	h = withBaseURL(o.PublicURL, h)
-	h = authn(h)
-	h = rateLimitAuth(o.AuthLimiter, h)
-	h = newLimits(mux, services, o).handler(h)
-	h = withClientAddr(clientaddr.NewResolver(o.TrustedProxies), h)
+	h = enforce.afterAuth(h)
+	h = o.Auth.Middleware(isPublic, writeError)(h)
+	h = enforce.beforeAuth(h)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
@@ -178,24 +177,25 @@ func New(o Options) *Handler {
 		}).Handler(h)
 	}
 	h = accessLog(o.Log, h)
-	return &Handler{Handler: h, ready: ready}
+	return &Handler{Handler: h, ready: ready, enforcer: enforce}
+}
+
+// Policies returns the policy of every procedure, by path, and of every
+// plain route, by pattern: what the server enforces.
+func (h *Handler) Policies() map[string]*foxholev1.Policy {
+	out := map[string]*foxholev1.Policy{}
+	for path, ru := range h.enforcer.procedures {
+		out[path] = ru.policy
+	}
+	for pattern, ru := range h.enforcer.routes {
+		out[pattern] = ru.policy
+	}
+	return out
 }
 
 // SetDraining makes /readyz answer 503 from now on, so that load balancers
 // stop sending new calls while in-flight ones finish.
 func (h *Handler) SetDraining() { h.ready.draining.Store(true) }
-
-// isPublic reports whether r may proceed without an access token: the
-// calls that obtain one, health, reflection, the probes and the web app.
-func isPublic(r *http.Request) bool {
-	p := r.URL.Path
-	return publicProcedures[p] ||
-		((r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/" || p == "/docs" || strings.HasPrefix(p, "/assets/"))) ||
-		p == "/healthz" || p == "/readyz" ||
-		((r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(p, local.DownloadPath)) ||
-		strings.HasPrefix(p, "/"+grpchealth.HealthV1ServiceName+"/") ||
-		strings.HasPrefix(p, "/grpc.reflection.")
-}
 
 // writeError answers an error raised before any Connect handler runs, in the
 // protocol the client speaks: Connect, gRPC and gRPC-Web clients get their
@@ -232,90 +232,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// withClientAddr puts the client's address in the request context of the
-// routes with limits per client (Register and CreateToken, and the realtime
-// sessions' caps); other calls do without the copy of the request it costs.
-func withClientAddr(res *clientaddr.Resolver, next http.Handler) http.Handler {
-	limited := map[string]bool{
-		foxholev1connect.AuthServiceRegisterProcedure:      true,
-		foxholev1connect.AuthServiceCreateTokenProcedure:   true,
-		foxholev1connect.RealtimeServiceSubscribeProcedure: true,
-		"/ws": true,
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if limited[r.URL.Path] {
-			r = r.WithContext(clientaddr.With(r.Context(), res.Addr(r)))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// withBaseURL tells the file service the origin clients reach Foxhole at:
-// the configured public URL, else the request's own scheme and host.
-func withBaseURL(public string, next http.Handler) http.Handler {
-	prefix := "/" + foxholev1connect.FileServiceName + "/"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, prefix) {
-			r = baseURLRequest(public, r)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func baseURLRequest(public string, r *http.Request) *http.Request {
-	base := public
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return r.WithContext(files.WithBaseURL(r.Context(), base))
-}
-
-// streamDeadlines gives unary RPCs a deadline for reading their body, and
-// lets Subscribe, UploadFileStream and DownloadFile set deadlines on their
-// streams.
-func streamDeadlines(next http.Handler) http.Handler {
-	unary := unaryProcedures()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, withDeadlines(unary, w, r))
-	})
-}
-
-// withDeadlines is streamDeadlines' work before the call, in a function of
-// its own so that a stream's goroutine does not keep its frame.
-func withDeadlines(unary map[string]bool, w http.ResponseWriter, r *http.Request) *http.Request {
-	switch {
-	case unary[r.URL.Path]:
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
-	case r.URL.Path == foxholev1connect.RealtimeServiceSubscribeProcedure:
-		r = r.WithContext(realtime.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
-	case r.URL.Path == foxholev1connect.FileServiceUploadFileStreamProcedure,
-		r.URL.Path == foxholev1connect.FileServiceDownloadFileProcedure:
-		rc := http.NewResponseController(w)
-		r = r.WithContext(files.WithDeadlines(r.Context(), files.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline}))
-	}
-	return r
-}
-
-// unaryProcedures lists the paths of every unary foxhole.v1 method.
-func unaryProcedures() map[string]bool {
-	paths := map[string]bool{}
-	protoregistry.GlobalFiles.RangeFilesByPackage("foxhole.v1", func(fd protoreflect.FileDescriptor) bool {
-		for i := range fd.Services().Len() {
-			sd := fd.Services().Get(i)
-			for j := range sd.Methods().Len() {
-				md := sd.Methods().Get(j)
-				if !md.IsStreamingClient() && !md.IsStreamingServer() {
-					paths["/"+string(sd.FullName())+"/"+string(md.Name())] = true
-				}
-			}
-		}
-		return true
-	})
-	return paths
 }

@@ -86,6 +86,13 @@ func TestWebClientServed(t *testing.T) {
 	if n := strings.Count(docs, `<article class="method"`); n != methods {
 		t.Errorf("/docs has %d methods, the protos %d", n, methods)
 	}
+	// Each method shows the policy the server enforces, read from its option.
+	if n := strings.Count(docs, `<dl class="policy"><dt>Access</dt>`); n != methods {
+		t.Errorf("/docs shows %d policies for %d methods", n, methods)
+	}
+	if !strings.Contains(docs, `<dt>Access</dt><dd>public</dd>`) || !strings.Contains(docs, `<dt>Holds</dt>`) {
+		t.Error("/docs does not show who may call a method and what it holds")
+	}
 }
 
 // Serving the app opens no other path: unknown procedures and routes still

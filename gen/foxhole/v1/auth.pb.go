@@ -325,7 +325,7 @@ var File_foxhole_v1_auth_proto protoreflect.FileDescriptor
 const file_foxhole_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x15foxhole/v1/auth.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n" +
 	"\x0fRegisterRequest\x12)\n" +
 	"\vscreen_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\n" +
 	"screenName\"Y\n" +
@@ -346,11 +346,12 @@ const file_foxhole_v1_auth_proto_rawDesc = "" +
 	"\x13RotateSecretRequest\"7\n" +
 	"\x14RotateSecretResponse\x12\x1f\n" +
 	"\vuser_secret\x18\x01 \x01(\tR\n" +
-	"userSecret2\xfd\x01\n" +
-	"\vAuthService\x12G\n" +
-	"\bRegister\x12\x1b.foxhole.v1.RegisterRequest\x1a\x1c.foxhole.v1.RegisterResponse\"\x00\x12P\n" +
-	"\vCreateToken\x12\x1e.foxhole.v1.CreateTokenRequest\x1a\x1f.foxhole.v1.CreateTokenResponse\"\x00\x12S\n" +
-	"\fRotateSecret\x12\x1f.foxhole.v1.RotateSecretRequest\x1a .foxhole.v1.RotateSecretResponse\"\x00B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"userSecret2\xab\x02\n" +
+	"\vAuthService\x12W\n" +
+	"\bRegister\x12\x1b.foxhole.v1.RegisterRequest\x1a\x1c.foxhole.v1.RegisterResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x02(\x012\x02\b\x1e\x12`\n" +
+	"\vCreateToken\x12\x1e.foxhole.v1.CreateTokenRequest\x1a\x1f.foxhole.v1.CreateTokenResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x02(\x012\x02\b\x1e\x12a\n" +
+	"\fRotateSecret\x12\x1f.foxhole.v1.RotateSecretRequest\x1a .foxhole.v1.RotateSecretResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1eB.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_auth_proto_rawDescOnce sync.Once
@@ -396,6 +397,7 @@ func file_foxhole_v1_auth_proto_init() {
 	if File_foxhole_v1_auth_proto != nil {
 		return
 	}
+	file_foxhole_v1_policy_proto_init()
 	file_foxhole_v1_user_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

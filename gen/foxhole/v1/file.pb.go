@@ -822,7 +822,7 @@ var File_foxhole_v1_file_proto protoreflect.FileDescriptor
 const file_foxhole_v1_file_proto_rawDesc = "" +
 	"\n" +
 	"\x15foxhole/v1/file.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17foxhole/v1/policy.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n" +
 	"\x04File\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -867,16 +867,19 @@ const file_foxhole_v1_file_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\".\n" +
 	"\x11DeleteFileRequest\x12\x19\n" +
 	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"\x14\n" +
-	"\x12DeleteFileResponse2\x83\x04\n" +
-	"\vFileService\x12M\n" +
+	"\x12DeleteFileResponse2\xdb\x04\n" +
+	"\vFileService\x12_\n" +
 	"\n" +
-	"UploadFile\x12\x1d.foxhole.v1.UploadFileRequest\x1a\x1e.foxhole.v1.UploadFileResponse\"\x00\x12a\n" +
-	"\x10UploadFileStream\x12#.foxhole.v1.UploadFileStreamRequest\x1a$.foxhole.v1.UploadFileStreamResponse\"\x00(\x01\x12G\n" +
-	"\aGetFile\x12\x1a.foxhole.v1.GetFileRequest\x1a\x1b.foxhole.v1.GetFileResponse\"\x03\x90\x02\x01\x12X\n" +
-	"\fDownloadFile\x12\x1f.foxhole.v1.DownloadFileRequest\x1a .foxhole.v1.DownloadFileResponse\"\x03\x90\x02\x010\x01\x12M\n" +
-	"\tListFiles\x12\x1c.foxhole.v1.ListFilesRequest\x1a\x1d.foxhole.v1.ListFilesResponse\"\x03\x90\x02\x01\x12P\n" +
+	"UploadFile\x12\x1d.foxhole.v1.UploadFileRequest\x1a\x1e.foxhole.v1.UploadFileResponse\"\x12\xaa\x9f\x19\x0e\b\x01\x10\x03\x18\x01 \x012\x02\b\x1eH\x01\x12q\n" +
+	"\x10UploadFileStream\x12#.foxhole.v1.UploadFileStreamRequest\x1a$.foxhole.v1.UploadFileStreamResponse\"\x10\xaa\x9f\x19\f\b\x01\x10\x04\x18\x01 \x018\x01H\x01(\x01\x12U\n" +
+	"\aGetFile\x12\x1a.foxhole.v1.GetFileRequest\x1a\x1b.foxhole.v1.GetFileResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01\x12d\n" +
+	"\fDownloadFile\x12\x1f.foxhole.v1.DownloadFileRequest\x1a .foxhole.v1.DownloadFileResponse\"\x0f\xaa\x9f\x19\b\b\x01\x10\x01 \x018\x01\x90\x02\x010\x01\x12[\n" +
+	"\tListFiles\x12\x1c.foxhole.v1.ListFilesRequest\x1a\x1d.foxhole.v1.ListFilesResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01\x12^\n" +
 	"\n" +
-	"DeleteFile\x12\x1d.foxhole.v1.DeleteFileRequest\x1a\x1e.foxhole.v1.DeleteFileResponse\"\x03\x90\x02\x02B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"DeleteFile\x12\x1d.foxhole.v1.DeleteFileRequest\x1a\x1e.foxhole.v1.DeleteFileResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x02B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_file_proto_rawDescOnce sync.Once
@@ -941,6 +944,7 @@ func file_foxhole_v1_file_proto_init() {
 	if File_foxhole_v1_file_proto != nil {
 		return
 	}
+	file_foxhole_v1_policy_proto_init()
 	file_foxhole_v1_file_proto_msgTypes[4].OneofWrappers = []any{
 		(*UploadFileStreamRequest_Metadata)(nil),
 		(*UploadFileStreamRequest_Chunk)(nil),

@@ -306,7 +306,7 @@ var File_foxhole_v1_profile_proto protoreflect.FileDescriptor
 const file_foxhole_v1_profile_proto_rawDesc = "" +
 	"\n" +
 	"\x18foxhole/v1/profile.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/user.proto\x1a google/protobuf/field_mask.proto\"\x13\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/user.proto\x1a google/protobuf/field_mask.proto\"\x13\n" +
 	"\x11GetProfileRequest\":\n" +
 	"\x12GetProfileResponse\x12$\n" +
 	"\x04user\x18\x01 \x01(\v2\x10.foxhole.v1.UserR\x04user\"\x81\x01\n" +
@@ -319,12 +319,15 @@ const file_foxhole_v1_profile_proto_rawDesc = "" +
 	"\x0eGetUserRequest\x12\x19\n" +
 	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"7\n" +
 	"\x0fGetUserResponse\x12$\n" +
-	"\x04user\x18\x01 \x01(\v2\x10.foxhole.v1.UserR\x04user2\x83\x02\n" +
-	"\x0eProfileService\x12P\n" +
+	"\x04user\x18\x01 \x01(\v2\x10.foxhole.v1.UserR\x04user2\xad\x02\n" +
+	"\x0eProfileService\x12^\n" +
 	"\n" +
-	"GetProfile\x12\x1d.foxhole.v1.GetProfileRequest\x1a\x1e.foxhole.v1.GetProfileResponse\"\x03\x90\x02\x01\x12V\n" +
-	"\rUpdateProfile\x12 .foxhole.v1.UpdateProfileRequest\x1a!.foxhole.v1.UpdateProfileResponse\"\x00\x12G\n" +
-	"\aGetUser\x12\x1a.foxhole.v1.GetUserRequest\x1a\x1b.foxhole.v1.GetUserResponse\"\x03\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"GetProfile\x12\x1d.foxhole.v1.GetProfileRequest\x1a\x1e.foxhole.v1.GetProfileResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01\x12d\n" +
+	"\rUpdateProfile\x12 .foxhole.v1.UpdateProfileRequest\x1a!.foxhole.v1.UpdateProfileResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x12U\n" +
+	"\aGetUser\x12\x1a.foxhole.v1.GetUserRequest\x1a\x1b.foxhole.v1.GetUserResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_profile_proto_rawDescOnce sync.Once
@@ -373,6 +376,7 @@ func file_foxhole_v1_profile_proto_init() {
 	if File_foxhole_v1_profile_proto != nil {
 		return
 	}
+	file_foxhole_v1_policy_proto_init()
 	file_foxhole_v1_user_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

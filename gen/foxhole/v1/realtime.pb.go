@@ -851,7 +851,7 @@ var File_foxhole_v1_realtime_proto protoreflect.FileDescriptor
 const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\n" +
 	"\x19foxhole/v1/realtime.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/file.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/file.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x129\n" +
 	"\n" +
@@ -899,11 +899,14 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventR\x05event\"\x15\n" +
 	"\x13ListPresenceRequest\"A\n" +
 	"\x14ListPresenceResponse\x12)\n" +
-	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users2\x89\x02\n" +
-	"\x0fRealtimeService\x12L\n" +
-	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x000\x01\x12P\n" +
-	"\vSendMessage\x12\x1e.foxhole.v1.SendMessageRequest\x1a\x1f.foxhole.v1.SendMessageResponse\"\x00\x12V\n" +
-	"\fListPresence\x12\x1f.foxhole.v1.ListPresenceRequest\x1a .foxhole.v1.ListPresenceResponse\"\x03\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users2\xb3\x02\n" +
+	"\x0fRealtimeService\x12Z\n" +
+	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x01(\x018\x010\x01\x12^\n" +
+	"\vSendMessage\x12\x1e.foxhole.v1.SendMessageRequest\x1a\x1f.foxhole.v1.SendMessageResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x02 \x032\x02\b\x1e\x12d\n" +
+	"\fListPresence\x12\x1f.foxhole.v1.ListPresenceRequest\x1a .foxhole.v1.ListPresenceResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_realtime_proto_rawDescOnce sync.Once
@@ -973,6 +976,7 @@ func file_foxhole_v1_realtime_proto_init() {
 		return
 	}
 	file_foxhole_v1_file_proto_init()
+	file_foxhole_v1_policy_proto_init()
 	file_foxhole_v1_user_proto_init()
 	file_foxhole_v1_realtime_proto_msgTypes[0].OneofWrappers = []any{
 		(*Event_ChatMessage)(nil),

@@ -29,12 +29,26 @@ interface Enum {
   name: string;
   value?: { name: string; number: number }[];
 }
+// Policy is a method's `(foxhole.v1.policy)` option, as protojson prints it:
+// what the server enforces about the method (proto/foxhole/v1/policy.proto).
+interface Policy {
+  access?: string;
+  body?: string;
+  compressed?: boolean;
+  rateLimit?: string;
+  clientAddress?: boolean;
+  readTimeout?: string;
+  streamDeadlines?: boolean;
+  maxDuration?: string;
+  slot?: string;
+}
 interface Method {
   name: string;
   inputType: string;
   outputType: string;
   clientStreaming?: boolean;
   serverStreaming?: boolean;
+  options?: { "[foxhole.v1.policy]"?: Policy };
 }
 interface Service {
   name: string;
@@ -140,7 +154,32 @@ function typeLink(f: Field): string {
   return scalar[f.type] ?? f.type;
 }
 
-const public_ = (comment: string | undefined) => /needs no authentication/i.test(comment ?? "");
+const bodies: Record<string, string> = {
+  BODY_SMALL: "small (FOXHOLE_MAX_REQUEST_BYTES)",
+  BODY_MESSAGE: "a chat message (FOXHOLE_MESSAGE_MAX_CHARS)",
+  BODY_FILE: "a whole file (FOXHOLE_FILE_UNARY_MAX_BYTES)",
+  BODY_FILE_STREAM: "chunks up to FOXHOLE_FILE_MAX_BYTES",
+};
+const rates: Record<string, string> = {
+  RATE_LIMIT_NONE: "none",
+  RATE_LIMIT_ADDRESS: "per client address (FOXHOLE_AUTH_RATE)",
+  RATE_LIMIT_USER: "per user (FOXHOLE_MESSAGE_RATE)",
+};
+
+// The policy of a method, as a list of what the server enforces.
+function policyList(p: Policy): string {
+  const items = [
+    ["Access", p.access === "ACCESS_PUBLIC" ? "public" : "access token"],
+    ["Body", (bodies[p.body ?? ""] ?? p.body ?? "") + (p.compressed ? ", may be gzipped" : "")],
+    ["Rate limit", rates[p.rateLimit ?? ""] ?? p.rateLimit ?? ""],
+    ["Request deadline", p.readTimeout ? `${p.readTimeout} to send the whole request` : "none"],
+  ];
+  if (p.streamDeadlines) items.push(["Stream", "cut off when the peer stops sending or reading (idle limits)"]);
+  if (p.maxDuration) items.push(["Lasts at most", p.maxDuration]);
+  if (p.slot === "SLOT_UPLOAD") items.push(["Holds", "one of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER)"]);
+  if (p.clientAddress) items.push(["Client address", "read (through FOXHOLE_TRUSTED_PROXIES) for limits per address"]);
+  return `<dl class="policy">${items.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>`;
+}
 
 export function renderDocs(set: DescriptorSet, origin = "http://127.0.0.1:8080"): string {
   const { messages } = index(set);
@@ -171,7 +210,8 @@ export function renderDocs(set: DescriptorSet, origin = "http://127.0.0.1:8080")
         const c = comment(f, [6, si, 2, mi]);
         const path = `/${full}/${m.name}`;
         const kind = m.clientStreaming ? "client stream" : m.serverStreaming ? "server stream" : "unary";
-        const isPublic = public_(c);
+        const policy = m.options?.["[foxhole.v1.policy]"] ?? {};
+        const isPublic = policy.access === "ACCESS_PUBLIC";
         const input = m.inputType.slice(1);
         const reqExample = JSON.stringify(exampleOf(messages.get(input) ?? {}  as Message, messages));
         const auth = isPublic ? "" : ` \\\n  -H "Authorization: Bearer $TOKEN"`;
@@ -191,6 +231,7 @@ export function renderDocs(set: DescriptorSet, origin = "http://127.0.0.1:8080")
           `<h3><span class="method-name">${esc(m.name)}</span> <span class="badge">${kind}</span> <span class="badge">${isPublic ? "public" : "authenticated"}</span></h3>`,
           `<p class="path"><code>POST ${esc(path)}</code></p>`,
           prose(c),
+          policyList(policy),
           `<p>Request: <a href="#${anchor(input)}">${esc(input.replace(/^foxhole\.v1\./, ""))}</a>${m.clientStreaming ? " (a stream of them)" : ""}. ` +
           `Response: <a href="#${anchor(m.outputType.slice(1))}">${esc(m.outputType.slice(1).replace(/^foxhole\.v1\./, ""))}</a>${m.serverStreaming ? " (a stream of them)" : ""}.</p>`,
           `<pre class="curl"><code>${esc(curl)}</code></pre>`,

@@ -1,4 +1,4 @@
-package files
+package server
 
 import (
 	"context"
@@ -12,32 +12,39 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/store"
 )
 
-// Routes serves the plain HTTP side of files: `PUT /files/{name}` uploads a
-// raw body, and `GET /files/download/{id}` serves signed download URLs.
-// fail writes an error response.
-func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *http.Request, error)) {
-	mux.HandleFunc("PUT /files/{name...}", func(w http.ResponseWriter, r *http.Request) {
+// uploadRoute serves `PUT /files/{name}`: a raw body of at most maxBytes
+// becomes a file, each read within idleTimeout. fail writes an error
+// response.
+func uploadRoute(svc *files.Service, maxBytes int64, idleTimeout time.Duration, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		owner, err := auth.Caller(r.Context())
 		if err != nil {
 			fail(w, r, err)
 			return
 		}
-		if r.ContentLength > s.opt.MaxBytes {
-			fail(w, r, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", s.opt.MaxBytes))
+		rec := call.From(r.Context())
+		if !rec.HoldsSlot() {
+			fail(w, r, errors.New("upload reached its handler without an upload slot"))
+			return
+		}
+		if r.ContentLength > maxBytes {
+			fail(w, r, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", maxBytes))
 			return
 		}
 		body := &bodyReader{
 			ctx:  r.Context(),
-			r:    http.MaxBytesReader(w, r.Body, s.opt.MaxBytes),
-			idle: idle{set: http.NewResponseController(w).SetReadDeadline, timeout: s.opt.UploadIdleTimeout},
+			r:    http.MaxBytesReader(w, r.Body, maxBytes),
+			idle: files.NewIdle(rec.Deadlines().Read, idleTimeout),
 		}
 		// r.ContentLength is -1 when unknown (chunked), as Upload expects;
 		// a known one lets S3 take the content in one request.
-		f, err := s.Upload(r.Context(), owner, r.PathValue("name"), r.Header.Get("Content-Type"), body, r.ContentLength, 0)
+		f, err := svc.Upload(r.Context(), owner, r.PathValue("name"), r.Header.Get("Content-Type"), body, r.ContentLength, 0)
 		if err != nil {
 			if body.err != nil {
 				err = body.err
@@ -45,11 +52,11 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 			// net/http reads what is left of a short body before answering,
 			// to keep the connection; a stalled client must not hold that
 			// read forever either.
-			body.idle.renew()
+			body.idle.Renew()
 			fail(w, r, err)
 			return
 		}
-		b, err := protojson.Marshal(FileProto(f))
+		b, err := protojson.Marshal(files.FileProto(f))
 		if err != nil {
 			fail(w, r, err)
 			return
@@ -58,15 +65,14 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 		w.WriteHeader(http.StatusCreated)
 		w.Write(b)
 	})
+}
 
-	mux.HandleFunc("GET /files/download/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, q := r.PathValue("id"), r.URL.Query()
-		// A bad or expired signature looks exactly like a missing file.
-		if s.opt.Verifier == nil || !s.opt.Verifier.Verify(id, q.Get("expires"), q.Get("signature")) {
-			fail(w, r, errs.New(errs.ErrNotFound, "file not found"))
-			return
-		}
-		f, err := s.meta.FileByIDAnyOwner(r.Context(), id)
+// downloadRoute serves `GET /files/download/{id}`, the signed download URLs
+// of files kept on the local disk, with Range and conditional requests.
+func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f, err := svc.SignedFile(r.Context(), r.PathValue("id"), q.Get("expires"), q.Get("signature"))
 		if err != nil {
 			fail(w, r, err)
 			return
@@ -80,7 +86,7 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "sandbox")
 		h.Set("Cache-Control", "private, max-age=0")
-		content := &blobSeeker{ctx: r.Context(), s: s, f: f}
+		content := &blobSeeker{ctx: r.Context(), svc: svc, f: f}
 		defer content.Close()
 		http.ServeContent(w, r, "", time.UnixMicro(f.CreatedAt), content)
 	})
@@ -93,25 +99,25 @@ func (s *Service) Routes(mux *http.ServeMux, fail func(http.ResponseWriter, *htt
 type bodyReader struct {
 	ctx  context.Context
 	r    io.Reader
-	idle idle
+	idle files.Idle
 	err  error
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
-	b.idle.renew()
+	b.idle.Renew()
 	n, err := b.r.Read(p)
 	switch {
 	case err == nil:
 	case err == io.EOF:
-		b.idle.clear()
-	case b.idle.expired(err) != nil:
-		b.err = b.idle.expired(err)
+		b.idle.Clear()
+	case b.idle.Expired(err) != nil:
+		b.err = b.idle.Expired(err)
 	default:
 		if tooBig, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			b.err = errs.New(errs.ErrResourceExhausted, "body is larger than the limit of %d bytes", tooBig.Limit)
 		} else {
 			zerolog.Ctx(b.ctx).Debug().Err(err).Msg("upload body broke off")
-			b.err = errInterrupted
+			b.err = files.ErrInterrupted
 		}
 	}
 	return n, err
@@ -122,7 +128,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // object at the current offset.
 type blobSeeker struct {
 	ctx context.Context
-	s   *Service
+	svc *files.Service
 	f   *store.File
 	off int64
 	rc  io.ReadCloser
@@ -159,7 +165,7 @@ func (b *blobSeeker) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if b.rc == nil {
-		rc, err := b.s.blobs.Get(b.ctx, b.f.ID, b.off, -1)
+		rc, err := b.svc.Content(b.ctx, b.f, b.off)
 		if err != nil {
 			return 0, err
 		}
@@ -168,17 +174,4 @@ func (b *blobSeeker) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.off += int64(n)
 	return n, err
-}
-
-type baseURLKey struct{}
-
-// WithBaseURL returns a context carrying the scheme and host that clients
-// reach Foxhole at, to make relative download URLs absolute.
-func WithBaseURL(ctx context.Context, base string) context.Context {
-	return context.WithValue(ctx, baseURLKey{}, base)
-}
-
-func baseURL(ctx context.Context) string {
-	s, _ := ctx.Value(baseURLKey{}).(string)
-	return s
 }

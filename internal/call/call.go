@@ -1,0 +1,153 @@
+// Package call holds what the server knows about one request while it runs:
+// its id, its caller, its declared policy, and the per-call means that
+// handlers need (the client's address, the connection's deadlines, the
+// origin clients reach Foxhole at, a slot taken before the body was read).
+//
+// The server creates one Record per request, before anything else runs,
+// and handlers read it with From. A value a handler reads but the
+// procedure's policy does not declare is a programming error: it panics,
+// so that a test meets it at once instead of a limit silently doing
+// nothing in production.
+package call
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+)
+
+// Record is one request's state. Fields are set by the server as the
+// request passes its layers; handlers read them through the methods, which
+// check them against the policy.
+type Record struct {
+	// RequestID is the request's id, echoed in X-Request-Id and logged.
+	RequestID string
+	// UserID is the authenticated caller; empty on public routes.
+	UserID string
+	// Code is the Connect code of the outcome, once known.
+	Code string
+	// Start is when the request arrived.
+	Start time.Time
+	// Route is the procedure's path or the plain route's pattern.
+	Route string
+	// Policy is what the server enforces about the route; nil until the
+	// route is known.
+	Policy *foxholev1.Policy
+
+	clientAddr netip.Addr
+	deadlines  Deadlines
+	publicURL  string // the configured public URL, or empty
+	scheme     string // the request's own, when there is none
+	host       string
+	slot       func()
+}
+
+type key struct{}
+
+// With returns a context carrying rec.
+func With(ctx context.Context, rec *Record) context.Context {
+	return context.WithValue(ctx, key{}, rec)
+}
+
+// From returns the request's record. It panics when there is none: the
+// request did not come through the server, and whatever the caller meant
+// to read from it would silently be missing.
+func From(ctx context.Context) *Record {
+	rec, ok := ctx.Value(key{}).(*Record)
+	if !ok {
+		panic("call: no call record in the context: the request did not come through the server's handler")
+	}
+	return rec
+}
+
+// Lookup returns the request's record, if any, for code that runs inside
+// and outside requests alike (a log line).
+func Lookup(ctx context.Context) (*Record, bool) {
+	rec, ok := ctx.Value(key{}).(*Record)
+	return rec, ok
+}
+
+func (r *Record) undeclared(what string) {
+	panic(fmt.Sprintf("call: %s reads %s, which its policy does not declare", r.Route, what))
+}
+
+// SetClientAddr records the client's address (through trusted proxies).
+func (r *Record) SetClientAddr(a netip.Addr) { r.clientAddr = a }
+
+// ClientAddr is the client's address. It panics unless the policy declares
+// client_address.
+func (r *Record) ClientAddr() netip.Addr {
+	if r.Policy == nil || !r.Policy.GetClientAddress() {
+		r.undeclared("the client address")
+	}
+	return r.clientAddr
+}
+
+// Deadlines set the read and write deadlines of a request's connection
+// (http.ResponseController's; on HTTP/2, of the request's own stream).
+// Connect handlers see no ResponseWriter; these let a stream cut off a
+// peer that stops sending or stops reading instead of holding a stream, a
+// buffer and a file open forever.
+type Deadlines struct {
+	Read  func(time.Time) error
+	Write func(time.Time) error
+}
+
+// SetDeadlines records the connection's deadline setters.
+func (r *Record) SetDeadlines(d Deadlines) { r.deadlines = d }
+
+// Deadlines returns the connection's deadline setters. It panics unless the
+// policy declares stream_deadlines.
+func (r *Record) Deadlines() Deadlines {
+	if r.Policy == nil || !r.Policy.GetStreamDeadlines() {
+		r.undeclared("its stream's deadlines")
+	}
+	return r.deadlines
+}
+
+// SetOrigin records the configured public URL (empty: none) and the
+// request's own scheme and host.
+func (r *Record) SetOrigin(publicURL, scheme, host string) {
+	r.publicURL, r.scheme, r.host = publicURL, scheme, host
+}
+
+// BaseURL is the scheme and host clients reach Foxhole at, to make links
+// absolute: the configured public URL, else the request's own.
+func (r *Record) BaseURL() string {
+	if r.publicURL != "" {
+		return r.publicURL
+	}
+	return r.scheme + "://" + r.host
+}
+
+// HoldSlot records that the call holds a slot, released by release.
+func (r *Record) HoldSlot(release func()) { r.slot = release }
+
+// HoldsSlot reports whether the server took the call's slot before its
+// body was read. It panics unless the policy declares a slot.
+func (r *Record) HoldsSlot() bool {
+	if r.Policy == nil || r.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED {
+		r.undeclared("a slot")
+	}
+	return r.slot != nil
+}
+
+// Detached returns a copy of r for work that outlives the request (a
+// WebSocket after the upgrade): its id, caller, route and address, but not
+// the connection's deadlines or slot, which reach the request's response.
+func (r *Record) Detached() *Record {
+	return &Record{
+		RequestID:  r.RequestID,
+		UserID:     r.UserID,
+		Start:      r.Start,
+		Route:      r.Route,
+		Policy:     r.Policy,
+		clientAddr: r.clientAddr,
+		publicURL:  r.publicURL,
+		scheme:     r.scheme,
+		host:       r.host,
+	}
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
+	"foxhole.dev/foxhole/internal/clientaddr"
+	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/ratelimit"
+)
+
+// rule is a route's policy with what it means in this server's
+// configuration worked out once.
+type rule struct {
+	policy  *foxholev1.Policy
+	body    int64         // the most bytes the body may hold; -1: the handler bounds it
+	read    time.Duration // the whole request's read deadline; 0: none
+	rateKey string        // prefix of the rate limit's key
+}
+
+// enforcer applies every route's declared policy: before authentication
+// (the route exists, its body's size and encoding, its deadlines, the
+// client's address and the limit per address) and after it (the caller's
+// slots and the call's lifetime).
+type enforcer struct {
+	mux        *http.ServeMux
+	procedures map[string]*rule // by path
+	routes     map[string]*rule // plain routes, by mux pattern
+	addrs      *clientaddr.Resolver
+	perAddr    ratelimit.Limiter // nil: no limit
+	publicURL  string
+	// uploadSlot takes one of a user's upload slots.
+	uploadSlot func(user string) (release func(), err error)
+	probes     chan struct{} // a slot per probe stream open
+}
+
+func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) *enforcer {
+	fileMessage := uploadMessageBytes(o.FileUnaryMaxBytes)
+	bodies := map[foxholev1.Body]int64{
+		foxholev1.Body_BODY_SMALL: o.MaxRequestBytes + envelopeSlack,
+		// JSON may escape a character in up to 12 bytes (a surrogate pair).
+		foxholev1.Body_BODY_MESSAGE: o.MaxRequestBytes + 12*int64(o.MessageMaxChars),
+		foxholev1.Body_BODY_FILE:    fileMessage + envelopeSlack,
+		// Every chunk costs a few bytes of framing; twice the content is
+		// room for chunks as small as a few bytes each.
+		foxholev1.Body_BODY_FILE_STREAM: 2*o.FileMaxBytes + uploadReadMax(o.FileUnaryMaxBytes),
+		foxholev1.Body_BODY_PROBE:       probeStreamBytes,
+		foxholev1.Body_BODY_RAW:         -1,
+	}
+	ruleOf := func(path string, p *foxholev1.Policy) *rule {
+		method := path[strings.LastIndexByte(path, '/')+1:]
+		return &rule{
+			policy:  p,
+			body:    bodies[p.GetBody()],
+			read:    durationOf(p.GetReadTimeout()),
+			rateKey: strings.ToLower(method) + ":",
+		}
+	}
+	e := &enforcer{
+		mux:        r.mux,
+		procedures: map[string]*rule{},
+		routes:     map[string]*rule{},
+		addrs:      clientaddr.NewResolver(o.TrustedProxies),
+		perAddr:    o.AuthLimiter,
+		publicURL:  o.PublicURL,
+		uploadSlot: o.Files.TakeUploadSlot,
+		probes:     make(chan struct{}, o.MaxProbeStreams),
+	}
+	for path, p := range procedures {
+		e.procedures[path] = ruleOf(path, p)
+	}
+	for _, pattern := range r.plain {
+		e.routes[pattern] = ruleOf(pattern, httpRoutes[pattern])
+	}
+	return e
+}
+
+// isPublic reports whether r's route may be called without an access token.
+func isPublic(r *http.Request) bool {
+	return call.From(r.Context()).Policy.GetAccess() == foxholev1.Access_ACCESS_PUBLIC
+}
+
+// beforeAuth refuses, before authentication and before any body is read, a
+// request for a route that does not exist, a compressed body where none is
+// accepted, and a call past its limit per address; it bounds the body and
+// sets the deadlines the route declares, and records the route's policy.
+func (e *enforcer) beforeAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admit is beforeAuth's work, in a function of its own so that a stream's
+// goroutine, which stays in beforeAuth for as long as the stream lasts, does
+// not hold its frame.
+func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
+	rec := call.From(r.Context())
+	ru, ok := e.procedures[r.URL.Path]
+	if ok {
+		rec.Route = r.URL.Path
+	} else {
+		// Not a procedure: a plain route, or nothing. A service's pattern
+		// matches any method name, so it does not count.
+		_, pattern := e.mux.Handler(r)
+		if ru, ok = e.routes[pattern]; !ok {
+			writeUnknown(w, r)
+			return false
+		}
+		rec.Route = pattern
+	}
+	p := ru.policy
+	rec.Policy = p
+	if !p.GetCompressed() && compressedBody(r.Header) {
+		writeError(w, r, errs.Invalidf("Content-Encoding", "request compression is accepted on uploads only; send this call uncompressed"))
+		return false
+	}
+	if ru.body >= 0 && r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, ru.body)
+	}
+	if ru.read > 0 {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ru.read))
+	}
+	if p.GetStreamDeadlines() {
+		rc := http.NewResponseController(w)
+		rec.SetDeadlines(call.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline})
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	rec.SetOrigin(e.publicURL, scheme, r.Host)
+	if p.GetClientAddress() {
+		rec.SetClientAddr(e.addrs.Addr(r))
+	}
+	if p.GetRateLimit() == foxholev1.RateLimit_RATE_LIMIT_ADDRESS && e.perAddr != nil {
+		// Accounts are free, so every limit per user would be worth
+		// nothing without a limit per address on the calls that make them.
+		allowed, retry, err := e.perAddr.Allow(r.Context(), ru.rateKey+clientaddr.Key(rec.ClientAddr()).String())
+		if err != nil {
+			writeError(w, r, err)
+			return false
+		}
+		if !allowed {
+			writeError(w, r, &errs.Limited{Msg: "too many calls from your address; retry later", RetryAfter: retry})
+			return false
+		}
+	}
+	return true
+}
+
+// afterAuth records the caller, then serves the call within the slot and
+// the lifetime its route declares.
+func (e *enforcer) afterAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := call.From(r.Context())
+		if id, ok := auth.UserFrom(r.Context()); ok {
+			rec.UserID = id
+		}
+		if rec.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED && rec.Policy.GetMaxDuration() == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		e.serveBounded(next, w, r, rec)
+	})
+}
+
+// serveBounded serves a call within its slot and its lifetime. An upload's
+// slot is taken before the body is read: an RPC's message is decoded into
+// memory before its handler runs, so a slot taken by the handler alone
+// would not bound that memory.
+func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *http.Request, rec *call.Record) {
+	switch rec.Policy.GetSlot() {
+	case foxholev1.Slot_SLOT_UPLOAD:
+		release, err := e.uploadSlot(rec.UserID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer release()
+		rec.HoldSlot(release)
+	case foxholev1.Slot_SLOT_PROBE_STREAM:
+		select {
+		case e.probes <- struct{}{}:
+			release := func() { <-e.probes }
+			defer release()
+			rec.HoldSlot(release)
+		default:
+			writeError(w, r, &errs.Limited{Msg: "too many health and reflection streams are open; try again later", RetryAfter: time.Second})
+			return
+		}
+	}
+	if d := durationOf(rec.Policy.GetMaxDuration()); d > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	next.ServeHTTP(w, r)
+}
