@@ -32,6 +32,8 @@ import (
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/realtime"
+	"foxhole.dev/foxhole/internal/realtime/stream"
+	"foxhole.dev/foxhole/internal/realtime/ws"
 	webclient "foxhole.dev/foxhole/web-client"
 )
 
@@ -43,7 +45,7 @@ type Options struct {
 	Files    *files.Service
 	Realtime *realtime.Service
 	// WebSocket tunes GET /ws; its ToConnect is filled in here.
-	WebSocket realtime.WebSocketOptions
+	WebSocket ws.Options
 	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
 	// MaxRequestBytes so that a larger file gets a clear answer.
 	FileUnaryMaxBytes int64
@@ -124,7 +126,7 @@ func New(o Options) *Handler {
 	mux.Handle(foxholev1connect.FileServiceUploadFileProcedure, uploads)
 	mux.Handle(foxholev1connect.FileServiceUploadFileStreamProcedure, uploads)
 	o.Files.Routes(mux, writeHTTPError)
-	realtimeHandler := realtime.NewHandler(o.Realtime)
+	realtimeHandler := stream.NewHandler(o.Realtime)
 	mux.Handle(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
 	// Subscribe's own handler: events encoded once for every stream, and
 	// written together when several are queued. Streams are not gzipped,
@@ -134,7 +136,7 @@ func New(o Options) *Handler {
 	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts, connect.WithCompression("gzip", nil, nil)))
 	wsOpts := o.WebSocket
 	wsOpts.ToConnect, wsOpts.Fail, wsOpts.Detach = toConnect, writeHTTPError, detach
-	mux.Handle("GET /ws", o.Realtime.WebSocket(wsOpts))
+	mux.Handle("GET /ws", ws.NewHandler(o.Realtime, wsOpts))
 
 	services := []string{
 		foxholev1connect.AuthServiceName,
@@ -293,7 +295,7 @@ func withDeadlines(unary map[string]bool, w http.ResponseWriter, r *http.Request
 	case unary[r.URL.Path]:
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unaryReadTimeout))
 	case r.URL.Path == foxholev1connect.RealtimeServiceSubscribeProcedure:
-		r = r.WithContext(realtime.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
+		r = r.WithContext(stream.WithWriteDeadline(r.Context(), http.NewResponseController(w).SetWriteDeadline))
 	case r.URL.Path == foxholev1connect.FileServiceUploadFileStreamProcedure,
 		r.URL.Path == foxholev1connect.FileServiceDownloadFileProcedure:
 		rc := http.NewResponseController(w)
