@@ -132,7 +132,7 @@ fuzz time="10s":
 # throwaway PostgreSQL instead of SQLite; the store's contract suite runs on
 # both in `just test` already.
 test-postgres:
-    FOXHOLE_TEST_DATABASE=postgres go test -race -count=1 ./internal/auth/ ./internal/profile/ ./internal/files/ ./internal/realtime/ ./internal/server/ ./internal/app/
+    FOXHOLE_TEST_DATABASE=postgres go test -race -count=1 ./internal/auth/ ./internal/profile/ ./internal/files/ ./internal/realtime/... ./internal/server/ ./internal/app/
 
 # Stream 1 GiB files up and down on every path and backend.
 test-large:

@@ -30,6 +30,7 @@ import (
 	"foxhole.dev/foxhole/internal/ratelimit"
 	ratelimitmemory "foxhole.dev/foxhole/internal/ratelimit/memory"
 	"foxhole.dev/foxhole/internal/realtime"
+	"foxhole.dev/foxhole/internal/realtime/ws"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
 	"foxhole.dev/foxhole/internal/valkey"
@@ -137,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		Profile:  profile.NewService(st, sh.cache),
 		Files:    a.files,
 		Realtime: a.realtime,
-		WebSocket: realtime.WebSocketOptions{
+		WebSocket: ws.Options{
 			OriginPatterns: cfg.WSOrigins,
 			MaxFrameBytes:  cfg.WSMaxFrameBytes,
 			PingInterval:   cfg.WSPingInterval,

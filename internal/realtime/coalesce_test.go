@@ -43,7 +43,7 @@ func flush(s *Service) { s.pres.flush(context.Background()) }
 type listener struct {
 	t      *testing.T
 	user   string
-	got    chan *delivery
+	got    chan *Delivery
 	done   chan error
 	cancel func()
 	once   sync.Once
@@ -52,13 +52,13 @@ type listener struct {
 // listen opens a session of user on s and waits until its user's join is
 // marked, so that the next flush counts it. send, when not nil, sends
 // every event first; it may block.
-func listen(t *testing.T, s *Service, user string, send func(*delivery)) *listener {
+func listen(t *testing.T, s *Service, user string, send func(*Delivery)) *listener {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{t: t, user: user, got: make(chan *delivery, 1024), done: make(chan error, 1), cancel: cancel}
+	l := &listener{t: t, user: user, got: make(chan *Delivery, 1024), done: make(chan error, 1), cancel: cancel}
 	ready := readySessions(s, user)
 	go func() {
-		l.done <- s.Subscribe(ctx, Subscription{UserID: user, TokenVersion: 1}, func(d *delivery) error {
+		l.done <- s.Subscribe(ctx, Subscription{UserID: user, TokenVersion: 1}, sendFunc(func(d *Delivery) error {
 			if send != nil {
 				send(d)
 			}
@@ -66,7 +66,7 @@ func listen(t *testing.T, s *Service, user string, send func(*delivery)) *listen
 				l.got <- d
 			}
 			return nil
-		})
+		}))
 	}()
 	t.Cleanup(l.stop)
 	deadline := time.Now().Add(10 * time.Second) // only keeps a broken build from hanging
@@ -82,7 +82,7 @@ func listen(t *testing.T, s *Service, user string, send func(*delivery)) *listen
 // readySessions counts the sessions of user that have asked for presence.
 func readySessions(s *Service, user string) int {
 	n := 0
-	s.live.each(func(sess *session) {
+	s.live.each(func(sess *Session) {
 		if sess.user == user && sess.presence.Load() != presenceOff {
 			n++
 		}
@@ -103,7 +103,7 @@ func (l *listener) stop() {
 }
 
 // next returns the next presence event the session sent.
-func (l *listener) next() *delivery {
+func (l *listener) next() *Delivery {
 	l.t.Helper()
 	select {
 	case d := <-l.got:
@@ -127,7 +127,7 @@ func ids(refs []*foxholev1.UserRef) []string {
 // wantEvent checks that d is a presence event, a snapshot or not, with
 // exactly the users joined and left given, and that it names a lone change
 // in user and change too, for older clients.
-func wantEvent(t *testing.T, d *delivery, snapshot bool, joined, left []string) {
+func wantEvent(t *testing.T, d *Delivery, snapshot bool, joined, left []string) {
 	t.Helper()
 	pe := d.msg.GetEvent().GetPresence()
 	if pe.GetSnapshot() != snapshot || !slices.Equal(ids(pe.GetJoined()), joined) || !slices.Equal(ids(pe.GetLeft()), left) {
@@ -226,7 +226,7 @@ func TestStalePresenceSessionGetsSnapshot(t *testing.T) {
 	release := make(chan struct{})
 	blocked := make(chan struct{})
 	var once sync.Once
-	stuck := listen(t, s, "stuck000", func(*delivery) {
+	stuck := listen(t, s, "stuck000", func(*Delivery) {
 		once.Do(func() {
 			close(blocked)
 			<-release // the peer stops reading
@@ -250,7 +250,7 @@ func TestStalePresenceSessionGetsSnapshot(t *testing.T) {
 
 	close(release)
 	view := map[string]bool{}
-	apply := func(d *delivery) {
+	apply := func(d *Delivery) {
 		pe := d.msg.GetEvent().GetPresence()
 		if pe.GetSnapshot() {
 			clear(view)
@@ -296,10 +296,10 @@ func TestStalePresenceSessionGetsSnapshot(t *testing.T) {
 	wantEvent(t, stuck.next(), false, nil, []string{users[4]})
 }
 
-func stuckSession(t *testing.T, s *Service) *session {
+func stuckSession(t *testing.T, s *Service) *Session {
 	t.Helper()
-	var found *session
-	s.live.each(func(sess *session) {
+	var found *Session
+	s.live.each(func(sess *Session) {
 		if sess.user == "stuck000" {
 			found = sess
 		}

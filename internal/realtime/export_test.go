@@ -19,7 +19,7 @@ func init() { burstID.Store(1 << 40) }
 func (s *Service) Burst(n int, content string) {
 	for range n {
 		id := burstID.Add(1)
-		s.live.deliver(&delivery{id: id, sender: "bench", msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: &foxholev1.Event{
+		s.live.deliver(&Delivery{id: id, sender: "bench", msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: &foxholev1.Event{
 			Id: id,
 			Payload: &foxholev1.Event_ChatMessage{ChatMessage: &foxholev1.ChatMessage{
 				Sender:  &foxholev1.UserRef{Id: "0123456789abcdefghjkmnpqrs", ScreenName: "bench"},

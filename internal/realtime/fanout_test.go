@@ -9,7 +9,7 @@ import (
 // in id order, and sessions that leave meanwhile are left out.
 func TestBroadcastReachesEverySessionInOrder(t *testing.T) {
 	var ss sessions
-	var all []*session
+	var all []*Session
 	for i := range 3*fanOutChunk + 7 {
 		s := newSession(Subscription{UserID: fmt.Sprint("u", i%300)}, 16, 0)
 		if err := ss.add(s, 0, 0); err != nil {
@@ -21,7 +21,7 @@ func TestBroadcastReachesEverySessionInOrder(t *testing.T) {
 		ss.remove(s)
 	}
 	for id := int64(1); id <= 3; id++ {
-		ss.deliver(&delivery{id: id})
+		ss.deliver(&Delivery{id: id})
 	}
 	for i, s := range all {
 		batch, _, _ := s.take(nil)

@@ -53,15 +53,15 @@ func BenchmarkDeliver(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprint("sessions=", n), func(b *testing.B) {
 			var ss sessions
-			all := make([]*session, n)
+			all := make([]*Session, n)
 			for i := range all {
 				all[i] = newSession(Subscription{UserID: fmt.Sprint("u", i%(n/10))}, 4, 0)
 				if err := ss.add(all[i], 0, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
-			d := &delivery{id: 1, msg: benchEvent()}
-			spare := make([][]*delivery, n) // what each run loop gives back
+			d := &Delivery{id: 1, msg: benchEvent()}
+			spare := make([][]*Delivery, n) // what each run loop gives back
 			b.ReportAllocs()
 			for b.Loop() {
 				ss.deliver(d)

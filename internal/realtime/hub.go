@@ -39,9 +39,14 @@ type revocation struct {
 	Version int64  `json:"v"`
 }
 
-// delivery is one event decoded once per process and shared, read-only, by
-// every session that receives it, with its encodings, each made once.
-type delivery struct {
+// Delivery is one event as sessions receive it: decoded once per process
+// and shared, read-only, by every session it is offered to, with its
+// encodings, each made once, on first use, for all of them. Nothing changes
+// a Delivery once it is offered: any number of transports may read it and
+// write its bytes at once, and none may change them or keep them past
+// Sink.Send. Offering one to a session allocates nothing, and takes no lock
+// that a write holds.
+type Delivery struct {
 	id        int64
 	sender    string
 	recipient string
@@ -53,16 +58,28 @@ type delivery struct {
 	bin      []byte
 }
 
+// NewDelivery returns msg as a Delivery that is not stored and is offered
+// to every session as it is, as heartbeats and presence events are. msg
+// must not change once the Delivery is shared.
+func NewDelivery(msg *foxholev1.SubscribeResponse) *Delivery { return &Delivery{msg: msg} }
+
+// Response returns the SubscribeResponse d carries, for a transport that
+// encodes it itself. It is shared by every session d is offered to: read
+// it, never change it.
+func (d *Delivery) Response() *foxholev1.SubscribeResponse { return d.msg }
+
 // JSON returns the event as the Connect JSON stream carries it, encoded once
-// for every WebSocket and JSON stream that sends it.
-func (d *delivery) JSON() []byte {
+// for every WebSocket and JSON stream that sends it. The bytes are shared:
+// copy them, never change them.
+func (d *Delivery) JSON() []byte {
 	d.jsonOnce.Do(func() { d.json, _ = protojson.Marshal(d.msg) })
 	return d.json
 }
 
 // Binary returns the event as binary protobuf, encoded once for every gRPC,
-// gRPC-Web and Connect binary stream that sends it.
-func (d *delivery) Binary() []byte {
+// gRPC-Web and Connect binary stream that sends it. The bytes are shared:
+// copy them, never change them.
+func (d *Delivery) Binary() []byte {
 	d.binOnce.Do(func() { d.bin, _ = proto.Marshal(d.msg) })
 	return d.bin
 }
@@ -75,12 +92,12 @@ func decodeEnvelope(b []byte) (*envelope, error) {
 	return env, nil
 }
 
-func (env *envelope) delivery() (*delivery, error) {
+func (env *envelope) delivery() (*Delivery, error) {
 	ev := new(foxholev1.Event)
 	if err := proto.Unmarshal(env.Event, ev); err != nil {
 		return nil, err
 	}
-	return &delivery{
+	return &Delivery{
 		id:        ev.GetId(),
 		sender:    env.Sender,
 		recipient: env.Recipient,
@@ -88,7 +105,12 @@ func (env *envelope) delivery() (*delivery, error) {
 	}, nil
 }
 
-// session is one open subscription: a Subscribe stream or a WebSocket.
+// Session is one open subscription, whatever the transport that carries
+// it (a Subscribe stream, a WebSocket). Service.Open opens it; Run sends
+// its events to the transport's Sink until it ends; Send sends chat
+// messages as its user, beside Run; Close closes it. Every Session opened
+// is closed exactly once, after its Run (if any: Run is called at most
+// once) has returned; no method may be called after Close.
 //
 // Its queue holds what the hub handed it and its run loop has not taken
 // yet, at most limit events. The queue never makes the hub wait and never
@@ -97,17 +119,23 @@ func (env *envelope) delivery() (*delivery, error) {
 // before it goes on (every event the hub hands on is stored first). A
 // session that stays behind for longer than maxBehind is ended with
 // ErrTooSlow: its client is not reading.
-type session struct {
-	user      string
-	addr      netip.Addr // the client's; the zero Addr is not counted
-	version   int64      // the token version it was opened with
-	expires   time.Time  // the token's expiry; zero: none
-	heartbeat bool       // offered heartbeats (server streams)
-	slot      uint32     // its slot on the heartbeat wheel
+type Session struct {
+	svc     *Service // that opened it
+	user    string
+	addr    netip.Addr // the client's; the zero Addr is not counted
+	version int64      // the token version it was opened with
+	expires time.Time  // the token's expiry; zero: none
+	// The flags share a word with slot, so that a Session fits in 256 bytes.
+	heartbeat    bool   // offered heartbeats (server streams)
+	resume       bool   // Run first replays the stored events after event id after
+	skipPresence bool   // no presence events, not even the first snapshot
+	joined       bool   // counted in presence (set and read by its own goroutine)
+	slot         uint32 // its slot on the heartbeat wheel
+	after        int64  // the event id it resumes after, when resume is set
 	sessionPresence
 
 	mu        sync.Mutex
-	queue     []*delivery   // handed on, not yet taken; nil while idle
+	queue     []*Delivery   // handed on, not yet taken; nil while idle
 	limit     int           // longest the queue may grow
 	due       bool          // an event was dropped: catch up before the queue
 	since     time.Time     // when it fell behind, and has not caught up since
@@ -119,7 +147,6 @@ type session struct {
 	why     error
 
 	expiry *time.Timer // ends the session when its token expires
-	joined bool        // counted in presence (set and read by its own goroutine)
 	index  int         // its place in sessions.all
 }
 
@@ -131,26 +158,31 @@ const defaultMaxBehind = 30 * time.Second
 // what a burst grew beyond it is let go.
 const idleQueue = 8
 
-func newSession(sub Subscription, limit int, maxBehind time.Duration) *session {
+func newSession(sub Subscription, limit int, maxBehind time.Duration) *Session {
 	if maxBehind <= 0 {
 		maxBehind = defaultMaxBehind
 	}
-	return &session{
-		user:      sub.UserID,
-		addr:      sub.Addr,
-		version:   sub.TokenVersion,
-		expires:   sub.Expires,
-		heartbeat: sub.Heartbeat,
-		limit:     max(limit, 1),
-		maxBehind: maxBehind,
-		wake:      make(chan struct{}, 1),
-		ended:     make(chan struct{}),
+	s := &Session{
+		user:         sub.UserID,
+		addr:         sub.Addr,
+		version:      sub.TokenVersion,
+		expires:      sub.Expires,
+		heartbeat:    sub.Heartbeat,
+		skipPresence: sub.SkipPresence,
+		limit:        max(limit, 1),
+		maxBehind:    maxBehind,
+		wake:         make(chan struct{}, 1),
+		ended:        make(chan struct{}),
 	}
+	if sub.After != nil {
+		s.resume, s.after = true, *sub.After
+	}
+	return s
 }
 
 // end asks the session to end with err. The first reason wins. It never
 // blocks, so the hub's callback and timers may call it.
-func (s *session) end(err error) {
+func (s *Session) end(err error) {
 	s.endOnce.Do(func() {
 		s.why = err
 		close(s.ended)
@@ -159,7 +191,7 @@ func (s *session) end(err error) {
 }
 
 // err is why the session must end, or nil while it may go on.
-func (s *session) err() error {
+func (s *Session) err() error {
 	select {
 	case <-s.ended:
 		return s.why
@@ -170,7 +202,7 @@ func (s *session) err() error {
 
 // errOr is why the session must end, if it must, else err: a send that
 // failed because the session was ended reports why.
-func (s *session) errOr(err error) error {
+func (s *Session) errOr(err error) error {
 	if why := s.err(); why != nil {
 		return why
 	}
@@ -178,7 +210,7 @@ func (s *session) errOr(err error) error {
 }
 
 // signal wakes the run loop. It never blocks.
-func (s *session) signal() {
+func (s *Session) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default: // woken already
@@ -188,7 +220,7 @@ func (s *session) signal() {
 // offer queues a stored event without waiting. When the queue is full the
 // event is dropped and the session marked behind, to catch up from the
 // database; one behind for longer than maxBehind is ended.
-func (s *session) offer(d *delivery) {
+func (s *Session) offer(d *Delivery) {
 	s.mu.Lock()
 	if len(s.queue) < s.limit {
 		wake := len(s.queue) == 0
@@ -215,7 +247,7 @@ func (s *session) offer(d *delivery) {
 // offerLive queues an event that is not stored (presence, a heartbeat)
 // unless the queue is full, and reports whether it did. A session that
 // misses one is not behind: the caller makes up for it.
-func (s *session) offerLive(d *delivery) bool {
+func (s *Session) offerLive(d *Delivery) bool {
 	s.mu.Lock()
 	if len(s.queue) >= s.limit {
 		s.mu.Unlock()
@@ -234,7 +266,7 @@ func (s *session) offerLive(d *delivery) bool {
 // the queue, and says whether events were dropped since the last take, so
 // that a catch-up is due, and since when the session has been behind. A
 // take with none dropped since the one before means the session caught up.
-func (s *session) take(spare []*delivery) (batch []*delivery, due bool, since time.Time) {
+func (s *Session) take(spare []*Delivery) (batch []*Delivery, due bool, since time.Time) {
 	s.mu.Lock()
 	batch, s.queue = s.queue, spare[:0]
 	due, s.due = s.due, false
@@ -247,7 +279,7 @@ func (s *session) take(spare []*delivery) (batch []*delivery, due bool, since ti
 }
 
 // trim lets go of the queue's room beyond idleQueue while it is empty.
-func (s *session) trim() {
+func (s *Session) trim() {
 	s.mu.Lock()
 	if len(s.queue) == 0 && cap(s.queue) > idleQueue {
 		s.queue = nil
@@ -259,9 +291,9 @@ func (s *session) trim() {
 // and how many each client address holds.
 type sessions struct {
 	mu     sync.RWMutex
-	byUser map[string]map[*session]struct{}
+	byUser map[string]map[*Session]struct{}
 	byAddr map[netip.Addr]int
-	all    []*session // in no order; a session's index is its place here
+	all    []*Session // in no order; a session's index is its place here
 }
 
 // sessionRetry is the Retry-After of a session refused by a cap: a slot
@@ -274,7 +306,7 @@ const sessionRetry = 5 * time.Second
 // counted in this process only: sessions live in the process that serves
 // their connection, and a load balancer spreading one client over several
 // processes gives it at most that many times the cap, never unbounded.
-func (ss *sessions) add(s *session, maxUser, maxAddr int) error {
+func (ss *sessions) add(s *Session, maxUser, maxAddr int) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if maxUser > 0 && len(ss.byUser[s.user]) >= maxUser {
@@ -284,11 +316,11 @@ func (ss *sessions) add(s *session, maxUser, maxAddr int) error {
 		return &errs.Limited{Msg: fmt.Sprintf("too many open sessions from this address (at most %d streams and WebSockets); close one first", maxAddr), RetryAfter: sessionRetry}
 	}
 	if ss.byUser == nil {
-		ss.byUser = map[string]map[*session]struct{}{}
+		ss.byUser = map[string]map[*Session]struct{}{}
 		ss.byAddr = map[netip.Addr]int{}
 	}
 	if ss.byUser[s.user] == nil {
-		ss.byUser[s.user] = map[*session]struct{}{}
+		ss.byUser[s.user] = map[*Session]struct{}{}
 	}
 	ss.byUser[s.user][s] = struct{}{}
 	if s.addr.IsValid() {
@@ -299,7 +331,7 @@ func (ss *sessions) add(s *session, maxUser, maxAddr int) error {
 	return nil
 }
 
-func (ss *sessions) remove(s *session) {
+func (ss *sessions) remove(s *Session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	m := ss.byUser[s.user]
@@ -362,7 +394,7 @@ const fanOutChunk = 512
 // deliver offers d to every session allowed to see it, and returns once
 // every one has it, so that the next event is offered after it. It never
 // waits on a session.
-func (ss *sessions) deliver(d *delivery) {
+func (ss *sessions) deliver(d *Delivery) {
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
 	if d.recipient != "" {
@@ -377,8 +409,8 @@ func (ss *sessions) deliver(d *delivery) {
 		return
 	}
 	var chunks sync.WaitGroup
-	var offer func(rest []*session)
-	offer = func(rest []*session) {
+	var offer func(rest []*Session)
+	offer = func(rest []*Session) {
 		chunk := rest[:min(len(rest), fanOutChunk)]
 		for _, s := range chunk {
 			s.offer(d)
@@ -392,7 +424,7 @@ func (ss *sessions) deliver(d *delivery) {
 }
 
 // each calls fn with every session. fn must not block.
-func (ss *sessions) each(fn func(*session)) {
+func (ss *sessions) each(fn func(*Session)) {
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
 	for _, s := range ss.all {

@@ -133,7 +133,7 @@ func (p *presence) reconcile() {
 }
 
 // ready asks for sess's first snapshot, once its user's join is marked.
-func (p *presence) ready(sess *session) {
+func (p *presence) ready(sess *Session) {
 	p.mu.Lock()
 	sess.snapshotAfter.Store(p.round)
 	sess.presence.Store(presenceWant)
@@ -207,12 +207,12 @@ func (p *presence) flush(ctx context.Context) {
 		p.log.Info().Msg("presence: reading who is online again")
 	}
 
-	var diff, snap *delivery
+	var diff, snap *Delivery
 	if len(joined)+len(left) > 0 {
 		diff = presenceDelivery(p.now(), joined, left, false)
 	}
 	retry := false
-	p.live.each(func(s *session) {
+	p.live.each(func(s *Session) {
 		switch s.presence.Load() {
 		case presenceWant:
 			if s.snapshotAfter.Load() >= round {
@@ -304,7 +304,7 @@ func (p *presence) look(ctx context.Context, changed map[string]struct{}, full b
 }
 
 // snapshot is the view as one event.
-func (p *presence) snapshot() *delivery {
+func (p *presence) snapshot() *Delivery {
 	all := make([]*foxholev1.UserRef, 0, len(p.view))
 	for _, ref := range p.view {
 		all = append(all, ref)
@@ -315,7 +315,7 @@ func (p *presence) snapshot() *delivery {
 // presenceDelivery is one presence event, shared by every session it is
 // offered to, in no particular order. user and change repeat a lone change
 // for clients written before joined and left.
-func presenceDelivery(at time.Time, joined, left []*foxholev1.UserRef, snapshot bool) *delivery {
+func presenceDelivery(at time.Time, joined, left []*foxholev1.UserRef, snapshot bool) *Delivery {
 	pe := &foxholev1.PresenceEvent{Joined: joined, Left: left, Snapshot: snapshot}
 	switch {
 	case len(joined) == 1 && len(left) == 0:
@@ -323,10 +323,10 @@ func presenceDelivery(at time.Time, joined, left []*foxholev1.UserRef, snapshot 
 	case len(left) == 1 && len(joined) == 0:
 		pe.User, pe.Change = left[0], foxholev1.PresenceEvent_CHANGE_LEFT
 	}
-	return &delivery{msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: &foxholev1.Event{
+	return NewDelivery(&foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: &foxholev1.Event{
 		CreatedAt: timestamppb.New(at),
 		Payload:   &foxholev1.Event_Presence{Presence: pe},
-	}}}}
+	}}})
 }
 
 // sessionPresence is a session's part in presence: see the presence* states.

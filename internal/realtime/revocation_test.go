@@ -29,19 +29,19 @@ func twoProcesses(t *testing.T) (db *store.Store, a, b *Service) {
 	return db, a, b
 }
 
-func open(t *testing.T, s *Service, user string, version int64) *session {
+func open(t *testing.T, s *Service, user string, version int64) *Session {
 	t.Helper()
-	sess, err := s.open(context.Background(), Subscription{UserID: user, TokenVersion: version})
+	sess, err := s.Open(context.Background(), Subscription{UserID: user, TokenVersion: version})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.close(context.Background(), sess) })
+	t.Cleanup(func() { sess.Close(context.Background()) })
 	return sess
 }
 
 // waitEnded waits for sess to be told to end; the bound only keeps a
 // broken build from hanging.
-func waitEnded(t *testing.T, sess *session) {
+func waitEnded(t *testing.T, sess *Session) {
 	t.Helper()
 	select {
 	case <-sess.ended:
@@ -73,7 +73,7 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 	if err := bob.err(); err != nil {
 		t.Errorf("another user's session ended: %v", err)
 	}
-	if err := b.run(ctx, old, &Subscription{UserID: "alice000"}, sendFunc(func(*delivery) error { return nil })); !errors.Is(err, errs.ErrUnauthenticated) {
+	if err := old.Run(ctx, sendFunc(func(*Delivery) error { return nil })); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("run of a revoked session = %v, want unauthenticated", err)
 	}
 }
@@ -96,19 +96,19 @@ func TestStaleSessionSendsNothing(t *testing.T) {
 	db, _, b := twoProcesses(t)
 	ctx := context.Background()
 	sess := open(t, b, "alice000", 1)
-	if _, err := b.send(ctx, sess, "alice000", "before", ""); err != nil {
+	if _, err := sess.Send(ctx, "before", ""); err != nil {
 		t.Fatalf("send before the rotation: %v", err)
 	}
 	if _, err := db.RotateSecret(ctx, "alice000", []byte("new")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.send(ctx, sess, "alice000", "after", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := sess.Send(ctx, "after", ""); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("send after the rotation: %v, want unauthenticated", err)
 	}
 	if !errors.Is(sess.err(), ErrRevoked) {
 		t.Errorf("the stale session goes on: %v", sess.err())
 	}
-	if _, err := b.send(ctx, sess, "alice000", "again", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := sess.Send(ctx, "again", ""); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("send on the ended session: %v, want unauthenticated", err)
 	}
 	evs, err := db.EventsAfter(ctx, "alice000", 0, 10)
@@ -123,16 +123,16 @@ func TestStaleSessionSendsNothing(t *testing.T) {
 func TestExpiredSessionEndsAndSendsNothing(t *testing.T) {
 	_, _, b := twoProcesses(t)
 	ctx := context.Background()
-	sess, err := b.open(ctx, Subscription{UserID: "alice000", TokenVersion: 1, Expires: time.Now().Add(-time.Second)})
+	sess, err := b.Open(ctx, Subscription{UserID: "alice000", TokenVersion: 1, Expires: time.Now().Add(-time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.close(ctx, sess)
+	defer sess.Close(ctx)
 	waitEnded(t, sess) // the expiry timer fired
 	if !errors.Is(sess.err(), ErrExpired) {
 		t.Errorf("expired session ended with %v, want ErrExpired", sess.err())
 	}
-	if _, err := b.send(ctx, sess, "alice000", "late", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := sess.Send(ctx, "late", ""); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("send on an expired session: %v, want unauthenticated", err)
 	}
 }

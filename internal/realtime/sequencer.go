@@ -16,9 +16,9 @@ import (
 type sequencer struct {
 	db      Store
 	log     zerolog.Logger
-	deliver func(*delivery)
+	deliver func(*Delivery)
 
-	in      chan *delivery // stored events from the hub, in arrival order
+	in      chan *Delivery // stored events from the hub, in arrival order
 	missed  chan struct{}  // signalled when the hub may have lost messages
 	stopped chan struct{}
 	stop    context.CancelFunc
@@ -32,11 +32,11 @@ const sequencerQueue = 4096
 // catchUpPage is how many events one gap fill reads at a time.
 const catchUpPage = 500
 
-func newSequencer(db Store, log zerolog.Logger, deliver func(*delivery)) *sequencer {
+func newSequencer(db Store, log zerolog.Logger, deliver func(*Delivery)) *sequencer {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &sequencer{
 		db: db, log: log, deliver: deliver,
-		in:      make(chan *delivery, sequencerQueue),
+		in:      make(chan *Delivery, sequencerQueue),
 		missed:  make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		stop:    cancel,
@@ -54,7 +54,7 @@ func newSequencer(db Store, log zerolog.Logger, deliver func(*delivery)) *sequen
 
 // offer queues a stored event. It never blocks: it runs on the hub's
 // goroutine.
-func (q *sequencer) offer(d *delivery) {
+func (q *sequencer) offer(d *Delivery) {
 	select {
 	case q.in <- d:
 	default:

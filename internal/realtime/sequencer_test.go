@@ -15,7 +15,7 @@ import (
 
 // receive takes n stored events from sess's queue, failing on a gap, a
 // duplicate or an event out of order.
-func receive(t *testing.T, sess *session, after int64, n int) {
+func receive(t *testing.T, sess *Session, after int64, n int) {
 	t.Helper()
 	last := after
 	deadline := time.After(10 * time.Second) // only keeps a broken build from hanging

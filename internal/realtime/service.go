@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,7 +81,7 @@ type Service struct {
 
 	closing   chan struct{} // closed by Shutdown
 	closeOnce sync.Once
-	active    sync.WaitGroup // open sessions and WebSockets
+	active    sync.WaitGroup // open sessions
 	slots     atomic.Uint32  // sessions placed on the heartbeat wheel
 }
 
@@ -122,7 +121,7 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 				return
 			}
 		}
-		var d *delivery
+		var d *Delivery
 		if err == nil {
 			d, err = env.delivery()
 		}
@@ -196,7 +195,7 @@ func (s *Service) recheckRevocations() {
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		s.live.each((*session).signal) // idle sessions wake to see it
+		s.live.each((*Session).signal) // idle sessions wake to see it
 		s.unsubscribe()
 		s.seq.close()
 		s.pres.close()
@@ -230,7 +229,7 @@ var ErrExpired = errs.New(errs.ErrUnauthenticated, "access token expired; get a 
 // Revoke ends every session of the user opened with a token older than
 // version, in every process: RotateSecret calls it (through auth.Service's
 // OnRotate) once the new version is stored. Sessions that start meanwhile
-// check the stored version themselves (see open).
+// check the stored version themselves (see Open).
 func (s *Service) Revoke(ctx context.Context, userID string, version int64) {
 	// This process's sessions end at once, even if the hub fails; the hub
 	// carries the news to the others, and back here, harmlessly.
@@ -251,10 +250,11 @@ func (s *Service) Send(ctx context.Context, senderID, content, recipientID strin
 	return s.send(ctx, nil, senderID, content, recipientID)
 }
 
-// send is Send for a caller that is a session (a WebSocket sending frames)
-// when sess is not nil: a session that ended, or whose token was revoked or
-// expired, sends nothing, even before the revocation reaches this process.
-func (s *Service) send(ctx context.Context, sess *session, senderID, content, recipientID string) (*foxholev1.Event, error) {
+// send is Send for a caller that is a session (Session.Send: a WebSocket
+// sending frames) when sess is not nil: a session that ended, or whose
+// token was revoked or expired, sends nothing, even before the revocation
+// reaches this process.
+func (s *Service) send(ctx context.Context, sess *Session, senderID, content, recipientID string) (*foxholev1.Event, error) {
 	if sess != nil {
 		if err := sess.err(); err != nil {
 			return nil, err
@@ -403,286 +403,6 @@ func (s *Service) Online(ctx context.Context) ([]*foxholev1.UserRef, error) {
 	return refs, nil
 }
 
-// Subscription asks for a user's events.
-type Subscription struct {
-	UserID       string
-	TokenVersion int64      // of the token that opened it: a rotation past it ends the session
-	Expires      time.Time  // the token's expiry, which ends the session; zero: none
-	Addr         netip.Addr // the client's (clientaddr.Key), for the cap per address; zero: not counted
-	After        *int64     // resume after this event id; nil: live events only
-	SkipPresence bool       // no presence events, not even the first snapshot
-	Heartbeat    bool       // send heartbeats (server streams do; WebSockets ping instead)
-}
-
-// replayPage is how many stored events a resume reads at a time.
-const replayPage = 500
-
-// Subscribe sends the user's events through send until ctx ends, the
-// subscriber stays behind for too long (ErrTooSlow), its token is revoked
-// (ErrRevoked) or expires (ErrExpired), or the server shuts down
-// (ErrShuttingDown). A session over a cap is refused with an
-// *errs.Limited. send must not keep its argument.
-func (s *Service) Subscribe(ctx context.Context, sub Subscription, send func(*delivery) error) error {
-	sess, err := s.open(ctx, sub)
-	if err != nil {
-		return err
-	}
-	defer s.close(ctx, sess)
-	return s.run(ctx, sess, &sub, sendFunc(send))
-}
-
-// sink is where a session's events go. send may hold an event back, with
-// others, until flush; the run loop flushes whenever its queue is drained,
-// and before anything that may wait (a database read), so that what is
-// held never waits for long. Neither keeps its argument.
-type sink interface {
-	send(d *delivery) error
-	flush() error
-}
-
-// sendFunc is a sink that holds nothing back.
-type sendFunc func(*delivery) error
-
-func (f sendFunc) send(d *delivery) error { return f(d) }
-func (sendFunc) flush() error             { return nil }
-
-// open registers a session for sub, within the caps, so that it hears
-// revocations and live events from now on. Every session opened must be
-// closed.
-func (s *Service) open(ctx context.Context, sub Subscription) (*session, error) {
-	s.active.Add(1)
-	select {
-	case <-s.closing:
-		s.active.Done()
-		return nil, ErrShuttingDown
-	default:
-	}
-	sess := newSession(sub, s.opt.QueueSize, s.opt.MaxBehind)
-	sess.slot = s.slots.Add(1) % heartbeatSlots
-	if err := s.live.add(sess, s.opt.MaxSessionsUser, s.opt.MaxSessionsAddr); err != nil {
-		s.active.Done()
-		return nil, err
-	}
-	if !sess.expires.IsZero() {
-		sess.expiry = time.AfterFunc(time.Until(sess.expires), func() { sess.end(ErrExpired) })
-	}
-	// A rotation stored before the session was registered above was
-	// announced before it could hear; the stored version tells.
-	current, err := s.db.TokenVersion(ctx, sub.UserID)
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		sess.end(ErrRevoked)
-	case err != nil:
-		s.close(ctx, sess)
-		return nil, err
-	case current != sess.version:
-		sess.end(ErrRevoked)
-	}
-	return sess, nil
-}
-
-// close unregisters sess, then, if it was the user's last session here,
-// announces that the user left: once that is heard, the session's slot is
-// free.
-func (s *Service) close(ctx context.Context, sess *session) {
-	if sess.expiry != nil {
-		sess.expiry.Stop()
-	}
-	s.live.remove(sess)
-	if sess.joined {
-		s.leave(context.WithoutCancel(ctx), sess.user)
-	}
-	s.active.Done()
-}
-
-// run sends the session's events to out until it ends.
-//
-// It takes everything queued at once and sends it, then looks again, and
-// flushes only once the queue is empty: a session with several events
-// waiting writes them together. When events were dropped because the queue
-// was full, it first reads what it missed from the database, as a resume
-// does; events are sent in id order, each once.
-//
-// A stream's goroutine waits in here for as long as the stream lasts, at
-// the bottom of every middleware's frame, and the runtime shrinks a
-// waiting goroutine's stack only while it uses less than a quarter of it.
-// So the loop keeps to a small frame and waits on one channel, which
-// everything that must wake it signals (an event, the session's end,
-// Shutdown, ctx), and its work is done in begin and step.
-func (s *Service) run(ctx context.Context, sess *session, sub *Subscription, out sink) error {
-	stop := context.AfterFunc(ctx, sess.signal)
-	defer stop()
-	var st runState
-	var err error
-	if st.last, err = s.begin(ctx, sess, sub, out); err != nil {
-		return err
-	}
-	for {
-		// Checked first: nothing more goes out on a revoked or expired
-		// credential, and a busy session still stops at Shutdown.
-		if err := sess.err(); err != nil {
-			return err
-		}
-		if s.isClosing() {
-			return s.drain(sess, &st, out)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		idle, err := s.step(ctx, sess, &st, out)
-		if err != nil {
-			return err
-		}
-		if idle {
-			<-sess.wake
-		}
-	}
-}
-
-// runState is what a session's run loop remembers between steps.
-type runState struct {
-	last  int64       // the newest stored event sent
-	batch []*delivery // the queue's spare buffer
-}
-
-// step sends what the session has queued, catching up first if it fell
-// behind. Once the queue is empty it flushes, lets go of what an idle
-// session does not need, and reports that the loop may wait.
-func (s *Service) step(ctx context.Context, sess *session, st *runState, out sink) (idle bool, err error) {
-	batch, due, since := sess.take(st.batch)
-	st.batch = batch
-	if due {
-		if time.Since(since) > sess.maxBehind {
-			return false, ErrTooSlow
-		}
-		if err := s.catchUp(ctx, sess, &st.last, out); err != nil {
-			return false, err
-		}
-	}
-	if err := st.send(sess, batch, out); err != nil {
-		return false, err
-	}
-	if len(batch) > 0 || due {
-		return false, nil // more may have come meanwhile
-	}
-	// The queue is drained: what was held goes out, and the session keeps
-	// no more than an idle one needs while it waits.
-	if err := out.flush(); err != nil {
-		return false, sess.errOr(err)
-	}
-	if cap(batch) > idleQueue {
-		st.batch = nil
-	}
-	sess.trim()
-	return true, nil
-}
-
-// send sends the events of batch that come after st.last, and empties it.
-func (st *runState) send(sess *session, batch []*delivery, out sink) error {
-	for i, d := range batch {
-		batch[i] = nil
-		if d.id != 0 {
-			if d.id <= st.last {
-				continue // replayed or caught up already
-			}
-			st.last = d.id
-		}
-		if err := out.send(d); err != nil {
-			return sess.errOr(err)
-		}
-	}
-	return nil
-}
-
-// isClosing reports whether Shutdown has begun.
-func (s *Service) isClosing() bool {
-	select {
-	case <-s.closing:
-		return true
-	default:
-		return false
-	}
-}
-
-// begin checks the session's cursor, counts it in presence, and sends what
-// it resumes after, if it does. It returns the newest stored event sent.
-func (s *Service) begin(ctx context.Context, sess *session, sub *Subscription, out sink) (int64, error) {
-	if sub.After != nil {
-		pruned, last, err := s.db.EventBounds(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if *sub.After < pruned {
-			return 0, errs.New(errs.ErrOutOfRange, "event %d is older than the retained history (events up to %d were pruned); reload instead of resuming", *sub.After, pruned)
-		}
-		if *sub.After > last {
-			return 0, errs.New(errs.ErrOutOfRange, "event %d does not exist yet (newest is %d)", *sub.After, last)
-		}
-	}
-
-	// The session joined the live tail when it opened; now replay: every
-	// event is either stored before the replay reads, or published after
-	// the session is listening. Its presence snapshot, taken once its own
-	// join is seen, waits in its queue meanwhile.
-	sess.joined = s.join(ctx, sub.UserID)
-	if !sub.SkipPresence {
-		s.pres.ready(sess)
-	}
-	var last int64
-	if sub.After != nil {
-		last = *sub.After
-		if err := s.catchUp(ctx, sess, &last, out); err != nil {
-			return 0, err
-		}
-	}
-	return last, nil
-}
-
-// drain sends what the session has queued, at Shutdown, and returns
-// ErrShuttingDown; a catch-up that is due is left to the client's resume.
-func (s *Service) drain(sess *session, st *runState, out sink) error {
-	batch, _, _ := sess.take(nil)
-	if err := st.send(sess, batch, out); err != nil {
-		return err
-	}
-	if err := out.flush(); err != nil {
-		return sess.errOr(err)
-	}
-	return ErrShuttingDown
-}
-
-// catchUp sends the stored events the session's user may see after *last,
-// in id order, and moves *last past them: the replay of a resume, and how
-// a session that fell behind catches up. What out holds goes out before
-// each read, so that nothing waits behind the database.
-func (s *Service) catchUp(ctx context.Context, sess *session, last *int64, out sink) error {
-	for {
-		if err := out.flush(); err != nil {
-			return sess.errOr(err)
-		}
-		evs, err := s.db.EventsAfter(ctx, sess.user, *last, replayPage)
-		if err != nil {
-			return err
-		}
-		for _, row := range evs {
-			if err := sess.err(); err != nil {
-				return err // revoked or expired: send no more
-			}
-			d, err := storedDelivery(row)
-			if err != nil {
-				return err
-			}
-			if err := out.send(d); err != nil {
-				return sess.errOr(err)
-			}
-			*last = row.ID
-		}
-		if len(evs) < replayPage {
-			return nil
-		}
-	}
-}
-
 // heartbeatSlots is how many slots the heartbeat wheel has: each turn of
 // Options.Heartbeat visits every slot once, so that the streams'
 // heartbeats spread over the interval instead of all going out at once.
@@ -701,10 +421,10 @@ func (s *Service) heartbeats() {
 		case <-s.closing:
 			return
 		}
-		d := &delivery{msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Heartbeat{
+		d := NewDelivery(&foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Heartbeat{
 			Heartbeat: &foxholev1.Heartbeat{Time: timestamppb.New(s.now())},
-		}}}
-		s.live.each(func(sess *session) {
+		}})
+		s.live.each(func(sess *Session) {
 			if sess.heartbeat && sess.slot == slot {
 				sess.offerLive(d)
 			}
@@ -712,13 +432,13 @@ func (s *Service) heartbeats() {
 	}
 }
 
-func storedDelivery(row store.Event) (*delivery, error) {
+func storedDelivery(row store.Event) (*Delivery, error) {
 	ev := new(foxholev1.Event)
 	if err := proto.Unmarshal(row.Body, ev); err != nil {
 		return nil, fmt.Errorf("decode stored event %d: %w", row.ID, err)
 	}
 	ev.Id = row.ID
-	d := &delivery{id: row.ID, sender: row.SenderID, msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}}}
+	d := &Delivery{id: row.ID, sender: row.SenderID, msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}}}
 	if row.RecipientID != nil {
 		d.recipient = *row.RecipientID
 	}

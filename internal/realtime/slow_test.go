@@ -25,10 +25,10 @@ func slowService(t *testing.T, o Options, users ...string) *Service {
 }
 
 // sessionOf returns the one session of user.
-func sessionOf(t *testing.T, svc *Service, user string) *session {
+func sessionOf(t *testing.T, svc *Service, user string) *Session {
 	t.Helper()
-	var found *session
-	svc.live.each(func(s *session) {
+	var found *Session
+	svc.live.each(func(s *Session) {
 		if s.user == user {
 			found = s
 		}
@@ -51,27 +51,27 @@ func TestSlowSubscriberCatchesUp(t *testing.T) {
 
 	release := make(chan struct{})
 	slowDone := make(chan error, 1)
-	slowGot := make(chan *delivery, 1000)
+	slowGot := make(chan *Delivery, 1000)
 	slowCtx, stopSlow := context.WithCancel(ctx)
 	defer stopSlow()
 	go func() {
 		first := true
-		slowDone <- svc.Subscribe(slowCtx, Subscription{UserID: "slow0000", TokenVersion: 1, SkipPresence: true}, func(d *delivery) error {
+		slowDone <- svc.Subscribe(slowCtx, Subscription{UserID: "slow0000", TokenVersion: 1, SkipPresence: true}, sendFunc(func(d *Delivery) error {
 			if first {
 				first = false
 				<-release // the peer stops reading for a while
 			}
 			slowGot <- d
 			return nil
-		})
+		}))
 	}()
 	fastGot := make(chan string, 1)
 	fastCtx, stopFast := context.WithCancel(ctx)
 	defer stopFast()
-	go svc.Subscribe(fastCtx, Subscription{UserID: "fast0000", TokenVersion: 1, SkipPresence: true}, func(d *delivery) error {
+	go svc.Subscribe(fastCtx, Subscription{UserID: "fast0000", TokenVersion: 1, SkipPresence: true}, sendFunc(func(d *Delivery) error {
 		fastGot <- d.msg.GetEvent().GetChatMessage().GetContent()
 		return nil
-	})
+	}))
 	waitSessions(t, svc, 2)
 
 	// Every send returns while the slow subscriber holds its first event,
@@ -155,12 +155,12 @@ func TestStuckSubscriberIsCutOff(t *testing.T) {
 	var ended <-chan struct{} // set before the first event is sent
 	stuck := make(chan struct{}, 1)
 	go func() {
-		done <- svc.Subscribe(ctx, Subscription{UserID: "stuck000", TokenVersion: 1, SkipPresence: true}, func(*delivery) error {
+		done <- svc.Subscribe(ctx, Subscription{UserID: "stuck000", TokenVersion: 1, SkipPresence: true}, sendFunc(func(*Delivery) error {
 			got++
 			stuck <- struct{}{}
 			<-ended // never read
 			return errors.New("connection closed")
-		})
+		}))
 	}()
 	waitSessions(t, svc, 1)
 	ended = sessionOf(t, svc, "stuck000").ended

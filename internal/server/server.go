@@ -30,6 +30,8 @@ import (
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/realtime"
+	"foxhole.dev/foxhole/internal/realtime/stream"
+	"foxhole.dev/foxhole/internal/realtime/ws"
 	webclient "foxhole.dev/foxhole/web-client"
 )
 
@@ -41,7 +43,7 @@ type Options struct {
 	Files    *files.Service
 	Realtime *realtime.Service
 	// WebSocket tunes GET /ws; its ToConnect is filled in here.
-	WebSocket realtime.WebSocketOptions
+	WebSocket ws.Options
 	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
 	// MaxRequestBytes so that a larger file gets a clear answer.
 	FileUnaryMaxBytes int64
@@ -115,7 +117,7 @@ func New(o Options) *Handler {
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
 	rt.handle("PUT /files/{name...}", uploadRoute(o.Files, o.FileMaxBytes, o.UploadIdleTimeout, writeHTTPError))
 	rt.handle("GET /files/download/{id}", downloadRoute(o.Files, writeHTTPError))
-	realtimeHandler := realtime.NewHandler(o.Realtime)
+	realtimeHandler := stream.NewHandler(o.Realtime)
 	rt.service(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
 	// Subscribe's own handler: events encoded once for every stream, and
 	// written together when several are queued. Streams are not gzipped,
@@ -125,7 +127,7 @@ func New(o Options) *Handler {
 	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts, connect.WithCompression("gzip", nil, nil)))
 	wsOpts := o.WebSocket
 	wsOpts.ToConnect, wsOpts.Fail, wsOpts.Detach = toConnect, writeHTTPError, detach
-	rt.handle("GET /ws", o.Realtime.WebSocket(wsOpts))
+	rt.handle("GET /ws", ws.NewHandler(o.Realtime, wsOpts))
 
 	probeOpts := connect.WithHandlerOptions(connect.WithReadMaxBytes(int(o.MaxRequestBytes)))
 	foxholeServices := slices.Clone(rt.services)

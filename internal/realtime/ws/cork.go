@@ -1,4 +1,4 @@
-package realtime
+package ws
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"foxhole.dev/foxhole/internal/realtime"
 )
 
 // A WebSocket's writes go through a corkConn. coder/websocket writes each
@@ -115,13 +117,14 @@ func isControlFrame(p []byte) bool {
 	return len(p) >= 2 && (p[0] == 0x88 || p[0] == 0x89 || p[0] == 0x8a) && p[1] < 126 && len(p) == 2+int(p[1])
 }
 
-// write writes p to the connection, within sendTimeout: a peer that stops
-// reading is dropped. The deadline is set anew only once it is older than
-// rearm, and never lifted: it bounds writes alone, and an idle socket's
-// has passed harmlessly by the time it writes again, which sets it anew.
+// write writes p to the connection, within realtime.SendTimeout: a peer
+// that stops reading is dropped. The deadline is set anew only once it is
+// older than realtime.Rearm, and never lifted: it bounds writes alone, and
+// an idle socket's has passed harmlessly by the time it writes again,
+// which sets it anew.
 func (c *corkConn) write(p []byte) (int, error) {
-	if now := time.Now(); now.Sub(c.armed) > rearm {
-		_ = c.Conn.SetWriteDeadline(now.Add(sendTimeout))
+	if now := time.Now(); now.Sub(c.armed) > realtime.Rearm {
+		_ = c.Conn.SetWriteDeadline(now.Add(realtime.SendTimeout))
 		c.armed = now
 	}
 	return c.Conn.Write(p)
@@ -164,9 +167,12 @@ type socketSink struct {
 	conn *corkConn
 }
 
-func (o *socketSink) send(d *delivery) error {
+// Send implements realtime.Sink: d's shared JSON goes into one text frame,
+// gathered by the cork until Flush.
+func (o *socketSink) Send(d *realtime.Delivery) error {
 	o.conn.hold()
 	return o.c.Write(o.ctx, websocket.MessageText, d.JSON())
 }
 
-func (o *socketSink) flush() error { return o.conn.release() }
+// Flush implements realtime.Sink: the frames gathered go out in one write.
+func (o *socketSink) Flush() error { return o.conn.release() }

@@ -1,4 +1,4 @@
-package realtime
+package stream
 
 import (
 	"errors"
@@ -6,11 +6,13 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"foxhole.dev/foxhole/internal/realtime"
 )
 
-// The codecs of SubscribeHandler write a *delivery as the SubscribeResponse
-// it carries, from the encoding the delivery keeps: one event is encoded
-// once per process, however many streams send it. Any other message (the
+// The codecs of SubscribeHandler write a *realtime.Delivery as the
+// SubscribeResponse it carries, from the encoding the delivery keeps: one
+// event is encoded once per process, however many streams send it. Any other message (the
 // request, an error's details) is encoded as connect-go's own codecs do.
 //
 // They implement MarshalAppend, so that connect-go copies the shared bytes
@@ -26,7 +28,7 @@ func (c protoCodec) Marshal(v any) ([]byte, error) { return c.MarshalAppend(nil,
 
 func (protoCodec) MarshalAppend(b []byte, v any) ([]byte, error) {
 	switch m := v.(type) {
-	case *delivery:
+	case *realtime.Delivery:
 		return append(b, m.Binary()...), nil
 	case proto.Message:
 		return proto.MarshalOptions{}.MarshalAppend(b, m)
@@ -51,7 +53,7 @@ func (c jsonCodec) Marshal(v any) ([]byte, error) { return c.MarshalAppend(nil, 
 
 func (jsonCodec) MarshalAppend(b []byte, v any) ([]byte, error) {
 	switch m := v.(type) {
-	case *delivery:
+	case *realtime.Delivery:
 		return append(b, m.JSON()...), nil
 	case proto.Message:
 		return protojson.MarshalOptions{}.MarshalAppend(b, m)

@@ -1,4 +1,8 @@
-package realtime
+// Package stream serves foxhole.v1.RealtimeService over Connect, gRPC and
+// gRPC-Web: Subscribe's server streams, SendMessage and ListPresence. A
+// stream is a realtime.Session run against a realtime.Sink that writes
+// to the stream; this package reaches the domain through that seam alone.
+package stream
 
 import (
 	"context"
@@ -13,26 +17,28 @@ import (
 	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/realtime"
 )
 
 var _ foxholev1connect.RealtimeServiceHandler = (*Handler)(nil)
 
-// Handler serves foxhole.v1.RealtimeService.
-type Handler struct{ svc *Service }
+// Handler serves foxhole.v1.RealtimeService from a realtime.Service. It
+// holds nothing of its own: every stream is a session of the service.
+type Handler struct{ svc *realtime.Service }
 
 // NewHandler returns the RealtimeService handler for svc.
-func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+func NewHandler(svc *realtime.Service) *Handler { return &Handler{svc: svc} }
 
 // Subscribe implements foxholev1connect.RealtimeServiceHandler, for a mux
 // that mounts the generated handler. Foxhole's server mounts
 // SubscribeHandler instead, whose streams send each event's shared
 // encoding and write several queued events at once.
 func (h *Handler) Subscribe(ctx context.Context, req *connect.Request[foxholev1.SubscribeRequest], stream *connect.ServerStream[foxholev1.SubscribeResponse]) error {
-	return h.subscribe(ctx, req.Msg, func(d *delivery) error {
+	return h.subscribe(ctx, req.Msg, func(d *realtime.Delivery) error {
 		if d == nil {
 			return stream.Send(nil)
 		}
-		return stream.Send(d.msg)
+		return stream.Send(d.Response())
 	})
 }
 
@@ -49,7 +55,7 @@ func (h *Handler) SubscribeHandler(opts ...connect.HandlerOption) (string, http.
 	method := foxholev1.File_foxhole_v1_realtime_proto.Services().ByName("RealtimeService").Methods().ByName("Subscribe")
 	stream := connect.NewServerStreamHandler(
 		foxholev1connect.RealtimeServiceSubscribeProcedure,
-		func(ctx context.Context, req *connect.Request[foxholev1.SubscribeRequest], stream *connect.ServerStream[delivery]) error {
+		func(ctx context.Context, req *connect.Request[foxholev1.SubscribeRequest], stream *connect.ServerStream[realtime.Delivery]) error {
 			return h.subscribe(ctx, req.Msg, stream.Send)
 		},
 		connect.WithSchema(method),
@@ -65,7 +71,7 @@ func (h *Handler) SubscribeHandler(opts ...connect.HandlerOption) (string, http.
 			// The end of the stream goes out within a deadline, and the
 			// connection is left with none for its next request.
 			set := call.From(r.Context()).Deadlines().Write
-			set(time.Now().Add(sendTimeout))
+			set(time.Now().Add(realtime.SendTimeout))
 			_ = hw.flush()
 			set(time.Time{})
 		}
@@ -73,41 +79,41 @@ func (h *Handler) SubscribeHandler(opts ...connect.HandlerOption) (string, http.
 }
 
 // subscribe runs a Subscribe stream; send(nil) sends the headers. Its
-// goroutine waits in here while the stream lasts: see Service.run.
-func (h *Handler) subscribe(ctx context.Context, req *foxholev1.SubscribeRequest, send func(*delivery) error) error {
-	sess, sub, out, err := h.start(ctx, req, send)
+// goroutine waits in here while the stream lasts: see realtime.Session.Run.
+func (h *Handler) subscribe(ctx context.Context, req *foxholev1.SubscribeRequest, send func(*realtime.Delivery) error) error {
+	sess, out, err := h.start(ctx, req, send)
 	if err != nil {
 		return err
 	}
-	defer h.svc.close(ctx, sess)
-	return h.svc.run(ctx, sess, sub, out)
+	defer sess.Close(ctx)
+	return sess.Run(ctx, out)
 }
 
 // start opens the session and sends the headers, at once, so that the
 // client knows it is subscribed before the first event. A session that
 // cannot go on is closed.
-func (h *Handler) start(ctx context.Context, req *foxholev1.SubscribeRequest, send func(*delivery) error) (*session, *Subscription, sink, error) {
-	sess, sub, err := h.open(ctx, req)
+func (h *Handler) start(ctx context.Context, req *foxholev1.SubscribeRequest, send func(*realtime.Delivery) error) (*realtime.Session, realtime.Sink, error) {
+	sess, err := h.open(ctx, req)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	held := heldWriterFrom(ctx)
 	out := &streamSink{sendMsg: send, held: held, deadline: call.From(ctx).Deadlines().Write, lasting: held != nil && held.lasting}
 	if err := out.headers(); err != nil {
-		h.svc.close(ctx, sess)
-		return nil, nil, nil, err
+		sess.Close(ctx)
+		return nil, nil, err
 	}
-	return sess, sub, out, nil
+	return sess, out, nil
 }
 
 // open opens the caller's session. It does so before the headers go out,
 // so that a refusal (over a cap) carries its Retry-After in them.
-func (h *Handler) open(ctx context.Context, req *foxholev1.SubscribeRequest) (*session, *Subscription, error) {
+func (h *Handler) open(ctx context.Context, req *foxholev1.SubscribeRequest) (*realtime.Session, error) {
 	id, ok := auth.IdentityFrom(ctx)
 	if !ok {
-		return nil, nil, errs.ErrUnauthenticated
+		return nil, errs.ErrUnauthenticated
 	}
-	sub := &Subscription{
+	sub := realtime.Subscription{
 		UserID:       id.UserID,
 		TokenVersion: id.TokenVersion,
 		Expires:      id.Expires,
@@ -119,16 +125,8 @@ func (h *Handler) open(ctx context.Context, req *foxholev1.SubscribeRequest) (*s
 		after := req.GetAfterEventId()
 		sub.After = &after
 	}
-	sess, err := h.svc.open(ctx, *sub)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sess, sub, nil
+	return h.svc.Open(ctx, sub)
 }
-
-// sendTimeout bounds how long one event may take to reach a subscriber's
-// connection before the subscriber is dropped.
-const sendTimeout = 10 * time.Second
 
 // streamSink sends a stream's events through Connect. Every write to the
 // connection, whether Connect's (a buffer filled) or flush's, has a write
@@ -139,9 +137,9 @@ const sendTimeout = 10 * time.Second
 // are out, so that an idle stream lives on. On HTTP/1 it is the
 // connection's, which writes nothing but this stream's events: it bounds
 // writes alone, so it stays, and is set anew only once it is older than
-// rearm (SubscribeHandler lifts it when the stream ends).
+// realtime.Rearm (SubscribeHandler lifts it when the stream ends).
 type streamSink struct {
-	sendMsg  func(*delivery) error
+	sendMsg  func(*realtime.Delivery) error
 	held     *heldWriter // nil: Connect flushes every message itself
 	deadline func(time.Time) error
 	lasting  bool      // the deadline stays set between flushes (HTTP/1)
@@ -149,19 +147,20 @@ type streamSink struct {
 	dirty    bool      // sent since the last flush
 }
 
-// rearm is how long a write deadline set stays good enough: later sends
-// push it back, without setting it anew for every event.
-const rearm = time.Second
-
+// arm sets the write deadline unless the one set is recent enough (see
+// realtime.Rearm): later sends push it back, without setting it anew for
+// every event.
 func (o *streamSink) arm() {
 	now := time.Now()
-	if now.Sub(o.armed) > rearm {
-		o.deadline(now.Add(sendTimeout))
+	if now.Sub(o.armed) > realtime.Rearm {
+		o.deadline(now.Add(realtime.SendTimeout))
 		o.armed = now
 	}
 }
 
-func (o *streamSink) send(d *delivery) error {
+// Send implements realtime.Sink: Connect writes d into the server's
+// buffers, which heldWriter holds until Flush.
+func (o *streamSink) Send(d *realtime.Delivery) error {
 	o.arm()
 	o.dirty = true
 	return o.sendMsg(d)
@@ -169,13 +168,14 @@ func (o *streamSink) send(d *delivery) error {
 
 // headers sends the response headers, at once.
 func (o *streamSink) headers() error {
-	if err := o.send(nil); err != nil {
+	if err := o.Send(nil); err != nil {
 		return err
 	}
-	return o.flush()
+	return o.Flush()
 }
 
-func (o *streamSink) flush() error {
+// Flush implements realtime.Sink: what the stream holds goes out.
+func (o *streamSink) Flush() error {
 	if !o.dirty {
 		return nil
 	}

@@ -1,4 +1,10 @@
-package realtime
+// Package ws serves GET /ws: a user's realtime events as WebSocket text
+// frames, each the JSON of one SubscribeResponse, and chat messages sent as
+// frames of SendMessageRequest JSON. A socket is a realtime.Session run
+// against a realtime.Sink that writes its frames, through a corked
+// connection (cork.go); this package reaches the domain through that seam
+// alone.
+package ws
 
 import (
 	"bytes"
@@ -18,10 +24,11 @@ import (
 	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/clientaddr"
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/realtime"
 )
 
-// WebSocketOptions tune GET /ws.
-type WebSocketOptions struct {
+// Options tune GET /ws.
+type Options struct {
 	// OriginPatterns are the cross-origin hosts allowed to connect (the
 	// request's own host always is); see websocket.AcceptOptions.
 	OriginPatterns []string
@@ -38,17 +45,18 @@ type WebSocketOptions struct {
 	Detach func(context.Context) context.Context
 }
 
-// WebSocket serves GET /ws: the caller's events as text frames, each the
-// JSON of one SubscribeResponse, and chat messages sent as frames of
-// SendMessageRequest JSON. The request is already authenticated.
-func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
+// NewHandler returns the handler of GET /ws, serving svc's sessions: the
+// caller's events as text frames, each the JSON of one SubscribeResponse,
+// and chat messages sent as frames of SendMessageRequest JSON. The request
+// is already authenticated. o's ToConnect and Fail must be set.
+func NewHandler(svc *realtime.Service, o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := auth.IdentityFrom(r.Context())
 		if !ok {
 			o.Fail(w, r, errs.ErrUnauthenticated)
 			return
 		}
-		sub := Subscription{
+		sub := realtime.Subscription{
 			UserID:       id.UserID,
 			TokenVersion: id.TokenVersion,
 			Expires:      id.Expires,
@@ -65,7 +73,7 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 		}
 		// Opened before the upgrade, so that a session over a cap gets an
 		// HTTP 429 with Retry-After, which clients know how to honour.
-		sess, err := s.open(r.Context(), sub)
+		sess, err := svc.Open(r.Context(), sub)
 		if err != nil {
 			o.Fail(w, r, err)
 			return
@@ -73,7 +81,7 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 		sw := &socketWriter{ResponseWriter: w}
 		c, err := websocket.Accept(sw, r, &websocket.AcceptOptions{OriginPatterns: o.OriginPatterns})
 		if err != nil {
-			s.close(r.Context(), sess)
+			sess.Close(r.Context())
 			return // Accept has answered
 		}
 		// The connection is hijacked: it lives on in goroutines of its own,
@@ -84,7 +92,7 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 		if detach == nil {
 			detach = func(ctx context.Context) context.Context { return zerolog.Ctx(ctx).WithContext(context.Background()) }
 		}
-		go s.serveSocket(detach(r.Context()), c, sw.conn, sess, &sub, &o)
+		go serveSocket(detach(r.Context()), c, sw.conn, sess, &o)
 	})
 }
 
@@ -95,7 +103,7 @@ func (s *Service) WebSocket(o WebSocketOptions) http.Handler {
 // holds one for as long as a read waits. They end instead when the
 // connection closes, which every way out of here does, and each physical
 // write has a deadline (corkConn).
-func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, conn *corkConn, sess *session, sub *Subscription, o *WebSocketOptions) {
+func serveSocket(ctx context.Context, c *websocket.Conn, conn *corkConn, sess *realtime.Session, o *Options) {
 	defer c.CloseNow()
 	c.SetReadLimit(o.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(ctx)
@@ -107,27 +115,27 @@ func (s *Service) serveSocket(ctx context.Context, c *websocket.Conn, conn *cork
 	go func() {
 		defer close(reading)
 		defer cancel()
-		s.readFrames(ctx, c, sess, o)
+		readFrames(ctx, c, sess, o)
 	}()
 	defer func() {
 		c.CloseNow() // the reader stops at once if the close handshake did not stop it
 		<-reading
-		s.close(ctx, sess)
+		sess.Close(ctx)
 	}()
 	stopPings := keepAlive(ctx, cancel, c, o.PingInterval)
 	defer stopPings()
 
-	err := s.run(ctx, sess, sub, &socketSink{ctx: context.WithoutCancel(ctx), c: c, conn: conn})
+	err := sess.Run(ctx, &socketSink{ctx: context.WithoutCancel(ctx), c: c, conn: conn})
 	endSocket(ctx, c, err, o)
 }
 
 // endSocket closes a socket whose session ended with err, telling the
 // client why.
-func endSocket(ctx context.Context, c *websocket.Conn, err error, o *WebSocketOptions) {
+func endSocket(ctx context.Context, c *websocket.Conn, err error, o *Options) {
 	switch {
-	case errors.Is(err, ErrShuttingDown):
+	case errors.Is(err, realtime.ErrShuttingDown):
 		c.Close(websocket.StatusGoingAway, "server shutting down; resume from your last event id")
-	case errors.Is(err, ErrTooSlow):
+	case errors.Is(err, realtime.ErrTooSlow):
 		c.Close(websocket.StatusPolicyViolation, "too slow; resume from your last event id")
 	case ctx.Err() != nil:
 		// The peer left, or stopped answering pings.
@@ -141,7 +149,7 @@ func endSocket(ctx context.Context, c *websocket.Conn, err error, o *WebSocketOp
 }
 
 // readFrames handles what the client sends until the connection ends.
-func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, sess *session, o *WebSocketOptions) {
+func readFrames(ctx context.Context, c *websocket.Conn, sess *realtime.Session, o *Options) {
 	rctx := context.WithoutCancel(ctx) // see serveSocket
 	for {
 		typ, data, err := c.Read(rctx)
@@ -154,7 +162,7 @@ func (s *Service) readFrames(ctx context.Context, c *websocket.Conn, sess *sessi
 		}
 		content, recipient, err := decodeFrame(data)
 		if err == nil {
-			_, err = s.send(ctx, sess, sess.user, content, recipient)
+			_, err = sess.Send(ctx, content, recipient)
 		}
 		if err != nil {
 			writeError(ctx, c, o.ToConnect(ctx, err))

@@ -1,4 +1,4 @@
-package realtime
+package stream
 
 import (
 	"bytes"
@@ -6,19 +6,34 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/realtime"
 )
+
+// chatEvent is a chat message as a subscriber receives it.
+func chatEvent() *foxholev1.SubscribeResponse {
+	return &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: &foxholev1.Event{
+		Id:        12345,
+		CreatedAt: timestamppb.Now(),
+		Payload: &foxholev1.Event_ChatMessage{ChatMessage: &foxholev1.ChatMessage{
+			Sender:  &foxholev1.UserRef{Id: "0123456789abcdefghjkmnpqrs", ScreenName: "Ada"},
+			Content: "hello, everyone: a message of an ordinary length",
+		}},
+	}}}
+}
 
 // TestCodecsWriteWhatConnectWould checks that a delivery goes on the wire
 // as the bytes connect-go's own codecs make of its SubscribeResponse, after
 // whatever the buffer held, and that other messages still encode and
 // decode.
 func TestCodecsWriteWhatConnectWould(t *testing.T) {
-	d := &delivery{id: 12345, msg: benchEvent()}
+	msg := chatEvent()
+	d := realtime.NewDelivery(msg)
 	prefix := []byte("prefix")
-	wantBin, _ := proto.Marshal(d.msg)
-	wantJSON, _ := protojson.Marshal(d.msg)
+	wantBin, _ := proto.Marshal(msg)
+	wantJSON, _ := protojson.Marshal(msg)
 	for _, tc := range []struct {
 		name  string
 		codec interface {
