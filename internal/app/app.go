@@ -153,6 +153,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		TrustedProxies:    cfg.TrustedProxies,
 		AuthLimiter:       authLimiter(cfg, sh),
+		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)

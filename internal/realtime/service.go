@@ -245,7 +245,9 @@ func (s *Service) Revoke(ctx context.Context, userID string, version int64) {
 }
 
 // Send stores a chat message from sender, then delivers it. recipientID ""
-// is a broadcast.
+// is a broadcast. The caller has counted the message against the sender's
+// rate with AllowMessage: the server does so for SendMessage, before the
+// request's body is read, as its policy declares.
 func (s *Service) Send(ctx context.Context, senderID, content, recipientID string) (*foxholev1.Event, error) {
 	return s.send(ctx, nil, senderID, content, recipientID)
 }
@@ -263,13 +265,9 @@ func (s *Service) send(ctx context.Context, sess *Session, senderID, content, re
 	if err := s.checkContent(content); err != nil {
 		return nil, err
 	}
-	if s.opt.Limiter != nil {
-		ok, retry, err := s.opt.Limiter.Allow(ctx, "message:"+senderID)
-		if err != nil {
+	if sess != nil {
+		if err := s.AllowMessage(ctx, senderID); err != nil {
 			return nil, err
-		}
-		if !ok {
-			return nil, &errs.Limited{Msg: "too many messages; slow down", RetryAfter: retry}
 		}
 	}
 	sender, err := s.db.UserByID(ctx, senderID)
@@ -304,6 +302,23 @@ func (s *Service) send(ctx context.Context, sess *Session, senderID, content, re
 		return nil, err
 	}
 	return ev, nil
+}
+
+// AllowMessage counts one message of user against the rate of messages per
+// user, which every path that sends one shares; past it, it answers
+// errs.Limited.
+func (s *Service) AllowMessage(ctx context.Context, user string) error {
+	if s.opt.Limiter == nil {
+		return nil
+	}
+	ok, retry, err := s.opt.Limiter.Allow(ctx, "message:"+user)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &errs.Limited{Msg: "too many messages; slow down", RetryAfter: retry}
+	}
+	return nil
 }
 
 // checkContent enforces the message rules: 1 to MaxMessageChars characters,

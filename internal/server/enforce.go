@@ -32,7 +32,8 @@ type enforcer struct {
 	procedures map[string]*rule // by path
 	routes     map[string]*rule // plain routes, by mux pattern
 	addrs      *clientaddr.Resolver
-	perAddr    ratelimit.Limiter // nil: no limit
+	perAddr    ratelimit.Limiter                            // nil: no limit
+	perUser    func(ctx context.Context, user string) error // nil: no limit
 	publicURL  string
 	// uploadSlot takes one of a user's upload slots.
 	uploadSlot func(user string) (release func(), err error)
@@ -67,6 +68,7 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		routes:     map[string]*rule{},
 		addrs:      clientaddr.NewResolver(o.TrustedProxies),
 		perAddr:    o.AuthLimiter,
+		perUser:    o.AllowPerUser,
 		publicURL:  o.PublicURL,
 		uploadSlot: o.Files.TakeUploadSlot,
 		probes:     make(chan struct{}, o.MaxProbeStreams),
@@ -155,13 +157,19 @@ func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// afterAuth records the caller, then serves the call within the slot and
-// the lifetime its route declares.
+// afterAuth records the caller and counts the call against its rate per
+// user, then serves it within the slot and the lifetime its route declares.
 func (e *enforcer) afterAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := call.From(r.Context())
 		if id, ok := auth.UserFrom(r.Context()); ok {
 			rec.UserID = id
+		}
+		if rec.Policy.GetRateLimit() == foxholev1.RateLimit_RATE_LIMIT_USER && e.perUser != nil {
+			if err := e.perUser(r.Context(), rec.UserID); err != nil {
+				writeError(w, r, err)
+				return
+			}
 		}
 		if rec.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED && rec.Policy.GetMaxDuration() == nil {
 			next.ServeHTTP(w, r)

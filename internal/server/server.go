@@ -71,6 +71,10 @@ type Options struct {
 	// AuthLimiter bounds Register and CreateToken per client address; nil:
 	// no limit.
 	AuthLimiter ratelimit.Limiter
+	// AllowPerUser counts a call whose policy declares RATE_LIMIT_USER
+	// against its caller's rate, and refuses it past the rate; nil: no
+	// limit.
+	AllowPerUser func(ctx context.Context, user string) error
 	// MaxProbeStreams bounds the health Watch and reflection streams open
 	// at once.
 	MaxProbeStreams int
