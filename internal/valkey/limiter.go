@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 
 	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/ratelimit"
@@ -52,7 +52,7 @@ func (c *Client) NewLimiter(name string, rate float64, burst int) *Limiter {
 //
 // KEYS[1]: the key's TAT. ARGV[1]: interval. ARGV[2]: burst window.
 // Returns {1, 0} when allowed, {0, µs until the event would be allowed}.
-var gcra = valkey.NewLuaScript(`
+var gcra = valkeygo.NewLuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
