@@ -198,7 +198,7 @@ bench-sessions:
 # GetProfile's cache traffic with 200,000 users on a 100,000-entry cache:
 # the old scan-evicting design against otter, in one run (docs/benchmarks.md).
 bench-cache:
-    go test -run '^$' -bench GetProfileTraffic -count 3 ./internal/cache/memory/
+    go test -run '^$' -bench GetProfileTraffic -count 3 ./internal/inmem/
 
 # Peak memory of a server process under each attack (docs/benchmarks.md).
 bench-attacks:

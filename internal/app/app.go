@@ -21,14 +21,12 @@ import (
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/blob/s3"
 	"foxhole.dev/foxhole/internal/cache"
-	"foxhole.dev/foxhole/internal/cache/memory"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/files"
+	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/pubsub"
-	pubsubmemory "foxhole.dev/foxhole/internal/pubsub/memory"
 	"foxhole.dev/foxhole/internal/ratelimit"
-	ratelimitmemory "foxhole.dev/foxhole/internal/ratelimit/memory"
 	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/realtime/ws"
 	"foxhole.dev/foxhole/internal/server"
@@ -205,13 +203,13 @@ func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (sha
 	if cfg.ValkeyURL == "" {
 		var c cache.Cache = cache.None{}
 		if cfg.CacheEntries > 0 {
-			c = memory.New(cfg.CacheEntries)
+			c = inmem.NewCache(cfg.CacheEntries)
 		}
 		return shared{
 			cache: c,
-			hub:   pubsubmemory.New(),
+			hub:   inmem.NewHub(),
 			limiter: func(_ string, rate float64, burst int) ratelimit.Limiter {
-				return ratelimitmemory.New(rate, burst)
+				return inmem.NewLimiter(rate, burst)
 			},
 			close: func() error { return nil },
 		}, nil

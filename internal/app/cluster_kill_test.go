@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/testutil"
-	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // chatLog is what one subscriber saw: the chat messages in the order they
@@ -117,32 +115,8 @@ func follow(ctx context.Context, l *chatLog, p client.Protocol, token string, ho
 // listed and downloads whole, and every subscriber saw every acknowledged
 // message once, in id order, and the same messages as the others.
 func TestClusterLosesNothingWhenAProcessIsKilled(t *testing.T) {
-	dbURL := backends.SharedPostgres(t).NewDatabase(t)
-	v := testutil.StartValkey(t)
-	m := testutil.StartMinIO(t)
-	bin := testutil.BuildFoxhole(t)
-	env := []string{
-		"FOXHOLE_DATABASE_URL=" + dbURL,
-		"FOXHOLE_VALKEY_URL=" + v.URL,
-		"FOXHOLE_S3_ENDPOINT=" + m.Endpoint,
-		"FOXHOLE_S3_ACCESS_KEY=" + m.AccessKey,
-		"FOXHOLE_S3_SECRET_KEY=" + m.SecretKey,
-		"FOXHOLE_S3_BUCKET=cluster-kill",
-		// Each process has its own data dir: the signing key is shared.
-		"FOXHOLE_JWT_SECRET=cluster-kill-test-signing-key-of-enough-bytes",
-		"FOXHOLE_AUTH_RATE=0", "FOXHOLE_MESSAGE_RATE=100000", "FOXHOLE_MESSAGE_BURST=100000",
-	}
-	var procs []*testutil.Process
-	for i := range 3 {
-		procs = append(procs, testutil.StartProcessIn(t, bin, filepath.Join(t.TempDir(), fmt.Sprintf("data%d", i)), env...))
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, proc := range procs {
-				t.Logf("process %d wrote:\n%s", i, proc.Logs.String())
-			}
-		}
-	})
+	procs := startCluster(t, clusterOptions{processes: 3, apart: true,
+		env: []string{"FOXHOLE_AUTH_RATE=0", "FOXHOLE_MESSAGE_RATE=100000", "FOXHOLE_MESSAGE_BURST=100000"}}).procs
 	const victim = 1
 	var victimDead atomic.Bool
 	proto := func(i int) client.Protocol { return testutil.Protocols[i%len(testutil.Protocols)] }

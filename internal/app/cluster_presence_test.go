@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,11 +20,7 @@ import (
 // list the same users online, an observer on each process sees exactly
 // them: a change made through one process reaches the other's sessions.
 func TestPresenceConvergesAcrossProcesses(t *testing.T) {
-	v := testutil.StartValkey(t)
-	bin := testutil.BuildFoxhole(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	env := []string{"FOXHOLE_VALKEY_URL=" + v.URL, "FOXHOLE_PRESENCE_INTERVAL=20ms", "FOXHOLE_AUTH_RATE=0"}
-	procs := []*testutil.Process{testutil.StartProcessIn(t, bin, dir, env...), testutil.StartProcessIn(t, bin, dir, env...)}
+	procs := startCluster(t, clusterOptions{processes: 2, env: []string{"FOXHOLE_PRESENCE_INTERVAL=20ms", "FOXHOLE_AUTH_RATE=0"}}).procs
 	p := client.Connect
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
-	"foxhole.dev/foxhole/internal/testutil"
 )
 
 // events subscribes through c and passes on every event the stream
@@ -69,12 +67,8 @@ func chat(content string) func(*foxholev1.Event) bool {
 // data dir and one Valkey and checks each promise of API.md's "Several
 // processes", then stops Valkey and starts it again.
 func TestProcessesSharingValkeyActAsOne(t *testing.T) {
-	v := testutil.StartValkey(t)
-	bin := testutil.BuildFoxhole(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	env := []string{"FOXHOLE_VALKEY_URL=" + v.URL}
-	a := testutil.StartProcessIn(t, bin, dir, env...)
-	b := testutil.StartProcessIn(t, bin, dir, env...)
+	c := startCluster(t, clusterOptions{processes: 2})
+	v, a, b := c.valkey, c.procs[0], c.procs[1]
 	p := client.Connect
 	ctx := context.Background()
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"foxhole.dev/foxhole/internal/auth"
-	"foxhole.dev/foxhole/internal/cache/memory"
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/store"
 )
 
@@ -123,14 +123,14 @@ func TestRevocationHeardBeforeTheCache(t *testing.T) {
 }
 
 // storeAndCache opens a real store and cache for the test.
-func storeAndCache(t *testing.T) (*store.Store, *memory.Cache) {
+func storeAndCache(t *testing.T) (*store.Store, *inmem.Cache) {
 	t.Helper()
 	st, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := memory.New(1000)
+	c := inmem.NewCache(1000)
 	t.Cleanup(c.Close)
 	return st, c
 }

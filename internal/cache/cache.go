@@ -1,5 +1,5 @@
 // Package cache defines the small key-value cache that Foxhole keeps in front
-// of the database. The embedded default lives in process (cache/memory); a
+// of the database. The embedded default lives in process (inmem.Cache); a
 // shared one lets several processes see each other's invalidations.
 package cache
 

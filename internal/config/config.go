@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -293,65 +294,52 @@ func (p *parser) str(name string, dst *string) {
 	}
 }
 
-func (p *parser) duration(name string, dst *time.Duration, lo, hi time.Duration) {
+// bounded reads name with parse and stores the value in dst when it lies
+// from lo to hi. Otherwise it fails with why(s, v, err): err is parse's
+// error, or nil when s parsed to v but v is out of range.
+func bounded[T cmp.Ordered](p *parser, name string, dst *T, lo, hi T, parse func(string) (T, error), why func(s string, v T, err error) string) {
 	s := p.getenv(name)
 	if s == "" {
 		return
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		p.fail(name, fmt.Sprintf("must be a duration such as 1h or 90s, not %q", s))
+	v, err := parse(s)
+	if err != nil || v < lo || v > hi {
+		p.fail(name, why(s, v, err))
 		return
 	}
-	if d < lo || d > hi {
-		p.fail(name, fmt.Sprintf("must be between %s and %s, not %s", lo, hi, d))
-		return
-	}
-	*dst = d
+	*dst = v
+}
+
+func (p *parser) duration(name string, dst *time.Duration, lo, hi time.Duration) {
+	bounded(p, name, dst, lo, hi, time.ParseDuration, func(s string, d time.Duration, err error) string {
+		if err != nil {
+			return fmt.Sprintf("must be a duration such as 1h or 90s, not %q", s)
+		}
+		return fmt.Sprintf("must be between %s and %s, not %s", lo, hi, d)
+	})
 }
 
 // size parses a byte count, with an optional KiB, MiB or GiB suffix.
 func (p *parser) size(name string, dst *int64, lo, hi int64) {
-	s := p.getenv(name)
-	if s == "" {
-		return
-	}
-	n, err := ParseSize(s)
-	if err != nil {
-		p.fail(name, err.Error())
-		return
-	}
-	if n < lo || n > hi {
-		p.fail(name, fmt.Sprintf("must be between %d and %d bytes, not %d", lo, hi, n))
-		return
-	}
-	*dst = n
+	bounded(p, name, dst, lo, hi, ParseSize, func(_ string, n int64, err error) string {
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("must be between %d and %d bytes, not %d", lo, hi, n)
+	})
 }
 
 func (p *parser) integer(name string, dst *int, lo, hi int) {
-	s := p.getenv(name)
-	if s == "" {
-		return
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < lo || n > hi {
-		p.fail(name, fmt.Sprintf("must be a whole number from %d to %d, not %q", lo, hi, s))
-		return
-	}
-	*dst = n
+	bounded(p, name, dst, lo, hi, strconv.Atoi, func(s string, _ int, _ error) string {
+		return fmt.Sprintf("must be a whole number from %d to %d, not %q", lo, hi, s)
+	})
 }
 
 func (p *parser) number(name string, dst *float64, lo, hi float64) {
-	s := p.getenv(name)
-	if s == "" {
-		return
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < lo || n > hi {
-		p.fail(name, fmt.Sprintf("must be a number from %g to %g, not %q", lo, hi, s))
-		return
-	}
-	*dst = n
+	parse := func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+	bounded(p, name, dst, lo, hi, parse, func(s string, _ float64, _ error) string {
+		return fmt.Sprintf("must be a number from %g to %g, not %q", lo, hi, s)
+	})
 }
 
 func (p *parser) oneOf(name string, dst *string, allowed ...string) {

@@ -1,6 +1,6 @@
 // Package pubsub defines the hub that carries live events between
 // Foxhole's realtime sessions, and who is online. The embedded default lives
-// in process (pubsub/memory); a shared hub lets several processes deliver
+// in process (inmem.Hub); a shared hub lets several processes deliver
 // each other's events.
 package pubsub
 

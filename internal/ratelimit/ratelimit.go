@@ -1,6 +1,6 @@
 // Package ratelimit defines the limiter that bounds how often one key (a
 // user, a client address) may act. The embedded default counts in process
-// (ratelimit/memory); a shared one counts across processes.
+// (inmem.Limiter); a shared one counts across processes.
 package ratelimit
 
 import (

@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
-	"foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/store"
 )
 
@@ -25,7 +25,7 @@ func presenceServices(t *testing.T, n, queue int, users ...string) []*Service {
 	t.Helper()
 	ctx := context.Background()
 	db := testDB(t, func(id string) string { return "name of " + id }, users...)
-	hub := memory.New()
+	hub := inmem.NewHub()
 	var svcs []*Service
 	for range n {
 		s := NewService(db, hub, Options{QueueSize: queue, MaxMessageChars: 100, RetainCount: 1000, RetainAge: time.Hour, PresenceInterval: time.Hour}, zerolog.Nop())

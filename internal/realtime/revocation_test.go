@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"foxhole.dev/foxhole/internal/errs"
-	"foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/store"
 )
 
@@ -20,7 +20,7 @@ func twoProcesses(t *testing.T) (db *store.Store, a, b *Service) {
 	t.Helper()
 	ctx := context.Background()
 	db = testDB(t, sameName, "alice000", "bob00000")
-	hub := memory.New()
+	hub := inmem.NewHub()
 	o := Options{QueueSize: 8, MaxMessageChars: 100, RetainCount: 1000, RetainAge: time.Hour}
 	a, b = NewService(db, hub, o, zerolog.Nop()), NewService(db, hub, o, zerolog.Nop())
 	for _, s := range []*Service{a, b} {
@@ -66,7 +66,7 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 	if !errors.Is(old.err(), ErrRevoked) {
 		t.Errorf("session of the old token ended with %v, want ErrRevoked", old.err())
 	}
-	// The memory hub delivers synchronously: by now both have heard.
+	// The in-process hub delivers synchronously: by now both have heard.
 	if err := fresh.err(); err != nil {
 		t.Errorf("session of the new token ended: %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/store"
 )
 
@@ -49,7 +49,7 @@ func receive(t *testing.T, sess *Session, after int64, n int) {
 
 func TestEventsFromTwoProcessesArriveInOrder(t *testing.T) {
 	db, _, _ := twoProcesses(t)
-	hub := memory.New()
+	hub := inmem.NewHub()
 	o := Options{QueueSize: 1024, MaxMessageChars: 100, RetainCount: 10000, RetainAge: time.Hour}
 	a, b := NewService(db, hub, o, zerolog.Nop()), NewService(db, hub, o, zerolog.Nop())
 	for _, s := range []*Service{a, b} {

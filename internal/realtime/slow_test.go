@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"foxhole.dev/foxhole/internal/pubsub/memory"
+	"foxhole.dev/foxhole/internal/inmem"
 )
 
 // slowService runs the service on a real database with a tiny queue, and
@@ -19,7 +19,7 @@ func slowService(t *testing.T, o Options, users ...string) *Service {
 	ctx := context.Background()
 	db := testDB(t, sameName, users...)
 	o.QueueSize, o.MaxMessageChars, o.RetainCount, o.RetainAge = 4, 100, 1000, time.Hour
-	svc := NewService(db, memory.New(), o, zerolog.Nop())
+	svc := NewService(db, inmem.NewHub(), o, zerolog.Nop())
 	t.Cleanup(func() { svc.Shutdown(ctx) })
 	return svc
 }

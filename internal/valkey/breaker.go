@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 
 	"foxhole.dev/foxhole/internal/errs"
 )
@@ -65,9 +65,9 @@ func (c *Client) call(ctx context.Context, op func(context.Context) error) error
 // unreachable reports whether err says the server did not answer, as
 // opposed to answering no (a nil reply, or an error reply).
 func unreachable(err error) bool {
-	if err == nil || valkey.IsValkeyNil(err) {
+	if err == nil || valkeygo.IsValkeyNil(err) {
 		return false
 	}
-	_, replied := valkey.IsValkeyErr(err)
+	_, replied := valkeygo.IsValkeyErr(err)
 	return !replied
 }

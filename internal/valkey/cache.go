@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 )
 
 // localTTL caps how long a value read through Get stays in this process
@@ -25,7 +25,7 @@ func (c *Client) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		s, err = c.c.DoCache(ctx, c.c.B().Get().Key(c.cacheKey(key)).Cache(), localTTL).ToString()
 		return err
 	})
-	if valkey.IsValkeyNil(err) {
+	if valkeygo.IsValkeyNil(err) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -42,7 +42,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if ttl <= 0 {
 		return c.Delete(ctx, key)
 	}
-	return c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkey.BinaryString(value)).Px(roundUpMs(ttl)).Build())
+	return c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkeygo.BinaryString(value)).Px(roundUpMs(ttl)).Build())
 }
 
 // Add implements cache.Cache with SET NX. With a ttl that is not positive
@@ -57,8 +57,8 @@ func (c *Client) Add(ctx context.Context, key string, value []byte, ttl time.Dur
 		})
 		return n == 0, err
 	}
-	err := c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkey.BinaryString(value)).Nx().Px(roundUpMs(ttl)).Build())
-	if valkey.IsValkeyNil(err) {
+	err := c.write(ctx, c.c.B().Set().Key(c.cacheKey(key)).Value(valkeygo.BinaryString(value)).Nx().Px(roundUpMs(ttl)).Build())
+	if valkeygo.IsValkeyNil(err) {
 		return false, nil // the key holds a live entry
 	}
 	return err == nil, err
@@ -77,7 +77,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 // its reply comes after the invalidation, which the client applies as it
 // reads. This holds because New keeps one pipelined connection, the one
 // whose cache Get fills.
-func (c *Client) write(ctx context.Context, cmd valkey.Completed) error {
+func (c *Client) write(ctx context.Context, cmd valkeygo.Completed) error {
 	return c.call(ctx, func(ctx context.Context) error {
 		return c.c.DoMulti(ctx, cmd, c.c.B().Ping().Build())[0].Error()
 	})

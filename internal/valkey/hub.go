@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 )
 
 const (
@@ -40,7 +40,7 @@ func (c *Client) channel() string { return c.prefix + "db" + strconv.Itoa(c.db) 
 // process on the server receives msg, in the order this process published.
 func (c *Client) Publish(ctx context.Context, msg []byte) error {
 	return c.call(ctx, func(ctx context.Context) error {
-		return c.c.Do(ctx, c.c.B().Publish().Channel(c.channel()).Message(valkey.BinaryString(msg)).Build()).Error()
+		return c.c.Do(ctx, c.c.B().Publish().Channel(c.channel()).Message(valkeygo.BinaryString(msg)).Build()).Error()
 	})
 }
 
@@ -92,7 +92,7 @@ func (c *Client) Subscribe(fn func([]byte), lost func()) func() {
 func (c *Client) receive() {
 	defer close(c.loopDone)
 	subscribe := c.c.B().Subscribe().Channel(c.channel()).Build().Pin()
-	deliver := func(m valkey.PubSubMessage) {
+	deliver := func(m valkeygo.PubSubMessage) {
 		// One copy per message, shared by the subscribers, who may not
 		// keep it (pubsub.Hub).
 		msg := []byte(m.Message)
@@ -105,7 +105,7 @@ func (c *Client) receive() {
 	backoff := minBackoff
 	for c.stopCtx.Err() == nil {
 		var made atomic.Bool
-		ctx := valkey.WithOnSubscriptionHook(c.stopCtx, func(s valkey.PubSubSubscription) {
+		ctx := valkeygo.WithOnSubscriptionHook(c.stopCtx, func(s valkeygo.PubSubSubscription) {
 			if s.Kind == "subscribe" && s.Channel == c.channel() {
 				made.Store(true)
 				c.established()

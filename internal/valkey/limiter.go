@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 
+	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/ratelimit"
-	"foxhole.dev/foxhole/internal/ratelimit/memory"
 )
 
 var _ ratelimit.Limiter = (*Limiter)(nil)
@@ -24,7 +24,7 @@ type Limiter struct {
 	c *Client
 	// fallback counts in this process while the server does not answer:
 	// limits stay per process then, rather than gone or refusing all.
-	fallback *memory.Limiter
+	fallback *inmem.Limiter
 	prefix   string
 	interval string // µs between events at the steady rate
 	window   string // µs of burst: interval × burst
@@ -36,7 +36,7 @@ func (c *Client) NewLimiter(name string, rate float64, burst int) *Limiter {
 	interval := max(1, int64(math.Round(1e6/rate)))
 	return &Limiter{
 		c:        c,
-		fallback: memory.New(rate, burst),
+		fallback: inmem.NewLimiter(rate, burst),
 		prefix:   c.prefix + "rate:" + name + ":",
 		interval: strconv.FormatInt(interval, 10),
 		window:   strconv.FormatInt(interval*int64(max(1, burst)), 10),
@@ -52,7 +52,7 @@ func (c *Client) NewLimiter(name string, rate float64, burst int) *Limiter {
 //
 // KEYS[1]: the key's TAT. ARGV[1]: interval. ARGV[2]: burst window.
 // Returns {1, 0} when allowed, {0, µs until the event would be allowed}.
-var gcra = valkey.NewLuaScript(`
+var gcra = valkeygo.NewLuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])

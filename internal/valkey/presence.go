@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 )
 
 // Presence across processes.
@@ -60,7 +60,7 @@ end
 
 // KEYS: procs, own hash. ARGV: own id, user, expiry ms, hash prefix.
 // Returns 1 when the user is new to presence.
-var joinScript = valkey.NewLuaScript(presenceLib + `
+var joinScript = valkeygo.NewLuaScript(presenceLib + `
 local now = now_ms()
 local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 local window = tonumber(ARGV[3])
@@ -77,7 +77,7 @@ return 1
 
 // KEYS: procs, own hash. ARGV: own id, user, hash prefix.
 // Returns 1 when the user has left presence.
-var leaveScript = valkey.NewLuaScript(presenceLib + `
+var leaveScript = valkeygo.NewLuaScript(presenceLib + `
 local n = redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
 if n > 0 then
   return 0
@@ -93,7 +93,7 @@ return 1
 
 // KEYS: procs, own hash. ARGV: own id, expiry ms.
 // Returns whether the own hash exists (it may have been lost).
-var beatScript = valkey.NewLuaScript(presenceLib + `
+var beatScript = valkeygo.NewLuaScript(presenceLib + `
 local now = now_ms()
 local window = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + window, ARGV[1])
@@ -104,7 +104,7 @@ return redis.call('PEXPIRE', KEYS[2], window)
 
 // KEYS: own hash. ARGV: expiry ms, then user, count pairs. Restores the
 // counts of users the hash lacks, after the server lost it.
-var restoreScript = valkey.NewLuaScript(`
+var restoreScript = valkeygo.NewLuaScript(`
 for i = 2, #ARGV, 2 do
   redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
 end
@@ -112,7 +112,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 `)
 
 // KEYS: procs. ARGV: hash prefix, limit. Returns the users of live processes.
-var onlineScript = valkey.NewLuaScript(presenceLib + `
+var onlineScript = valkeygo.NewLuaScript(presenceLib + `
 local limit = tonumber(ARGV[2])
 local seen, out = {}, {}
 for _, p in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now_ms(), '+inf', 'BYSCORE')) do
@@ -131,7 +131,7 @@ return out
 
 // KEYS: procs. ARGV: hash prefix, then user ids. Returns those of the
 // users whom a live process has.
-var amongScript = valkey.NewLuaScript(presenceLib + `
+var amongScript = valkeygo.NewLuaScript(presenceLib + `
 local procs = redis.call('ZRANGE', KEYS[1], '(' .. now_ms(), '+inf', 'BYSCORE')
 local out = {}
 for i = 2, #ARGV do
@@ -146,7 +146,7 @@ return out
 `)
 
 // KEYS: procs, own hash. ARGV: own id.
-var removeScript = valkey.NewLuaScript(`
+var removeScript = valkeygo.NewLuaScript(`
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 `)
@@ -239,7 +239,7 @@ func (c *Client) Online(ctx context.Context) ([]string, error) {
 		users, err = onlineScript.Exec(ctx, c.c, []string{p.procs}, []string{p.hashPrefix, strconv.Itoa(maxOnline)}).AsStrSlice()
 		return err
 	})
-	if valkey.IsValkeyNil(err) {
+	if valkeygo.IsValkeyNil(err) {
 		return nil, nil
 	}
 	return users, err
@@ -259,7 +259,7 @@ func (c *Client) OnlineAmong(ctx context.Context, userIDs []string) ([]string, e
 			found, err = amongScript.Exec(ctx, c.c, []string{p.procs}, append([]string{p.hashPrefix}, batch...)).AsStrSlice()
 			return err
 		})
-		if err != nil && !valkey.IsValkeyNil(err) {
+		if err != nil && !valkeygo.IsValkeyNil(err) {
 			return nil, err
 		}
 		online = append(online, found...)
@@ -304,7 +304,7 @@ func (p *presence) beat(ctx context.Context) error {
 		n := min(len(args)-1, 2*restoreBatch)
 		batch := append([]string{p.window}, args[1:1+n]...)
 		args = append(args[:1], args[1+n:]...)
-		if err := restoreScript.Exec(ctx, p.c.c, []string{p.own}, batch).Error(); err != nil && !valkey.IsValkeyNil(err) {
+		if err := restoreScript.Exec(ctx, p.c.c, []string{p.own}, batch).Error(); err != nil && !valkeygo.IsValkeyNil(err) {
 			return err
 		}
 	}
@@ -324,7 +324,7 @@ func (p *presence) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := removeScript.Exec(ctx, p.c.c, []string{p.procs, p.own}, []string{p.id}).Error()
-	if valkey.IsValkeyNil(err) {
+	if valkeygo.IsValkeyNil(err) {
 		return nil
 	}
 	return err

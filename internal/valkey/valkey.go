@@ -27,6 +27,9 @@
 // deployments (or tests) can share one server. Multi-key scripts assume one
 // server, not a cluster: their keys share a hash tag, but presence reads
 // the keys of other processes that it cannot declare in advance.
+//
+// valkey-go's own package is also named valkey; every file here imports it
+// as valkeygo, so that "valkey" always means this package.
 package valkey
 
 import (
@@ -39,7 +42,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/valkey-io/valkey-go"
+	valkeygo "github.com/valkey-io/valkey-go"
 
 	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/pubsub"
@@ -75,7 +78,7 @@ type Options struct {
 // limiters share. Its methods are safe for concurrent use. Close it once,
 // when the process stops.
 type Client struct {
-	c      valkey.Client
+	c      valkeygo.Client
 	prefix string
 	db     int // the database selected, which names the hub's channel
 
@@ -99,7 +102,7 @@ type Client struct {
 // every Valkey): the cache would otherwise never learn of other processes'
 // writes.
 func New(ctx context.Context, o Options) (*Client, error) {
-	opt, err := valkey.ParseURL(o.URL)
+	opt, err := valkeygo.ParseURL(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("valkey url: %w", err)
 	}
@@ -109,8 +112,8 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	// holds the key, which Client.write relies on. Auto-pipelining keeps
 	// one connection busy enough for a process.
 	opt.PipelineMultiplex = -1
-	vc, err := valkey.NewClient(opt)
-	if errors.Is(err, valkey.ErrNoCache) {
+	vc, err := valkeygo.NewClient(opt)
+	if errors.Is(err, valkeygo.ErrNoCache) {
 		return nil, fmt.Errorf("valkey at %s lacks client-side caching (CLIENT TRACKING); use Valkey, or Redis 6 or later: %w", opt.InitAddress, err)
 	}
 	if err != nil {

@@ -1,5 +1,4 @@
-// Package memory is the in-process pubsub.Hub.
-package memory
+package inmem
 
 import (
 	"context"
@@ -10,8 +9,9 @@ import (
 
 var _ pubsub.Hub = (*Hub)(nil)
 
-// Hub delivers each message synchronously to every subscriber, in publish
-// order; subscribers must not block (see pubsub.Hub).
+// Hub is the in-process pubsub.Hub. It delivers each message synchronously
+// to every subscriber, in publish order; subscribers must not block (see
+// pubsub.Hub).
 type Hub struct {
 	mu       sync.RWMutex
 	subs     map[*subscriber]struct{}
@@ -20,8 +20,8 @@ type Hub struct {
 
 type subscriber struct{ fn func([]byte) }
 
-// New returns an empty hub.
-func New() *Hub {
+// NewHub returns an empty hub.
+func NewHub() *Hub {
 	return &Hub{subs: map[*subscriber]struct{}{}, sessions: map[string]int{}}
 }
 

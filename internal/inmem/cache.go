@@ -1,14 +1,4 @@
-// Package memory is the in-process cache.Cache, built on otter
-// (github.com/maypok86/otter/v2).
-//
-// Why otter: the cache sits on every authenticated call, so it must stay fast
-// while full and under concurrent use. Otter's reads take no lock, its
-// eviction (W-TinyLFU) and its per-entry expiry (a timer wheel) cost O(1) per
-// write and run off the callers' path, and SetIfAbsent gives Add its "store
-// only if absent" in one atomic step. The fallback considered,
-// hashicorp/golang-lru's expirable LRU, has one TTL for the whole cache and
-// one mutex for every read and write; Foxhole sets a TTL per entry.
-package memory
+package inmem
 
 import (
 	"context"
@@ -21,9 +11,19 @@ import (
 
 var _ cache.Cache = (*Cache)(nil)
 
-// Cache holds about a fixed number of entries (otter may exceed the bound
-// briefly while it evicts). When full, it drops the entries least likely to
-// be used again; an entry is never visible after its TTL.
+// Cache is the in-process cache.Cache. It holds about a fixed number of
+// entries (otter may exceed the bound briefly while it evicts). When full, it
+// drops the entries least likely to be used again; an entry is never visible
+// after its TTL.
+//
+// It is built on otter (github.com/maypok86/otter/v2). Why otter: the cache
+// sits on every authenticated call, so it must stay fast while full and under
+// concurrent use. Otter's reads take no lock, its eviction (W-TinyLFU) and
+// its per-entry expiry (a timer wheel) cost O(1) per write and run off the
+// callers' path, and SetIfAbsent gives Add its "store only if absent" in one
+// atomic step. The fallback considered, hashicorp/golang-lru's expirable LRU,
+// has one TTL for the whole cache and one mutex for every read and write;
+// Foxhole sets a TTL per entry.
 type Cache struct {
 	c *otter.Cache[string, item]
 }
@@ -34,8 +34,8 @@ type item struct {
 	ttl   time.Duration
 }
 
-// New returns a cache that holds about maxEntries entries.
-func New(maxEntries int) *Cache {
+// NewCache returns a cache that holds about maxEntries entries.
+func NewCache(maxEntries int) *Cache {
 	return &Cache{c: otter.Must(&otter.Options[string, item]{
 		MaximumSize: max(1, maxEntries),
 		// Written entries expire ttl after their latest write; reads do

@@ -1,5 +1,4 @@
-// Package memory is the in-process ratelimit.Limiter: a token bucket per key.
-package memory
+package inmem
 
 import (
 	"context"
@@ -11,9 +10,10 @@ import (
 
 var _ ratelimit.Limiter = (*Limiter)(nil)
 
-// Limiter refills each key's bucket at rate tokens per second up to burst.
-// Buckets that have refilled completely are forgotten, so memory is bounded
-// by the keys active within the last burst/rate seconds.
+// Limiter is the in-process ratelimit.Limiter: a token bucket per key, which
+// it refills at rate tokens per second up to burst. Buckets that have
+// refilled completely are forgotten, so memory is bounded by the keys active
+// within the last burst/rate seconds.
 type Limiter struct {
 	rate  float64
 	burst float64
@@ -29,8 +29,8 @@ type bucket struct {
 	at     time.Time
 }
 
-// New returns a limiter allowing rate events per second with bursts of burst.
-func New(rate float64, burst int) *Limiter {
+// NewLimiter returns a limiter allowing rate events per second with bursts of burst.
+func NewLimiter(rate float64, burst int) *Limiter {
 	return &Limiter{rate: rate, burst: float64(max(1, burst)), now: time.Now, buckets: map[string]*bucket{}}
 }
 

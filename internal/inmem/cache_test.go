@@ -1,4 +1,4 @@
-package memory_test
+package inmem_test
 
 import (
 	"context"
@@ -8,20 +8,20 @@ import (
 
 	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/cache/cachetest"
-	"foxhole.dev/foxhole/internal/cache/memory"
+	"foxhole.dev/foxhole/internal/inmem"
 )
 
-func newCache(t *testing.T, maxEntries int) *memory.Cache {
-	c := memory.New(maxEntries)
+func newCache(t *testing.T, maxEntries int) *inmem.Cache {
+	c := inmem.NewCache(maxEntries)
 	t.Cleanup(c.Close)
 	return c
 }
 
-func TestContract(t *testing.T) {
+func TestCacheContract(t *testing.T) {
 	cachetest.Run(t, func(t *testing.T) cache.Cache { return newCache(t, 1000) })
 }
 
-func TestBounded(t *testing.T) {
+func TestCacheBounded(t *testing.T) {
 	c := newCache(t, 10)
 	for i := range 100 {
 		c.Set(context.Background(), fmt.Sprint(i), []byte("v"), time.Minute)

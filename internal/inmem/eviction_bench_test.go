@@ -1,4 +1,4 @@
-package memory_test
+package inmem_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"foxhole.dev/foxhole/internal/cache"
-	"foxhole.dev/foxhole/internal/cache/memory"
+	"foxhole.dev/foxhole/internal/inmem"
 )
 
 const (
@@ -38,7 +38,7 @@ func BenchmarkGetProfileTraffic(b *testing.B) {
 		runGetProfileTraffic(b, c)
 	})
 	b.Run("design=otter", func(b *testing.B) {
-		c := memory.New(benchCapacity)
+		c := inmem.NewCache(benchCapacity)
 		b.Cleanup(c.Close)
 		ctx := context.Background()
 		for i := range benchUsers {
