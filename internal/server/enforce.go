@@ -25,8 +25,8 @@ type rule struct {
 
 // enforcer applies every route's declared policy: before authentication
 // (the route exists, its body's size and encoding, its deadlines, the
-// client's address and the limit per address) and after it (the caller's
-// slots and the call's lifetime).
+// client's address and the limit per address) and after it (the limit per
+// user, the caller's slot and the call's lifetime).
 type enforcer struct {
 	mux        *http.ServeMux
 	procedures map[string]*rule // by path

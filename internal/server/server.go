@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -161,11 +162,15 @@ func New(o Options) *Handler {
 		panic("server: routes and their policies disagree:\n" + err.Error())
 	}
 	// The uploads' own handler serves the procedures that accept a
-	// compressed body.
+	// compressed body, which only file uploads do.
 	for path, p := range procedures {
-		if p.GetCompressed() {
-			mux.Handle(path, uploads)
+		if !p.GetCompressed() {
+			continue
 		}
+		if !strings.HasPrefix(path, "/"+foxholev1connect.FileServiceName+"/") {
+			panic("server: " + path + " accepts a compressed body, which only FileService's uploads are mounted to inflate")
+		}
+		mux.Handle(path, uploads)
 	}
 	enforce := newEnforcer(rt, procedures, o)
 
