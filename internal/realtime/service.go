@@ -4,6 +4,14 @@
 // Messages are durable, fan-out is live: an event is stored before it is
 // published, and a subscriber that resumes with a cursor gets the stored
 // events after it, then joins the live tail with no gap and no duplicate.
+//
+// This package is the domain, and sees no connection. The transports live
+// in packages of their own (stream: Subscribe over Connect, gRPC and
+// gRPC-Web, and the service's other calls; ws: GET /ws) and reach it
+// through the session seam alone: Service.Open, then Session.Run against
+// the transport's Sink, Session.Send for what the client sends on its
+// session, and Session.Close. Each event is a Delivery, encoded once for
+// every session that sends it.
 package realtime
 
 import (

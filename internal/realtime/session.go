@@ -74,8 +74,8 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription, out Sink) err
 // answers its client, so that a refusal carries its Retry-After. A session
 // over a cap is refused with an *errs.Limited, and every session once
 // Shutdown has begun with ErrShuttingDown. A session whose token was
-// revoked is opened ended: its Run returns ErrRevoked at once. Every
-// session opened must be closed.
+// revoked already is opened ended, with ErrRevoked: its Run sends nothing.
+// Every session opened must be closed.
 func (s *Service) Open(ctx context.Context, sub Subscription) (*Session, error) {
 	s.active.Add(1)
 	select {
@@ -111,7 +111,7 @@ func (s *Service) Open(ctx context.Context, sub Subscription) (*Session, error) 
 
 // Close unregisters the session, then, if it was the user's last session
 // here, announces that the user left: once that is heard, the session's
-// slot is free. It is called once, after Run has returned.
+// slot is free. It is called once, after Run (if it ran) has returned.
 func (sess *Session) Close(ctx context.Context) {
 	s := sess.svc
 	if sess.expiry != nil {
