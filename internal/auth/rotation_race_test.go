@@ -8,9 +8,12 @@ import (
 	"time"
 
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/store"
+	"foxhole.dev/foxhole/internal/testutil/backends"
+	"foxhole.dev/foxhole/internal/valkey"
 )
 
 // pausingUsers is the real store, except that the first TokenVersion read
@@ -133,4 +136,71 @@ func storeAndCache(t *testing.T) (*store.Store, *inmem.Cache) {
 	c := inmem.NewCache(1000)
 	t.Cleanup(c.Close)
 	return st, c
+}
+
+// TestRotationRacingVersionFillElsewhere is TestRotationRacingVersionFill
+// with the fill in one service and the rotation in another that shares
+// its cache (two processes on Valkey), without the news of the rotation:
+// the filling side has only the cache and the database to go by, so an
+// old version restored by its late fill would let the revoked token in.
+func TestRotationRacingVersionFillElsewhere(t *testing.T) {
+	t.Parallel()
+	caches := map[string]func(t *testing.T) (filler, rotator cache.Cache){
+		"inmem": func(t *testing.T) (cache.Cache, cache.Cache) {
+			c := inmem.NewCache(1000)
+			t.Cleanup(c.Close)
+			return c, c
+		},
+		"valkey": func(t *testing.T) (cache.Cache, cache.Cache) {
+			v := backends.StartValkey(t)
+			prefix := "rot" + store.NewID() + ":"
+			open := func() cache.Cache {
+				c, err := valkey.New(context.Background(), valkey.Options{URL: v.URL, Prefix: prefix})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			return open(), open()
+		},
+	}
+	for name, newCaches := range caches {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st, _ := storeAndCache(t)
+			fc, rc := newCaches(t)
+			key := []byte("0123456789abcdef0123456789abcdef")
+			users := &pausingUsers{Users: st, paused: make(chan struct{}), resume: make(chan struct{})}
+			filler := auth.NewService(users, auth.NewTokens(key, time.Hour), fc)
+			rotator := auth.NewService(st, auth.NewTokens(key, time.Hour), rc)
+
+			u, secret, err := rotator.Register(ctx, "racer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := rotator.CreateToken(ctx, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			users.armed.Store(true)
+			filled := make(chan error, 1)
+			go func() {
+				_, err := filler.Authenticate(ctx, token)
+				filled <- err
+			}()
+			<-users.paused // the filler holds version 1, read before the rotation
+			if _, err := rotator.RotateSecret(ctx, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			close(users.resume)
+			<-filled
+			for range 2 { // the first may fill the cache, the second reads it
+				if _, err := filler.Authenticate(ctx, token); !errors.Is(err, errs.ErrUnauthenticated) {
+					t.Fatalf("the filler's process accepts the token revoked by the rotation: %v", err)
+				}
+			}
+		})
+	}
 }

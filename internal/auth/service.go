@@ -56,13 +56,14 @@ type Service struct {
 const maxRevocations = 100_000
 
 // versionTTL bounds how long a cached token version may be trusted.
-// RotateSecret writes the new version at once; the TTL only matters for a
-// cache that lost that write.
+// RotateSecret deletes the cached version at once; the TTL only matters
+// for a cache that lost that delete.
 //
 // A cached version must never move backwards, or a revoked token and an old
 // secret would work again until the entry expires. So a fill from the
-// database (a value read at some earlier moment) only Adds, never
-// overwrites, and only RotateSecret, which knows the newest version, Sets.
+// database (a value read at some earlier moment) goes through
+// cache.ReadThrough, whose fill RotateSecret's delete refuses when the read
+// may have come before the rotation.
 const versionTTL = time.Minute
 
 // secretPrefix marks user secrets so that people and secret scanners
@@ -129,11 +130,9 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	// the database, which no longer knows it.
 	key := "auth:secret:" + hex.EncodeToString(h)
 	if b, ok, err := s.cache.Get(ctx, key); err == nil && ok {
-		if id, v, ok := strings.Cut(string(b), " "); ok {
-			if ver, err := strconv.ParseInt(v, 10, 64); err == nil {
-				if current, err := s.tokenVersion(ctx, id); err == nil && current == ver && !s.isRevoked(id, ver) {
-					return s.tokens.Issue(id, ver, s.now())
-				}
+		if id, ver, ok := decodeSecretEntry(b); ok {
+			if current, err := s.tokenVersion(ctx, id); err == nil && current == ver && !s.isRevoked(id, ver) {
+				return s.tokens.Issue(id, ver, s.now())
 			}
 		}
 	}
@@ -144,8 +143,21 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	_ = s.cache.Set(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), versionTTL)
+	// Add, not Set: the entry is checked against the current token version
+	// at every use, so one is as good as another, and the first stays.
+	_, _ = s.cache.Add(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), versionTTL)
 	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
+}
+
+// decodeSecretEntry reads a remembered secret: its user's id and the token
+// version it was good for.
+func decodeSecretEntry(b []byte) (id string, ver int64, ok bool) {
+	id, v, ok := strings.Cut(string(b), " ")
+	if !ok {
+		return "", 0, false
+	}
+	ver, err := strconv.ParseInt(v, 10, 64)
+	return id, ver, err == nil
 }
 
 // RotateSecret gives the user a new secret and revokes the old one and every
@@ -157,15 +169,16 @@ func (s *Service) RotateSecret(ctx context.Context, userID string) (string, erro
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
 	// This process refuses the old tokens at once; then the shared cache
-	// learns the new version (Set, not Delete: after a Delete, a fill that
-	// read the old version before the rotation could put it back; the Adds
-	// of such fills find the new one and leave it); then the sessions of
-	// older tokens end, in every process, which also makes every process
-	// refuse them (Revoked). A cache that fails costs only speed: the
-	// rotation is stored, and the news of it still goes out.
+	// forgets the old version (Delete, not Set of the new one: two
+	// rotations could Set in the wrong order; and the Delete refuses the
+	// fill of any read of the version that began before the rotation, see
+	// cache.ReadThrough); then the sessions of older tokens end, in every
+	// process, which also makes every process refuse them (Revoked). A
+	// cache that fails costs only speed: the rotation is stored, and the
+	// news of it still goes out.
 	s.Revoked(userID, ver)
-	if err := s.cache.Set(ctx, versionKey(userID), strconv.AppendInt(nil, ver, 10), versionTTL); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("cache the new token version")
+	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached token version")
 	}
 	if s.OnRotate != nil {
 		s.OnRotate(ctx, userID, ver)
@@ -181,21 +194,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (string, error
 }
 
 func (s *Service) tokenVersion(ctx context.Context, userID string) (int64, error) {
-	key := versionKey(userID)
-	if b, ok, err := s.cache.Get(ctx, key); err == nil && ok {
-		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return v, nil
+	return cache.ReadThrough(ctx, s.cache, versionKey(userID), versionTTL, decodeVersion, func(ctx context.Context) (int64, []byte, error) {
+		v, err := s.users.TokenVersion(ctx, userID)
+		if err != nil {
+			return 0, nil, err
 		}
-	}
-	v, err := s.users.TokenVersion(ctx, userID)
-	if err != nil {
-		return 0, err
-	}
-	// Add, not Set: v may be older than a version RotateSecret has cached
-	// meanwhile, and must not replace it. A failed cache write only costs a
-	// later database read.
-	_, _ = s.cache.Add(ctx, key, strconv.AppendInt(nil, v, 10), versionTTL)
-	return v, nil
+		return v, strconv.AppendInt(nil, v, 10), nil
+	})
+}
+
+func decodeVersion(b []byte) (int64, bool) {
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	return v, err == nil
 }
 
 func versionKey(userID string) string { return "auth:ver:" + userID }

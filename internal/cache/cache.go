@@ -21,6 +21,10 @@ type Cache interface {
 	// A fill from the source of truth uses Add so that it never overwrites
 	// a newer value that a writer Set meanwhile.
 	Add(ctx context.Context, key string, value []byte, ttl time.Duration) (added bool, err error)
+	// CompareAndSet stores value under key for ttl only if the key holds a
+	// live entry equal to old, atomically, and reports whether it stored
+	// it. ReadThrough fills with it, replacing its lease.
+	CompareAndSet(ctx context.Context, key string, old, value []byte, ttl time.Duration) (stored bool, err error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
@@ -40,6 +44,11 @@ func (None) Set(context.Context, string, []byte, time.Duration) error { return n
 
 // Add implements Cache: the entry is stored and dropped at once.
 func (None) Add(context.Context, string, []byte, time.Duration) (bool, error) { return true, nil }
+
+// CompareAndSet implements Cache: nothing is held, so nothing matches old.
+func (None) CompareAndSet(context.Context, string, []byte, []byte, time.Duration) (bool, error) {
+	return false, nil
+}
 
 // Delete implements Cache.
 func (None) Delete(context.Context, string) error { return nil }

@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -75,6 +76,24 @@ func (c *Cache) Add(_ context.Context, key string, value []byte, ttl time.Durati
 	}
 	_, added := c.c.SetIfAbsent(key, item{value: clone(value), ttl: ttl})
 	return added, nil
+}
+
+// CompareAndSet implements cache.Cache, in one step of otter's Compute.
+// The value is copied. With a ttl that is not positive a matching entry is
+// removed.
+func (c *Cache) CompareAndSet(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	stored := false
+	c.c.Compute(key, func(cur item, found bool) (item, otter.ComputeOp) {
+		if !found || !bytes.Equal(cur.value, old) {
+			return cur, otter.CancelOp
+		}
+		stored = true
+		if ttl <= 0 {
+			return cur, otter.InvalidateOp
+		}
+		return item{value: clone(value), ttl: ttl}, otter.WriteOp
+	})
+	return stored, nil
 }
 
 // Delete implements cache.Cache.

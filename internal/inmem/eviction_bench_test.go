@@ -1,6 +1,7 @@
 package inmem_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -130,6 +131,18 @@ func (c *scanEvictCache) Add(_ context.Context, key string, value []byte, ttl ti
 		c.evict(now)
 	}
 	c.entries[key] = e
+	return true, nil
+}
+
+func (c *scanEvictCache) CompareAndSet(_ context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, ok := c.entries[key]
+	if !ok || !now.Before(cur.expires) || !bytes.Equal(cur.value, old) {
+		return false, nil
+	}
+	c.entries[key] = scanEntry{value: append([]byte(nil), value...), expires: now.Add(ttl)}
 	return true, nil
 }
 

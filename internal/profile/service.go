@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/store"
@@ -63,21 +65,13 @@ func decodeProfile(b []byte) (*store.User, bool) {
 // Get returns the public fields of the user with that id (never its secret
 // hash or token version), from the cache when it can.
 func (s *Service) Get(ctx context.Context, id string) (*store.User, error) {
-	if b, ok, err := s.cache.Get(ctx, profileKey(id)); err == nil && ok {
-		if u, ok := decodeProfile(b); ok {
-			return u, nil
+	return cache.ReadThrough(ctx, s.cache, profileKey(id), profileTTL, decodeProfile, func(ctx context.Context) (*store.User, []byte, error) {
+		u, err := s.users.UserByID(ctx, id)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	u, err := s.users.UserByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.remember(ctx, u)
-	return u, nil
-}
-
-func (s *Service) remember(ctx context.Context, u *store.User) {
-	_ = s.cache.Set(ctx, profileKey(u.ID), encodeProfile(u), profileTTL) // a failed write only costs a later read
+		return u, encodeProfile(u), nil
+	})
 }
 
 // Changes lists the profile fields to update; nil means unchanged.
@@ -98,6 +92,12 @@ func (s *Service) Update(ctx context.Context, id string, c Changes) (*store.User
 	if err != nil {
 		return nil, err
 	}
-	s.remember(ctx, u)
+	// Invalidated, not overwritten: two updates could overwrite in the
+	// wrong order, and a delete also refuses the fill of any read that
+	// began before this update (cache.ReadThrough). A failed delete leaves
+	// the old name for at most profileTTL.
+	if err := s.cache.Delete(ctx, profileKey(id)); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached profile")
+	}
 	return u, nil
 }

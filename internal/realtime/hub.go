@@ -131,7 +131,7 @@ type Session struct {
 	skipPresence bool   // no presence events, not even the first snapshot
 	joined       bool   // counted in presence (set and read by its own goroutine)
 	slot         uint32 // its slot on the heartbeat wheel
-	after        int64  // the event id it resumes after, when resume is set
+	after        int64  // the event id it resumes after, when resume is set; else the one it opened after
 	sessionPresence
 
 	mu        sync.Mutex
@@ -244,6 +244,19 @@ func (s *Session) offer(d *Delivery) {
 	s.signal()
 }
 
+// markBehind makes the session catch up from the database before it sends
+// what it has queued, as if the queue had dropped an event: the sequencer
+// could not read events that the session may need.
+func (s *Session) markBehind() {
+	s.mu.Lock()
+	if s.since.IsZero() {
+		s.since = time.Now()
+	}
+	s.due = true
+	s.mu.Unlock()
+	s.signal()
+}
+
 // offerLive queues an event that is not stored (presence, a heartbeat)
 // unless the queue is full, and reports whether it did. A session that
 // misses one is not behind: the caller makes up for it.
@@ -290,6 +303,11 @@ func (s *Session) trim() {
 // sessions are this process's open sessions, by user and all together,
 // and how many each client address holds.
 type sessions struct {
+	// cursor, when set, gives a session that is not resuming the event id
+	// it starts after: events up to it were handed on before it could
+	// hear, and a catch-up reads only those after it.
+	cursor func() int64
+
 	mu     sync.RWMutex
 	byUser map[string]map[*Session]struct{}
 	byAddr map[netip.Addr]int
@@ -323,6 +341,12 @@ func (ss *sessions) add(s *Session, maxUser, maxAddr int) error {
 		ss.byUser[s.user] = map[*Session]struct{}{}
 	}
 	ss.byUser[s.user][s] = struct{}{}
+	if !s.resume && ss.cursor != nil {
+		// Read under the lock that delivery takes to find the sessions:
+		// an event handed on after this is offered to the session, or
+		// read back by a catch-up that starts here.
+		s.after = ss.cursor()
+	}
 	if s.addr.IsValid() {
 		ss.byAddr[s.addr]++
 	}

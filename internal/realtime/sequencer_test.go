@@ -2,8 +2,10 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,5 +116,112 @@ func TestLostRevocationsAreReadBack(t *testing.T) {
 	waitEnded(t, sess)
 	if err := bob.err(); err != nil {
 		t.Errorf("bob's session ended too: %v", err)
+	}
+}
+
+// failingReads is the real store, except that EventsBetween, the read the
+// sequencer fills gaps with, fails while fail is above zero, counting down.
+type failingReads struct {
+	*store.Store
+	fail      atomic.Int64
+	succeeded atomic.Int64 // EventsBetween calls that read
+}
+
+func (f *failingReads) EventsBetween(ctx context.Context, after, through int64, limit int) ([]store.Event, error) {
+	if f.fail.Add(-1) >= 0 {
+		return nil, errors.New("injected read failure")
+	}
+	f.succeeded.Add(1)
+	return f.Store.EventsBetween(ctx, after, through, limit)
+}
+
+// TestSequencerReadFailuresMarkSessionsBehind makes the sequencer's reads
+// fail while the hub loses messages and while live events arrive after a
+// gap: the running subscriber gets every event anyway, once each and in
+// order, read back by its own catch-up; the sequencer keeps trying, and
+// once its reads work it hands on lost events itself again.
+func TestSequencerReadFailuresMarkSessionsBehind(t *testing.T) {
+	ctx := context.Background()
+	db := &failingReads{Store: testDB(t, sameName, "alice000", "bob00000")}
+	svc := NewService(db, inmem.NewHub(), Options{QueueSize: 64, MaxMessageChars: 100, RetainCount: 1000, RetainAge: time.Hour}, zerolog.Nop())
+	t.Cleanup(func() { svc.Shutdown(ctx) })
+
+	got := make(chan int64, 100)
+	subCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- svc.Subscribe(subCtx, Subscription{UserID: "alice000", TokenVersion: 1, SkipPresence: true}, sendFunc(func(d *Delivery) error {
+			if d.id != 0 {
+				got <- d.id
+			}
+			return nil
+		}))
+	}()
+	waitSessions(t, svc, 1)
+	var last int64
+	expect := func(through int64) {
+		t.Helper()
+		for last < through {
+			select {
+			case id := <-got:
+				if id != last+1 {
+					t.Fatalf("the subscriber got event %d after %d, want %d", id, last, last+1)
+				}
+				last = id
+			case err := <-done:
+				t.Fatalf("the subscriber ended after event %d: %v", last, err)
+			case <-time.After(20 * time.Second): // only keeps a broken build from hanging
+				t.Fatalf("the subscriber never got event %d", last+1)
+			}
+		}
+	}
+	storeUnpublished := func(n int) {
+		t.Helper()
+		for i := range n {
+			if err := db.AddEvent(ctx, &store.Event{SenderID: "bob00000", Body: []byte{}, CreatedAt: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send := func() {
+		t.Helper()
+		if _, err := svc.Send(ctx, "bob00000", "hi", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	send()
+	expect(1)
+
+	db.fail.Store(1 << 40) // the sequencer's reads fail from here
+	// The hub lost events 2-4 (stored, never published) and says so.
+	storeUnpublished(3)
+	svc.seq.lost()
+	expect(4)
+	// Events 5 and 6 lost, then 7 arrives live: a gap the sequencer
+	// cannot fill.
+	storeUnpublished(2)
+	send()
+	expect(7)
+
+	// Reads work again: the sequencer's retry of the failed lost-messages
+	// fill succeeds, with nothing more told.
+	db.fail.Store(0)
+	deadline := time.Now().Add(30 * time.Second)
+	for db.succeeded.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sequencer did not try its failed read again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// And it hands on lost events itself again.
+	storeUnpublished(2)
+	svc.seq.lost()
+	expect(9)
+	send()
+	expect(10)
+	if n := len(got); n > 0 {
+		t.Fatalf("the subscriber got %d events more than were stored", n)
 	}
 }

@@ -99,7 +99,8 @@ var _ files.Events = (*Service)(nil)
 // through hub.
 func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
-	s.seq = newSequencer(db, log, s.live.deliver)
+	s.seq = newSequencer(db, log, s.live.deliver, func() { s.live.each((*Session).markBehind) })
+	s.live.cursor = s.seq.handedOn
 	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, s.now, log)
 	s.unpublished = make(chan struct{}, 1)
 	go s.callCatchUp()

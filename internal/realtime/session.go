@@ -273,9 +273,11 @@ func (s *Service) begin(ctx context.Context, sess *Session, out Sink) (int64, er
 	if !sess.skipPresence {
 		s.pres.ready(sess)
 	}
-	var last int64
+	// A session that does not resume starts at the event its opening
+	// found handed on last: should it fall behind before it sends one,
+	// its catch-up reads only what came after.
+	last := sess.after
 	if sess.resume {
-		last = sess.after
 		if err := s.catchUp(ctx, sess, &last, out); err != nil {
 			return 0, err
 		}

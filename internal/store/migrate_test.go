@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"sync"
 	"testing"
@@ -143,5 +144,94 @@ func testFailedMigrationIsNotMarkedApplied(t *testing.T, open func(context.Conte
 		if applied[name] != 1 {
 			t.Errorf("migration %s recorded %d times, want once", name, applied[name])
 		}
+	}
+}
+
+func TestMigrationKilledBeforeItsRecordIsNotRunTwice(t *testing.T) {
+	t.Parallel()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			testMigrationKilledBeforeItsRecord(t, e.newDB(t))
+		})
+	}
+}
+
+// testMigrationKilledBeforeItsRecord stops a start at the point where bun
+// has committed a migration's transaction and has not yet recorded it (the
+// migration's Up returns, then the "process dies": Up reports an error, so
+// Migrate returns before its own record), and checks that the next start
+// succeeds without running the migration again. The migrations are not
+// idempotent: run twice, CREATE TABLE fails.
+func testMigrationKilledBeforeItsRecord(t *testing.T, open func(context.Context) (*Store, error)) {
+	ctx := context.Background()
+	s, err := open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	files := fstest.MapFS{
+		"29990101000001_first.tx.up.sql":  {Data: []byte("CREATE TABLE throwaway_first (id INTEGER PRIMARY KEY);\nINSERT INTO throwaway_first (id) VALUES (1);")},
+		"29990101000002_second.tx.up.sql": {Data: []byte("CREATE TABLE throwaway_second (id INTEGER PRIMARY KEY);")},
+	}
+	migrations := func(killAfter string) *migrate.Migrations {
+		found := migrate.NewMigrations()
+		if err := found.Discover(files); err != nil {
+			t.Fatal(err)
+		}
+		ms := migrate.NewMigrations()
+		for _, m := range found.Sorted() {
+			if m.Name == killAfter {
+				up := m.Up
+				m.Up = func(ctx context.Context, mg *migrate.Migrator, m *migrate.Migration) error {
+					if err := up(ctx, mg, m); err != nil {
+						return err
+					}
+					return errKilled
+				}
+			}
+			ms.Add(m)
+		}
+		return ms
+	}
+	if err := migrateLocked(ctx, s.w, migrations("29990101000001"), s.migrateLock); !errors.Is(err, errKilled) {
+		t.Fatalf("the killed start returned %v, want the kill", err)
+	}
+	var rows int
+	if err := s.r.NewRaw("SELECT COUNT(*) FROM throwaway_first").Scan(ctx, &rows); err != nil || rows != 1 {
+		t.Fatalf("the first migration's transaction did not commit before the kill: %d rows, %v", rows, err)
+	}
+
+	// The next start finds the first migration recorded, runs the second.
+	if err := migrateLocked(ctx, s.w, migrations(""), s.migrateLock); err != nil {
+		t.Fatalf("the start after the kill failed: %v", err)
+	}
+	applied := appliedMigrations(t, s)
+	for _, name := range []string{"29990101000001", "29990101000002"} {
+		if applied[name] != 1 {
+			t.Errorf("migration %s recorded %d times, want once", name, applied[name])
+		}
+	}
+	if err := s.r.NewRaw("SELECT COUNT(*) FROM throwaway_first").Scan(ctx, &rows); err != nil || rows != 1 {
+		t.Fatalf("throwaway_first holds %d rows (%v), want the first migration's one", rows, err)
+	}
+	// And a start after that has nothing to do.
+	if err := migrateLocked(ctx, s.w, migrations(""), s.migrateLock); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var errKilled = errors.New("killed between the migration's commit and bun's record of it")
+
+func TestMigrationsRunInTransactions(t *testing.T) {
+	for _, dir := range []string{"migrations/sqlite", "migrations/postgres"} {
+		if _, err := discoverMigrations(dir); err != nil {
+			t.Error(err)
+		}
+	}
+	plain := fstest.MapFS{"29990101000001_plain.up.sql": {Data: []byte("CREATE TABLE throwaway (id INTEGER PRIMARY KEY);")}}
+	if _, err := loadMigrations(plain); err == nil {
+		t.Error("a migration outside a transaction was accepted")
 	}
 }

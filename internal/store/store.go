@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -43,6 +44,23 @@ func discoverMigrations(dir string) (*migrate.Migrations, error) {
 	sub, err := fs.Sub(migrationFiles, dir)
 	if err != nil {
 		return nil, err
+	}
+	return loadMigrations(sub)
+}
+
+// loadMigrations returns the migrations in fsys, which must all run in a
+// transaction.
+func loadMigrations(sub fs.FS) (*migrate.Migrations, error) {
+	// bun runs a migration in a transaction only when its file is named
+	// .tx.up.sql; migrateLocked relies on it.
+	ups, err := fs.Glob(sub, "*.up.sql")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range ups {
+		if !strings.HasSuffix(name, ".tx.up.sql") {
+			return nil, fmt.Errorf("migration %s: name it .tx.up.sql, so that it runs and is recorded in one transaction", name)
+		}
 	}
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(sub); err != nil {
@@ -130,15 +148,27 @@ const migrateLockFile = "migrate.lock"
 // process would leave behind, failing every later start; both locks here
 // go with the process that holds them.)
 //
-// A migration is recorded as applied only once it has succeeded, so a failed
-// one is tried again at the next start instead of being skipped for ever.
+// Each migration runs in one transaction (every file is .tx.up.sql, which
+// discoverMigrations checks) and is recorded as applied in that same
+// transaction (recordInTx), so a migration is applied and recorded, or
+// neither: a process killed between the two leaves nothing half done. A
+// failed migration is rolled back, recorded nowhere, and tried again at the
+// next start. (Migrations need not be idempotent: the transaction does what
+// IF NOT EXISTS could do only for some statements, not for an ALTER TABLE
+// or a data change.)
 func migrateLocked(ctx context.Context, db *bun.DB, ms *migrate.Migrations, lock func(context.Context) (unlock func() error, err error)) error {
 	unlock, err := lock(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer unlock()
-	m := migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))
+	// bun records a migration after its transaction has committed; the
+	// hook records it before, inside, and the upsert makes bun's own record
+	// update that row instead of adding a second.
+	m := migrate.NewMigrator(db, ms,
+		migrate.WithMarkAppliedOnSuccess(true),
+		migrate.WithUpsert(true),
+		migrate.AfterMigration(recordInTx))
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("init migrations: %w", err)
 	}
@@ -147,6 +177,27 @@ func migrateLocked(ctx context.Context, db *bun.DB, ms *migrate.Migrations, lock
 	}
 	return nil
 }
+
+// recordInTx, run by bun inside a migration's transaction after its
+// statements, records the migration as applied in that transaction. A
+// migration being rolled back (Down) has an id already: it is left alone.
+func recordInTx(ctx context.Context, db bun.IConn, m *migrate.Migration) error {
+	if m.ID != 0 {
+		return nil
+	}
+	tx, ok := db.(bun.Tx)
+	if !ok {
+		return fmt.Errorf("migration %s does not run in a transaction", m.Name)
+	}
+	rec := &migrate.Migration{Name: m.Name, GroupID: m.GroupID}
+	if _, err := tx.NewInsert().Model(rec).ModelTableExpr(migrationsTable).Exec(ctx); err != nil {
+		return fmt.Errorf("record migration %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// migrationsTable is where bun records applied migrations (its default).
+const migrationsTable = "bun_migrations"
 
 // Ping reports whether the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {

@@ -2,6 +2,7 @@ package valkey
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	valkeygo "github.com/valkey-io/valkey-go"
@@ -62,6 +63,31 @@ func (c *Client) Add(ctx context.Context, key string, value []byte, ttl time.Dur
 		return false, nil // the key holds a live entry
 	}
 	return err == nil, err
+}
+
+// casScript sets KEYS[1] to ARGV[2] for ARGV[3] ms (deletes it when
+// ARGV[3] is 0) if it holds ARGV[1], and returns 1 if it did.
+const casScript = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] == '0' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`
+
+// CompareAndSet implements cache.Cache with a script, which the server
+// runs as one step. Like write, it returns once this process's cached copy
+// of the key is gone.
+func (c *Client) CompareAndSet(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	ms := int64(0)
+	if ttl > 0 {
+		ms = roundUpMs(ttl).Milliseconds()
+	}
+	cmd := c.c.B().Eval().Script(casScript).Numkeys(1).Key(c.cacheKey(key)).
+		Arg(valkeygo.BinaryString(old), valkeygo.BinaryString(value), strconv.FormatInt(ms, 10)).Build()
+	var n int64
+	err := c.call(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = c.c.DoMulti(ctx, cmd, c.c.B().Ping().Build())[0].AsInt64()
+		return err
+	})
+	return n == 1, err
 }
 
 // Delete implements cache.Cache.

@@ -136,6 +136,136 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 			}
 		}
 	})
+	t.Run("compare and set", func(t *testing.T) {
+		c := newCache(t)
+		if stored, err := c.CompareAndSet(ctx, "k", []byte("a"), []byte("b"), time.Minute); stored || err != nil {
+			t.Fatalf("CompareAndSet(missing key) = %v, %v; want false", stored, err)
+		}
+		if _, ok, _ := c.Get(ctx, "k"); ok {
+			t.Fatal("CompareAndSet on a missing key stored it")
+		}
+		c.Set(ctx, "k", []byte("a"), time.Minute)
+		if stored, err := c.CompareAndSet(ctx, "k", []byte("x"), []byte("b"), time.Minute); stored || err != nil {
+			t.Fatalf("CompareAndSet(other value) = %v, %v; want false", stored, err)
+		}
+		if v, _, _ := c.Get(ctx, "k"); string(v) != "a" {
+			t.Fatalf("Get after a refused CompareAndSet = %q, want a", v)
+		}
+		b := []byte("b")
+		if stored, err := c.CompareAndSet(ctx, "k", []byte("a"), b, time.Minute); !stored || err != nil {
+			t.Fatalf("CompareAndSet(same value) = %v, %v; want true", stored, err)
+		}
+		b[0] = 'X'
+		if v, _, _ := c.Get(ctx, "k"); string(v) != "b" {
+			t.Fatalf("Get after CompareAndSet = %q, want b (copied)", v)
+		}
+		// An expired entry matches nothing.
+		c.Set(ctx, "short", []byte("a"), 50*time.Millisecond)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, ok, _ := c.Get(ctx, "short"); !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("entry with a 50ms TTL still present after 5s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if stored, err := c.CompareAndSet(ctx, "short", []byte("a"), []byte("b"), time.Minute); stored || err != nil {
+			t.Fatalf("CompareAndSet(expired entry) = %v, %v; want false", stored, err)
+		}
+	})
+	t.Run("read-through fills once", func(t *testing.T) {
+		c := newCache(t)
+		loads := 0
+		load := func(context.Context) (string, []byte, error) { loads++; return "v", []byte("v"), nil }
+		for range 3 {
+			if v, err := cache.ReadThrough(ctx, c, "k", time.Minute, decodeString, load); v != "v" || err != nil {
+				t.Fatalf("ReadThrough = %q, %v", v, err)
+			}
+		}
+		if loads != 1 {
+			t.Fatalf("loaded %d times, want once: the fill was not kept", loads)
+		}
+		// A cached value that does not decode is replaced.
+		c.Set(ctx, "bad", []byte("undecodable"), time.Minute)
+		if v, err := cache.ReadThrough(ctx, c, "bad", time.Minute, decodeString, load); v != "v" || err != nil {
+			t.Fatalf("ReadThrough over an undecodable value = %q, %v", v, err)
+		}
+		if got, _, _ := c.Get(ctx, "bad"); string(got) != "v" {
+			t.Fatalf("Get after ReadThrough replaced an undecodable value = %q, want v", got)
+		}
+	})
+	// A reader loads the old value; a writer changes the source and
+	// invalidates the key (Delete, or Set of the new value); then the reader
+	// fills. Its fill must not bring the old value back.
+	for _, inv := range []struct {
+		name       string
+		invalidate func(c cache.Cache)
+		want       string // cached after the late fill; "" a miss
+	}{
+		{"read-through loses to a delete", func(c cache.Cache) { c.Delete(ctx, "k") }, ""},
+		{"read-through loses to a set", func(c cache.Cache) { c.Set(ctx, "k", []byte("new"), time.Minute) }, "new"},
+	} {
+		t.Run(inv.name, func(t *testing.T) {
+			c := newCache(t)
+			loaded, release := make(chan struct{}), make(chan struct{})
+			done := make(chan string)
+			go func() {
+				v, err := cache.ReadThrough(ctx, c, "k", time.Minute, decodeString, func(context.Context) (string, []byte, error) {
+					close(loaded) // read the old value from the source...
+					<-release     // ...and is slow to fill
+					return "old", []byte("old"), nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- v
+			}()
+			<-loaded
+			inv.invalidate(c) // the writer, after its database write
+			close(release)
+			if v := <-done; v != "old" {
+				t.Fatalf("the slow reader got %q, want the old value it read", v)
+			}
+			got, ok, err := c.Get(ctx, "k")
+			if err != nil || string(got) != inv.want || ok != (inv.want != "") {
+				t.Fatalf("after the slow reader's fill the cache holds %q (present %v, %v), want %q", got, ok, err, inv.want)
+			}
+			v, err := cache.ReadThrough(ctx, c, "k", time.Minute, decodeString, func(context.Context) (string, []byte, error) {
+				return "new", []byte("new"), nil
+			})
+			if v != "new" || err != nil {
+				t.Fatalf("the next read got %q, %v; want new", v, err)
+			}
+		})
+	}
+	t.Run("read-through fills only for the lease holder", func(t *testing.T) {
+		c := newCache(t)
+		loaded, release := make(chan struct{}), make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cache.ReadThrough(ctx, c, "k", time.Minute, decodeString, func(context.Context) (string, []byte, error) {
+				close(loaded)
+				<-release
+				return "first", []byte("first"), nil
+			})
+		}()
+		<-loaded
+		// A second reader while the first holds the lease: it reads, and
+		// leaves the fill to the first.
+		if v, err := cache.ReadThrough(ctx, c, "k", time.Minute, decodeString, func(context.Context) (string, []byte, error) {
+			return "second", []byte("second"), nil
+		}); v != "second" || err != nil {
+			t.Fatalf("second reader got %q, %v", v, err)
+		}
+		close(release)
+		<-done
+		if v, _, _ := c.Get(ctx, "k"); string(v) != "first" {
+			t.Fatalf("cache holds %q, want the lease holder's fill", v)
+		}
+	})
 	t.Run("concurrent add has one winner", func(t *testing.T) {
 		c := newCache(t)
 		const n = 32
@@ -188,3 +318,6 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 		wg.Wait()
 	})
 }
+
+// decodeString accepts any value but "undecodable".
+func decodeString(b []byte) (string, bool) { return string(b), string(b) != "undecodable" }
