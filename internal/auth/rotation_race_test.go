@@ -65,7 +65,7 @@ func TestRotationRacingVersionFill(t *testing.T) {
 		filled <- err
 	}()
 	<-users.paused // the fill holds version 1, read before the rotation
-	newSecret, err := svc.RotateSecret(ctx, u.ID)
+	newSecret, err := svc.RotateSecret(ctx, u.ID, oldSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

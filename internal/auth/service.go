@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -27,7 +28,8 @@ type Users interface {
 	CreateUser(ctx context.Context, u *store.User) error
 	UserBySecretHash(ctx context.Context, h []byte) (*store.User, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
-	RotateSecret(ctx context.Context, id string, h []byte) (int64, error)
+	UserByID(ctx context.Context, id string) (*store.User, error)
+	ReplaceSecret(ctx context.Context, id string, old, h []byte) (int64, error)
 }
 
 // Service implements registration, tokens and authentication.
@@ -148,11 +150,33 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
 }
 
+// errWrongSecret answers a RotateSecret whose secret is not the caller's.
+var errWrongSecret = errs.New(errs.ErrUnauthenticated, "user_secret is not the caller's current secret")
+
 // RotateSecret gives the user a new secret and revokes the old one and every
-// token issued so far.
-func (s *Service) RotateSecret(ctx context.Context, userID string) (string, error) {
+// token issued so far. current must be the user's secret: a token alone
+// cannot replace it. A wrong one is errs.ErrUnauthenticated and changes
+// nothing; so is a secret another rotation replaced meanwhile.
+func (s *Service) RotateSecret(ctx context.Context, userID, current string) (string, error) {
+	if current == "" {
+		return "", errs.Invalidf("user_secret", "must be the caller's current secret")
+	}
+	u, err := s.users.UserByID(ctx, userID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", errWrongSecret
+	}
+	if err != nil {
+		return "", fmt.Errorf("rotate secret: %w", err)
+	}
+	old := hashSecret(current)
+	if subtle.ConstantTimeCompare(old, u.SecretHash) != 1 {
+		return "", errWrongSecret
+	}
 	secret := newSecret()
-	ver, err := s.users.RotateSecret(ctx, userID, hashSecret(secret))
+	ver, err := s.users.ReplaceSecret(ctx, userID, old, hashSecret(secret))
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", errWrongSecret // rotated meanwhile
+	}
 	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
