@@ -59,13 +59,23 @@ const maxRevocations = 100_000
 
 // versionTTL bounds how long a cached token version may be trusted.
 // RotateSecret writes the new version at once; the TTL only matters for a
-// cache that lost that write.
+// cache that lost that write (a shared cache that the rotating process
+// could not reach while the others could): it bounds how long another
+// process may still accept a revoked token, so it stays under the five
+// seconds within which a revocation takes effect everywhere (API.md), as
+// the realtime recheck of open sessions does. It costs one database read
+// per active user and TTL, shared by every process through the cache.
 //
 // A cached version must never move backwards, or a revoked token and an old
 // secret would work again until the entry expires. So a fill from the
 // database (a value read at some earlier moment) only Adds, never
 // overwrites, and only RotateSecret, which knows the newest version, Sets.
-const versionTTL = time.Minute
+const versionTTL = 4 * time.Second
+
+// secretTTL bounds how long a secret's user and version are remembered: the
+// version is checked against the current one (tokenVersion) at every use,
+// so this entry never lets an old secret through.
+const secretTTL = time.Minute
 
 // secretPrefix marks user secrets so that people and secret scanners
 // recognise them.
@@ -146,7 +156,7 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	_ = s.cache.Set(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), versionTTL)
+	_ = s.cache.Set(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), secretTTL)
 	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
 }
 
