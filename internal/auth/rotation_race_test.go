@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/inmem"
 	"foxhole.dev/foxhole/internal/store"
@@ -133,4 +134,50 @@ func storeAndCache(t *testing.T) (*store.Store, *inmem.Cache) {
 	c := inmem.NewCache(1000)
 	t.Cleanup(c.Close)
 	return st, c
+}
+
+// droppingCache is a shared cache that the rotating process cannot write
+// to (its Sets fail), while the others read it as before.
+type droppingCache struct{ cache.Cache }
+
+func (droppingCache) Set(context.Context, string, []byte, time.Duration) error {
+	return errors.New("cache unreachable from this process")
+}
+
+// TestCachedVersionOutlivesNoRevocationForLong: a rotation whose write to
+// the shared cache was lost, and whose news never reached another process,
+// still makes that process refuse the old token within the five seconds
+// API.md promises, once the cached version expires.
+func TestCachedVersionOutlivesNoRevocationForLong(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, c := storeAndCache(t)
+	key := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	rotating := auth.NewService(st, key, droppingCache{c})
+	other := auth.NewService(st, key, c)
+	u, secret, err := other.Register(ctx, "cached")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := other.CreateToken(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Authenticate(ctx, token); err != nil { // caches version 1
+		t.Fatal(err)
+	}
+	if _, err := rotating.RotateSecret(ctx, u.ID, secret); err != nil {
+		t.Fatal(err)
+	}
+	rotated := time.Now()
+	for {
+		_, err := other.Authenticate(ctx, token)
+		if errors.Is(err, errs.ErrUnauthenticated) {
+			break
+		}
+		if time.Since(rotated) > 5*time.Second {
+			t.Fatalf("the revoked token still works %v after the rotation: %v", time.Since(rotated), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
