@@ -10,12 +10,15 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
@@ -159,8 +162,8 @@ func New(serverURL string, opts ...Option) *Client {
 }
 
 // authClient sends Register and CreateToken without a token, and
-// RotateSecret with one, after which the client goes on with the new
-// secret.
+// RotateSecret with one and, when the request leaves it out, the secret the
+// client holds, after which the client goes on with the new secret.
 type authClient struct {
 	foxholev1connect.AuthServiceClient
 	c *Client
@@ -172,9 +175,18 @@ func (a authClient) RotateSecret(ctx context.Context, req *connect.Request[foxho
 		return a.AuthServiceClient.RotateSecret(ctx, req)
 	}
 	var res *connect.Response[foxholev1.RotateSecretResponse]
-	err := ts.rotate(ctx, func(token string) (secret string, err error) {
-		setBearer(req.Header(), token)
-		if res, err = a.AuthServiceClient.RotateSecret(ctx, req); err != nil {
+	err := ts.rotate(ctx, func(token, secret string) (string, error) {
+		r := req
+		if req.Msg.GetUserSecret() == "" && secret != "" {
+			// The caller's message stays as it was.
+			msg := proto.CloneOf(req.Msg)
+			msg.UserSecret = secret
+			r = connect.NewRequest(msg)
+			maps.Copy(r.Header(), req.Header())
+		}
+		setBearer(r.Header(), token)
+		var err error
+		if res, err = a.AuthServiceClient.RotateSecret(ctx, r); err != nil {
 			return "", err
 		}
 		return res.Msg.GetUserSecret(), nil
@@ -198,11 +210,26 @@ func (c *Client) Register(ctx context.Context, name string) (*foxholev1.Register
 }
 
 // RotateSecret replaces the user's secret, which ends every token issued
-// before, and goes on with the new one. The new secret is shown once.
+// before, and goes on with the new one. The new secret is shown once. The
+// server wants the current secret as proof: a client made WithSecret (or
+// Register) sends the one it holds; one made WithToken holds none and
+// must use RotateSecretWith.
 func (c *Client) RotateSecret(ctx context.Context) (string, error) {
-	res, err := c.Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{}))
+	if c.Tokens == nil || c.Tokens.auth == nil {
+		return "", errNoSecret
+	}
+	return c.RotateSecretWith(ctx, "")
+}
+
+// RotateSecretWith is RotateSecret proving the current secret given; ""
+// sends the one the client holds.
+func (c *Client) RotateSecretWith(ctx context.Context, current string) (string, error) {
+	res, err := c.Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{UserSecret: current}))
 	if err != nil {
 		return "", err
 	}
 	return res.Msg.GetUserSecret(), nil
 }
+
+// errNoSecret answers RotateSecret on a client that holds only a token.
+var errNoSecret = errors.New("RotateSecret needs the current user secret, and this client holds only a token: use RotateSecretWith")

@@ -89,17 +89,18 @@ func (ts *TokenSource) Current() (string, time.Time) {
 	return ts.token, ts.expires
 }
 
-// rotate calls RotateSecret through call with a token and goes on with the
-// secret it returns. No token is obtained meanwhile: a session the
-// rotation ends reconnects with the new secret, never the old.
-func (ts *TokenSource) rotate(ctx context.Context, call func(token string) (secret string, err error)) error {
+// rotate calls RotateSecret through call with a token and the secret held
+// ("" for a static token), and goes on with the secret it returns. No token
+// is obtained meanwhile: a session the rotation ends reconnects with the
+// new secret, never the old.
+func (ts *TokenSource) rotate(ctx context.Context, call func(token, secret string) (newSecret string, err error)) error {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	tok, err := ts.tokenLocked(ctx)
 	if err != nil {
 		return err
 	}
-	secret, err := call(tok)
+	secret, err := call(tok, ts.secret)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func TestCredentialsFile(t *testing.T) {
 
 	dir := filepath.Join(home, "foxhole")
 	path := filepath.Join(dir, "credentials.json")
-	for name, want := range map[string]os.FileMode{dir: 0o700, path: 0o600} {
+	for name, want := range map[string]os.FileMode{dir: 0o700, path: 0o600, path + ".lock": 0o600} {
 		info, err := os.Stat(name)
 		if err != nil {
 			t.Fatal(err)
@@ -103,8 +103,8 @@ func TestCredentialsFile(t *testing.T) {
 		}
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("config dir holds %d entries, want only credentials.json (no temporary file left)", len(entries))
+	if len(entries) != 2 {
+		t.Errorf("config dir holds %d entries, want only credentials.json and its lock (no temporary file left)", len(entries))
 	}
 	saved := readCredentials(t)
 	if len(saved.Servers) != 2 ||

@@ -72,7 +72,7 @@ func chat(ctx context.Context, e *env) error {
 	}()
 
 	if !e.json {
-		fmt.Fprintf(e.stderr, "Chatting as %s (%s). %s\n", me.ScreenName, me.UserID, chatHelp)
+		fmt.Fprintf(e.stderr, "Chatting as %s (%s). %s\n", clean(me.ScreenName), clean(me.UserID), chatHelp)
 	}
 	for {
 		select {
@@ -140,7 +140,7 @@ func who(ctx context.Context, e *env, c *client.Client) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "online (%d):\n", len(res.Msg.GetUsers()))
 	for _, u := range res.Msg.GetUsers() {
-		fmt.Fprintf(&b, "  %s (%s)\n", u.GetScreenName(), u.GetId())
+		fmt.Fprintf(&b, "  %s (%s)\n", clean(u.GetScreenName()), clean(u.GetId()))
 	}
 	_, err = fmt.Fprint(e.stdout, b.String())
 	return err

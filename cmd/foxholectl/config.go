@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,9 +65,10 @@ func loadCredentials() (*credentialsFile, error) {
 	return f, nil
 }
 
-// save writes the credentials to a temporary file beside the old one and
-// renames it over, so that a crash leaves either the old file or the new
-// one, both mode 0600 in a 0700 directory.
+// save writes the credentials to a temporary file beside the old one,
+// fsyncs it, renames it over and fsyncs the directory, so that a crash
+// leaves either the old file or the new one, both mode 0600 in a 0700
+// directory. Callers hold the credentials lock (updateCredentials).
 func (f *credentialsFile) save() error {
 	path, err := credentialsPath()
 	if err != nil {
@@ -103,7 +105,71 @@ func (f *credentialsFile) save() error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save credentials: %w", err)
 	}
+	// The rename is durable once the directory is.
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("save credentials: sync %s: %w", dir, err)
+	}
 	return nil
+}
+
+// Test hooks: lockWaiting is called while a command waits for the
+// credentials lock, loginChecked once login has checked the secret with
+// the server, before it saves it.
+var lockWaiting, loginChecked func()
+
+// lockCredentials takes the lock on the credentials (a flock on
+// credentials.json.lock beside them), waiting for another foxholectl that
+// holds it, and returns what releases it. A command holds it across what
+// must not interleave with another's: reading a secret, proving it to the
+// server and saving it (login, rotate, register). It is re-entrant within
+// one command.
+func (e *env) lockCredentials(ctx context.Context) (unlock func(), err error) {
+	if e.locks > 0 {
+		e.locks++
+		return func() { e.locks-- }, nil
+	}
+	path, err := credentialsPath()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	release, err := lockPath(ctx, path+".lock")
+	if err != nil {
+		return nil, err
+	}
+	e.locks = 1
+	return func() {
+		if e.locks--; e.locks == 0 {
+			release()
+		}
+	}, nil
+}
+
+// updateCredentials reads the saved credentials under the lock, lets
+// change alter them, and saves them when it reports a change: what another
+// foxholectl saved meanwhile is read again, and only the entry changed is
+// written.
+func (e *env) updateCredentials(ctx context.Context, change func(f *credentialsFile) bool) error {
+	unlock, err := e.lockCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	saved, err := loadCredentials()
+	if err != nil {
+		return err
+	}
+	if !change(saved) {
+		return nil
+	}
+	return saved.save()
 }
 
 // normalizeServer returns the form of a server URL credentials are saved

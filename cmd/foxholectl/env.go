@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +21,8 @@ type env struct {
 	protocol string
 	json     bool
 	proto    client.Protocol // set by check
+	insecure bool            // allow http:// to a host other than this machine
+	locks    int             // how many times this command holds the credentials lock
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -30,12 +34,16 @@ func (e *env) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&e.server, "server", e.server, "Foxhole's `URL` (default $FOXHOLE_SERVER, else "+defaultServer+")")
 	fs.StringVar(&e.protocol, "protocol", e.protocol, "connect, connect-json, grpc or grpcweb")
 	fs.BoolVar(&e.json, "json", e.json, "print one JSON object per line")
+	fs.BoolVar(&e.insecure, "insecure", e.insecure, "allow an http:// server that is not this machine (the secret and tokens then cross the network in clear)")
 }
 
 // check validates the global flags once they are parsed.
 func (e *env) check() error {
 	server, err := normalizeServer(e.server)
 	if err != nil {
+		return err
+	}
+	if err := e.checkPlain(server); err != nil {
 		return err
 	}
 	p, err := client.ParseProtocol(e.protocol)
@@ -56,10 +64,32 @@ func (e *env) newClient(secret string) *client.Client {
 	return client.New(e.server, opts...)
 }
 
+// checkPlain refuses an http:// server other than this machine unless
+// --insecure is given: the secret and tokens would cross the network in
+// clear, and a URL typed without a scheme is taken as http://.
+func (e *env) checkPlain(server string) error {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" || e.insecure || isLoopback(u.Hostname()) {
+		return nil
+	}
+	return usagef("--server %s: refusing to send your secret in clear over http:// to a host other than this machine; use https://, or --insecure if the network is trusted", server)
+}
+
+// isLoopback reports whether host is this machine: localhost, 127.0.0.0/8
+// or ::1.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // login returns a client authenticated with the credentials saved for the
 // server. It obtains a token at once, unless the saved one still holds, so
 // that a wrong secret or an absent server shows before anything else is
-// done, and saves it for the next command.
+// done, and saves it for the next command, unless the secret saved changed
+// meanwhile.
 func (e *env) login(ctx context.Context) (*client.Client, credentials, error) {
 	saved, err := loadCredentials()
 	if err != nil {
@@ -76,7 +106,16 @@ func (e *env) login(ctx context.Context) (*client.Client, credentials, error) {
 	}
 	if token, expires := c.Tokens.Current(); token != creds.Token {
 		creds.Token, creds.Expires = token, expires
-		if err := e.saveCredentials(creds); err != nil {
+		err := e.updateCredentials(ctx, func(f *credentialsFile) bool {
+			cur, ok := f.Servers[e.server]
+			if !ok || cur.Secret != creds.Secret {
+				return false // logged out, or another command saved a new secret
+			}
+			cur.Token, cur.Expires = token, expires
+			f.Servers[e.server] = cur
+			return true
+		})
+		if err != nil {
 			return nil, credentials{}, err
 		}
 	}
@@ -84,14 +123,12 @@ func (e *env) login(ctx context.Context) (*client.Client, credentials, error) {
 }
 
 // saveCredentials saves creds for the server, replacing what was saved for
-// it before.
-func (e *env) saveCredentials(creds credentials) error {
-	saved, err := loadCredentials()
-	if err != nil {
-		return err
-	}
-	saved.Servers[e.server] = creds
-	return saved.save()
+// it before and leaving the other servers' entries as they are now.
+func (e *env) saveCredentials(ctx context.Context, creds credentials) error {
+	return e.updateCredentials(ctx, func(f *credentialsFile) bool {
+		f.Servers[e.server] = creds
+		return true
+	})
 }
 
 // httpClient returns the HTTP client for server: HTTP/2 without TLS (h2c)

@@ -42,7 +42,7 @@ func TestExitCodes(t *testing.T) {
 		{"wrong secret", "not-the-secret\n", []string{"--server", srv.URL, "login"}, exitRefused, "foxholectl: unauthenticated: "},
 		{"unreachable register", "", []string{"--server", closed, "register"}, exitUnreachable, "foxholectl: cannot reach the server: dial tcp "},
 		{"unreachable login", "a-secret\n", []string{"--server", closed, "--protocol", "grpc", "login"}, exitUnreachable, "foxholectl: cannot reach the server: "},
-		{"unknown host", "", []string{"--server", "http://foxhole.invalid", "register"}, exitUnreachable, "foxholectl: cannot reach the server: "},
+		{"unknown host", "", []string{"--server", "http://foxhole.invalid", "--insecure", "register"}, exitUnreachable, "foxholectl: cannot reach the server: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, code := ctl(t, tc.stdin, tc.args...)

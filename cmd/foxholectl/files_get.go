@@ -102,7 +102,7 @@ func filesGet(ctx context.Context, e *env, id, out string, force bool) error {
 		}
 		return e.printJSON(map[string]any{"path": dest, "file": json.RawMessage(f)})
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s → %s (%s)\n", meta.GetId(), dest, formatSize(meta.GetSize()))
+	_, err = fmt.Fprintf(e.stdout, "%s → %s (%s)\n", clean(meta.GetId()), clean(dest), formatSize(meta.GetSize()))
 	return err
 }
 

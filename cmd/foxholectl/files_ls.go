@@ -63,7 +63,7 @@ func (e *env) printFiles(files []*foxholev1.File) error {
 	tw := table(e.stdout)
 	fmt.Fprintln(tw, "ID\tNAME\tSIZE\tTYPE\tCREATED")
 	for _, f := range files {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.GetId(), f.GetName(), formatSize(f.GetSize()), f.GetContentType(), formatTime(f.GetCreatedAt().AsTime()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(f.GetId()), clean(f.GetName()), formatSize(f.GetSize()), clean(f.GetContentType()), formatTime(f.GetCreatedAt().AsTime()))
 	}
 	return tw.Flush()
 }

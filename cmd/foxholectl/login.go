@@ -38,19 +38,30 @@ func login(ctx context.Context, e *env, file string) error {
 	if err != nil {
 		return err
 	}
+	// Held from the check to the save: a rotate racing this login either
+	// rotates the secret saved here, or finishes first, and then the server
+	// refuses the old secret here; either way the newest secret stays saved.
+	unlock, err := e.lockCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c := e.newClient(secret)
 	res, err := c.Profile.GetProfile(ctx, connect.NewRequest(&foxholev1.GetProfileRequest{}))
 	if err != nil {
 		return err
 	}
 	u := res.Msg.GetUser()
-	if err := e.saveCredentials(credentials{UserID: u.GetId(), ScreenName: u.GetScreenName(), Secret: secret}); err != nil {
+	if loginChecked != nil {
+		loginChecked()
+	}
+	if err := e.saveCredentials(ctx, credentials{UserID: u.GetId(), ScreenName: u.GetScreenName(), Secret: secret}); err != nil {
 		return err
 	}
 	if e.json {
 		return e.printProto(u)
 	}
-	_, err = fmt.Fprintf(e.stdout, "logged in to %s as %s (%s)\n", e.server, u.GetScreenName(), u.GetId())
+	_, err = fmt.Fprintf(e.stdout, "logged in to %s as %s (%s)\n", e.server, clean(u.GetScreenName()), u.GetId())
 	return err
 }
 

@@ -4,7 +4,8 @@
 //
 //	foxholectl [global flags] COMMAND [flags] [arguments]
 //
-// Every command takes the global flags --server, --protocol and --json.
+// Every command takes the global flags --server, --protocol, --json and
+// --insecure (http:// to a host other than this machine is refused without it).
 // Credentials live in os.UserConfigDir()/foxhole/credentials.json, one
 // entry per server. Exit codes: 0 success, 1 usage (bad arguments, not
 // logged in, a local file problem), 2 the server refused, 3 the server
@@ -143,7 +144,7 @@ func (cmd *command) flags(e *env) (*flag.FlagSet, func(context.Context, *env, []
 			own.SetOutput(w)
 			own.PrintDefaults()
 		}
-		fmt.Fprintln(w, "\nGlobal flags (--server, --protocol, --json): see foxholectl help.")
+		fmt.Fprintln(w, "\nGlobal flags (--server, --protocol, --json, --insecure): see foxholectl help.")
 	}
 	return fs, runCmd
 }
@@ -201,6 +202,7 @@ Global flags, before or after the command:
   --server URL        Foxhole to talk to (default $FOXHOLE_SERVER, else %s)
   --protocol NAME     connect, connect-json, grpc or grpcweb (default connect)
   --json              print one JSON object per line
+  --insecure          allow http:// to a host other than this machine (the secret crosses the network in clear)
 
 "foxholectl help COMMAND" or "foxholectl COMMAND -h" explains a command.
 Exit codes: 0 success, 1 usage, 2 the server refused, 3 the server could not be reached.

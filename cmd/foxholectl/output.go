@@ -56,7 +56,7 @@ func (e *env) report(err error) int {
 	case errors.As(err, &ce) && ce.Code() == connect.CodeUnauthenticated:
 		msg += " (if the secret changed, run foxholectl login again)"
 	}
-	fmt.Fprintf(e.stderr, "foxholectl: %s\n", msg)
+	fmt.Fprintf(e.stderr, "foxholectl: %s\n", clean(msg))
 	return code
 }
 
@@ -188,14 +188,14 @@ func (e *env) printEvent(ev *foxholev1.Event, me string) error {
 	switch p := ev.GetPayload().(type) {
 	case *foxholev1.Event_ChatMessage:
 		m := p.ChatMessage
-		from := m.GetSender().GetScreenName()
+		from, content := clean(m.GetSender().GetScreenName()), clean(m.GetContent())
 		switch to := m.GetRecipientId(); {
 		case to == "":
-			line = fmt.Sprintf("%s: %s", from, m.GetContent())
+			line = fmt.Sprintf("%s: %s", from, content)
 		case to == me:
-			line = fmt.Sprintf("%s (%s) → you: %s", from, m.GetSender().GetId(), m.GetContent())
+			line = fmt.Sprintf("%s (%s) → you: %s", from, clean(m.GetSender().GetId()), content)
 		default:
-			line = fmt.Sprintf("%s → %s: %s", from, to, m.GetContent())
+			line = fmt.Sprintf("%s → %s: %s", from, clean(to), content)
 		}
 	case *foxholev1.Event_FileEvent:
 		f := p.FileEvent.GetFile()
@@ -203,7 +203,7 @@ func (e *env) printEvent(ev *foxholev1.Event, me string) error {
 		if p.FileEvent.GetKind() == foxholev1.FileEvent_KIND_DELETED {
 			what = "deleted"
 		}
-		line = fmt.Sprintf("file %s %s (%s, %s)", what, f.GetName(), f.GetId(), formatSize(f.GetSize()))
+		line = fmt.Sprintf("file %s %s (%s, %s)", what, clean(f.GetName()), clean(f.GetId()), formatSize(f.GetSize()))
 	case *foxholev1.Event_Presence:
 		line = presenceLine(p.Presence)
 	default:
@@ -218,7 +218,7 @@ func presenceLine(p *foxholev1.PresenceEvent) string {
 	names := func(us []*foxholev1.UserRef) string {
 		s := make([]string, len(us))
 		for i, u := range us {
-			s[i] = fmt.Sprintf("%s (%s)", u.GetScreenName(), u.GetId())
+			s[i] = fmt.Sprintf("%s (%s)", clean(u.GetScreenName()), clean(u.GetId()))
 		}
 		return strings.Join(s, ", ")
 	}
@@ -240,7 +240,7 @@ func (e *env) onDisconnect(err error, retryIn time.Duration) {
 	if e.json {
 		return
 	}
-	fmt.Fprintf(e.stderr, "foxholectl: connection lost (%v); reconnecting in %.1fs\n", err, retryIn.Seconds())
+	fmt.Fprintf(e.stderr, "foxholectl: connection lost (%s); reconnecting in %.1fs\n", clean(fmt.Sprint(err)), retryIn.Seconds())
 }
 
 // ended reports whether err is only the end of ctx: the user interrupted a

@@ -52,8 +52,17 @@ func profileSet(ctx context.Context, e *env, name string) error {
 		return err
 	}
 	u := res.Msg.GetUser()
-	creds.ScreenName = u.GetScreenName()
-	if err := e.saveCredentials(creds); err != nil {
+	// Only the name: another command may have saved a new secret meanwhile.
+	err = e.updateCredentials(ctx, func(f *credentialsFile) bool {
+		cur, ok := f.Servers[e.server]
+		if !ok || cur.UserID != creds.UserID {
+			return false
+		}
+		cur.ScreenName = u.GetScreenName()
+		f.Servers[e.server] = cur
+		return true
+	})
+	if err != nil {
 		return err
 	}
 	return e.printUser(u)

@@ -26,26 +26,33 @@ var registerCommand = command{
 // user's only credential.
 func register(ctx context.Context, e *env, name string, force bool) error {
 	c := e.newClient("")
+	// Held until the secret is saved: a login or register racing this one
+	// saves after it, or sees its entry.
+	unlock, err := e.lockCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	saved, err := loadCredentials()
 	if err != nil {
 		return err
 	}
 	if old, ok := saved.Servers[e.server]; ok && !force {
-		return usagef("already logged in to %s as %s (%s): run foxholectl logout first, or register --force", e.server, old.ScreenName, old.UserID)
+		return usagef("already logged in to %s as %s (%s): run foxholectl logout first, or register --force", e.server, clean(old.ScreenName), old.UserID)
 	}
 	res, err := c.Register(ctx, name)
 	if err != nil {
 		return err
 	}
 	u := res.GetUser()
-	if err := e.saveCredentials(credentials{UserID: u.GetId(), ScreenName: u.GetScreenName(), Secret: res.GetUserSecret()}); err != nil {
+	if err := e.saveCredentials(ctx, credentials{UserID: u.GetId(), ScreenName: u.GetScreenName(), Secret: res.GetUserSecret()}); err != nil {
 		return fmt.Errorf("registered %s but could not save the secret, keep it: %s\n%w", u.GetId(), res.GetUserSecret(), err)
 	}
 	path, _ := credentialsPath()
 	if e.json {
 		err = e.printProto(res)
 	} else {
-		fmt.Fprintf(e.stdout, "registered on %s\nid      %s\nname    %s\nsecret  %s\n", e.server, u.GetId(), u.GetScreenName(), res.GetUserSecret())
+		fmt.Fprintf(e.stdout, "registered on %s\nid      %s\nname    %s\nsecret  %s\n", e.server, u.GetId(), clean(u.GetScreenName()), res.GetUserSecret())
 	}
 	fmt.Fprintf(e.stderr, "Keep the secret safe: it is your only credential and is not shown again.\nIt is saved in %s; \"foxholectl login\" takes it on another machine.\n", path)
 	return err

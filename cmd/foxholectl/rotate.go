@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"time"
 )
 
 var rotateCommand = command{
@@ -22,6 +23,13 @@ var rotateCommand = command{
 // rotate replaces the user's secret. The old one stops working at once, so
 // the new one is saved before anything else can fail.
 func rotate(ctx context.Context, e *env) error {
+	// Held from reading the saved secret to saving the new one: a login or
+	// another rotate racing this one cannot save an older secret after it.
+	unlock, err := e.lockCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, creds, err := e.login(ctx)
 	if err != nil {
 		return err
@@ -30,8 +38,8 @@ func rotate(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	creds.Secret, creds.Token = secret, "" // the rotation revoked the token too
-	if err := e.saveCredentials(creds); err != nil {
+	creds.Secret, creds.Token, creds.Expires = secret, "", time.Time{} // the rotation revoked the token too
+	if err := e.saveCredentials(ctx, creds); err != nil {
 		return fmt.Errorf("the secret changed but could not be saved, keep it: %s\n%w", secret, err)
 	}
 	if e.json {

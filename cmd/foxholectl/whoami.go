@@ -41,8 +41,8 @@ func (e *env) printUser(u *foxholev1.User) error {
 		return e.printProto(u)
 	}
 	tw := table(e.stdout)
-	fmt.Fprintf(tw, "id\t%s\n", u.GetId())
-	fmt.Fprintf(tw, "name\t%s\n", u.GetScreenName())
+	fmt.Fprintf(tw, "id\t%s\n", clean(u.GetId()))
+	fmt.Fprintf(tw, "name\t%s\n", clean(u.GetScreenName()))
 	fmt.Fprintf(tw, "server\t%s\n", e.server)
 	fmt.Fprintf(tw, "created\t%s\n", formatTime(u.GetCreatedAt().AsTime()))
 	return tw.Flush()

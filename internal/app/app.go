@@ -123,7 +123,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		MaxSessionsUser: cfg.MaxSessionsUser,
 		MaxSessionsAddr: cfg.MaxSessionsAddr,
 
-		PresenceInterval: cfg.PresenceInterval,
+		PresenceInterval:   cfg.PresenceInterval,
+		RevocationCheck:    cfg.RevocationCheck,
+		RevocationRetryFor: cfg.TokenTTL + time.Minute, // past it, the revoked tokens have expired
 	}, log)
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)

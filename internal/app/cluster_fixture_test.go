@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"foxhole.dev/foxhole/internal/testutil"
@@ -24,6 +25,9 @@ type clusterOptions struct {
 	// key instead of one SQLite file, one blob dir and the key kept there.
 	apart bool
 	env   []string // more environment for every process (KEY=value)
+	// envOf, when set, gives more environment for process i alone, after
+	// the rest (a later KEY=value wins).
+	envOf func(c *cluster, i int) []string
 }
 
 // startCluster starts Valkey, PostgreSQL and MinIO as o needs them, then
@@ -64,7 +68,11 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		if o.apart {
 			dir = filepath.Join(t.TempDir(), fmt.Sprintf("data%d", i))
 		}
-		c.procs = append(c.procs, testutil.StartProcessIn(t, bin, dir, env...))
+		own := env
+		if o.envOf != nil {
+			own = append(slices.Clip(env), o.envOf(c, i)...)
+		}
+		c.procs = append(c.procs, testutil.StartProcessIn(t, bin, dir, own...))
 	}
 	return c
 }

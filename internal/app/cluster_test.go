@@ -128,7 +128,7 @@ func TestProcessesSharingValkeyActAsOne(t *testing.T) {
 
 	// A rotation through one process ends the user's sessions on both, and
 	// its old token at once everywhere.
-	if _, err := b.Clients(p, ada.Token).Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{})); err != nil {
+	if _, err := b.Clients(p, ada.Token).Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{UserSecret: ada.Secret})); err != nil {
 		t.Fatal(err)
 	}
 	for range adaOnA {

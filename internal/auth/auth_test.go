@@ -58,7 +58,7 @@ func TestRegisterTokenRotate(t *testing.T) {
 				t.Errorf("GetProfile id = %q, want %q", prof.Msg.GetUser().GetId(), reg.Msg.GetUser().GetId())
 			}
 
-			rot, err := user.Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{}))
+			rot, err := user.Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{UserSecret: secret}))
 			if err != nil {
 				t.Fatalf("RotateSecret: %v", err)
 			}
@@ -203,4 +203,65 @@ func TestStoresOnlyTheSecretHash(t *testing.T) {
 			t.Errorf("logs hold a secret or token")
 		}
 	}
+}
+
+// TestRotateSecretNeedsTheSecret: a token alone cannot replace the secret.
+// A missing secret is invalid_argument, a wrong one (another user's, or one
+// rotated out) unauthenticated, and neither changes anything.
+func TestRotateSecretNeedsTheSecret(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	ctx := context.Background()
+	for _, p := range testutil.Protocols {
+		t.Run(string(p), func(t *testing.T) {
+			t.Parallel()
+			ada, eve := srv.Register(t, p, "ada"), srv.Register(t, p, "eve")
+			withToken := srv.Clients(p, ada.Token)
+			for _, c := range []struct {
+				secret string
+				want   connect.Code
+			}{
+				{"", connect.CodeInvalidArgument},
+				{eve.Secret, connect.CodeUnauthenticated},
+				{"fxs_" + strings.Repeat("A", 43), connect.CodeUnauthenticated},
+				{strings.Repeat("x", 257), connect.CodeInvalidArgument},
+			} {
+				_, err := withToken.Auth.RotateSecret(ctx, connect.NewRequest(&foxholev1.RotateSecretRequest{UserSecret: c.secret}))
+				if connect.CodeOf(err) != c.want {
+					t.Errorf("RotateSecret(%.12q…) = %v, want %v", c.secret, err, c.want)
+				}
+			}
+			// Nothing changed: the token and the secret still work.
+			if _, err := withToken.Profile.GetProfile(ctx, connect.NewRequest(&foxholev1.GetProfileRequest{})); err != nil {
+				t.Fatalf("the token after refused rotations: %v", err)
+			}
+			if _, err := srv.Clients(p, "").Auth.CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: ada.Secret})); err != nil {
+				t.Fatalf("the secret after refused rotations: %v", err)
+			}
+			// The Go client made with a token only holds no secret to send.
+			if _, err := withToken.RotateSecret(ctx); err == nil || connect.CodeOf(err) != connect.CodeUnknown {
+				t.Fatalf("client.RotateSecret without a secret held: %v, want a local error", err)
+			}
+			rotated, err := withToken.RotateSecretWith(ctx, ada.Secret)
+			if err != nil || rotated == "" {
+				t.Fatalf("RotateSecretWith(the secret) = %q, %v", rotated, err)
+			}
+			// The rotated-out secret proves nothing any more.
+			fresh, _, err := createToken(ctx, srv, p, rotated)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := srv.Clients(p, fresh).RotateSecretWith(ctx, ada.Secret); connect.CodeOf(err) != connect.CodeUnauthenticated {
+				t.Fatalf("RotateSecret with the rotated-out secret: %v, want unauthenticated", err)
+			}
+		})
+	}
+}
+
+func createToken(ctx context.Context, srv *testutil.Server, p client.Protocol, secret string) (string, *foxholev1.CreateTokenResponse, error) {
+	res, err := srv.Clients(p, "").Auth.CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: secret}))
+	if err != nil {
+		return "", nil, err
+	}
+	return res.Msg.GetAccessToken(), res.Msg, nil
 }

@@ -43,12 +43,12 @@ func (h *Handler) CreateToken(ctx context.Context, req *connect.Request[foxholev
 }
 
 // RotateSecret implements foxholev1connect.AuthServiceHandler.
-func (h *Handler) RotateSecret(ctx context.Context, _ *connect.Request[foxholev1.RotateSecretRequest]) (*connect.Response[foxholev1.RotateSecretResponse], error) {
+func (h *Handler) RotateSecret(ctx context.Context, req *connect.Request[foxholev1.RotateSecretRequest]) (*connect.Response[foxholev1.RotateSecretResponse], error) {
 	userID, err := Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := h.svc.RotateSecret(ctx, userID)
+	secret, err := h.svc.RotateSecret(ctx, userID, req.Msg.GetUserSecret())
 	if err != nil {
 		return nil, err
 	}

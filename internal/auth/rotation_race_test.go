@@ -68,7 +68,7 @@ func TestRotationRacingVersionFill(t *testing.T) {
 		filled <- err
 	}()
 	<-users.paused // the fill holds version 1, read before the rotation
-	newSecret, err := svc.RotateSecret(ctx, u.ID)
+	newSecret, err := svc.RotateSecret(ctx, u.ID, oldSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestRotationRacingVersionFillElsewhere(t *testing.T) {
 				filled <- err
 			}()
 			<-users.paused // the filler holds version 1, read before the rotation
-			if _, err := rotator.RotateSecret(ctx, u.ID); err != nil {
+			if _, err := rotator.RotateSecret(ctx, u.ID, secret); err != nil {
 				t.Fatal(err)
 			}
 			close(users.resume)
@@ -202,5 +202,55 @@ func TestRotationRacingVersionFillElsewhere(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// droppingCache is a shared cache that the rotating process cannot write
+// to (its Sets and Deletes fail), while the others read it as before.
+type droppingCache struct{ cache.Cache }
+
+func (droppingCache) Set(context.Context, string, []byte, time.Duration) error {
+	return errors.New("cache unreachable from this process")
+}
+
+func (droppingCache) Delete(context.Context, string) error {
+	return errors.New("cache unreachable from this process")
+}
+
+// TestCachedVersionOutlivesNoRevocationForLong: a rotation whose write to
+// the shared cache was lost, and whose news never reached another process,
+// still makes that process refuse the old token within the five seconds
+// API.md promises, once the cached version expires.
+func TestCachedVersionOutlivesNoRevocationForLong(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, c := storeAndCache(t)
+	key := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	rotating := auth.NewService(st, key, droppingCache{c})
+	other := auth.NewService(st, key, c)
+	u, secret, err := other.Register(ctx, "cached")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := other.CreateToken(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Authenticate(ctx, token); err != nil { // caches version 1
+		t.Fatal(err)
+	}
+	if _, err := rotating.RotateSecret(ctx, u.ID, secret); err != nil {
+		t.Fatal(err)
+	}
+	rotated := time.Now()
+	for {
+		_, err := other.Authenticate(ctx, token)
+		if errors.Is(err, errs.ErrUnauthenticated) {
+			break
+		}
+		if time.Since(rotated) > 5*time.Second {
+			t.Fatalf("the revoked token still works %v after the rotation: %v", time.Since(rotated), err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

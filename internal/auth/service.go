@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -27,7 +28,8 @@ type Users interface {
 	CreateUser(ctx context.Context, u *store.User) error
 	UserBySecretHash(ctx context.Context, h []byte) (*store.User, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
-	RotateSecret(ctx context.Context, id string, h []byte) (int64, error)
+	UserByID(ctx context.Context, id string) (*store.User, error)
+	ReplaceSecret(ctx context.Context, id string, old, h []byte) (int64, error)
 }
 
 // Service implements registration, tokens and authentication.
@@ -57,14 +59,24 @@ const maxRevocations = 100_000
 
 // versionTTL bounds how long a cached token version may be trusted.
 // RotateSecret deletes the cached version at once; the TTL only matters
-// for a cache that lost that delete.
+// for a cache that lost that delete (a shared cache that the rotating
+// process could not reach while the others could): it bounds how long
+// another process may still accept a revoked token, so it stays under the
+// five seconds within which a revocation takes effect everywhere (API.md),
+// as the realtime recheck of open sessions does. It costs one database
+// read per active user and TTL, shared by every process through the cache.
 //
 // A cached version must never move backwards, or a revoked token and an old
 // secret would work again until the entry expires. So a fill from the
 // database (a value read at some earlier moment) goes through
 // cache.ReadThrough, whose fill RotateSecret's delete refuses when the read
 // may have come before the rotation.
-const versionTTL = time.Minute
+const versionTTL = 4 * time.Second
+
+// secretTTL bounds how long a secret's user and version are remembered: the
+// version is checked against the current one (tokenVersion) at every use,
+// so this entry never lets an old secret through.
+const secretTTL = time.Minute
 
 // secretPrefix marks user secrets so that people and secret scanners
 // recognise them.
@@ -145,7 +157,7 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	}
 	// Add, not Set: the entry is checked against the current token version
 	// at every use, so one is as good as another, and the first stays.
-	_, _ = s.cache.Add(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), versionTTL)
+	_, _ = s.cache.Add(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), secretTTL)
 	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
 }
 
@@ -160,11 +172,33 @@ func decodeSecretEntry(b []byte) (id string, ver int64, ok bool) {
 	return id, ver, err == nil
 }
 
+// errWrongSecret answers a RotateSecret whose secret is not the caller's.
+var errWrongSecret = errs.New(errs.ErrUnauthenticated, "user_secret is not the caller's current secret")
+
 // RotateSecret gives the user a new secret and revokes the old one and every
-// token issued so far.
-func (s *Service) RotateSecret(ctx context.Context, userID string) (string, error) {
+// token issued so far. current must be the user's secret: a token alone
+// cannot replace it. A wrong one is errs.ErrUnauthenticated and changes
+// nothing; so is a secret another rotation replaced meanwhile.
+func (s *Service) RotateSecret(ctx context.Context, userID, current string) (string, error) {
+	if current == "" {
+		return "", errs.Invalidf("user_secret", "must be the caller's current secret")
+	}
+	u, err := s.users.UserByID(ctx, userID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", errWrongSecret
+	}
+	if err != nil {
+		return "", fmt.Errorf("rotate secret: %w", err)
+	}
+	old := hashSecret(current)
+	if subtle.ConstantTimeCompare(old, u.SecretHash) != 1 {
+		return "", errWrongSecret
+	}
 	secret := newSecret()
-	ver, err := s.users.RotateSecret(ctx, userID, hashSecret(secret))
+	ver, err := s.users.ReplaceSecret(ctx, userID, old, hashSecret(secret))
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", errWrongSecret // rotated meanwhile
+	}
 	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}

@@ -65,6 +65,7 @@ type Config struct {
 	Heartbeat        time.Duration // FOXHOLE_HEARTBEAT_INTERVAL: between heartbeats on idle streams.
 	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events queued per subscriber; past them it catches up from the database.
 	PresenceInterval time.Duration // FOXHOLE_PRESENCE_INTERVAL: presence changes are gathered this long, then sent as one event.
+	RevocationCheck  time.Duration // FOXHOLE_REVOCATION_CHECK: how often open sessions' token versions are read back from the database.
 	MessageMaxChars  int           // FOXHOLE_MESSAGE_MAX_CHARS: longest chat message.
 	MessageRate      float64       // FOXHOLE_MESSAGE_RATE: chat messages per second per user.
 	MessageBurst     int           // FOXHOLE_MESSAGE_BURST: and in a burst.
@@ -122,6 +123,7 @@ func Default() Config {
 		Heartbeat:         15 * time.Second,
 		SubscriberQueue:   256,
 		PresenceInterval:  time.Second,
+		RevocationCheck:   2 * time.Second,
 		MessageMaxChars:   4096,
 		MessageRate:       10,
 		MessageBurst:      20,
@@ -210,6 +212,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p.duration("FOXHOLE_HEARTBEAT_INTERVAL", &c.Heartbeat, time.Second, time.Hour)
 	p.integer("FOXHOLE_SUBSCRIBER_QUEUE", &c.SubscriberQueue, 8, 1<<20)
 	p.duration("FOXHOLE_PRESENCE_INTERVAL", &c.PresenceInterval, 10*time.Millisecond, time.Minute)
+	p.duration("FOXHOLE_REVOCATION_CHECK", &c.RevocationCheck, 100*time.Millisecond, 4*time.Second)
 	p.integer("FOXHOLE_MESSAGE_MAX_CHARS", &c.MessageMaxChars, 1, 1<<16)
 	p.number("FOXHOLE_MESSAGE_RATE", &c.MessageRate, 0.001, 1e6)
 	p.integer("FOXHOLE_MESSAGE_BURST", &c.MessageBurst, 1, 1e6)

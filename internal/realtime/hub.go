@@ -377,16 +377,19 @@ func (ss *sessions) remove(s *Session) {
 	ss.all = ss.all[:len(ss.all)-1]
 }
 
-// revoke ends the user's sessions opened with a token older than version.
-// It never blocks.
-func (ss *sessions) revoke(user string, version int64) {
+// revoke ends the user's sessions opened with a token older than version,
+// and reports whether there was one. It never blocks.
+func (ss *sessions) revoke(user string, version int64) bool {
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
+	ended := false
 	for s := range ss.byUser[user] {
 		if s.version < version {
 			s.end(ErrRevoked)
+			ended = true
 		}
 	}
+	return ended
 }
 
 // users lists the users with a session here.

@@ -19,6 +19,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,8 +62,17 @@ type Options struct {
 	RetainAge       time.Duration // and for how long
 	Limiter         ratelimit.Limiter
 	// OnRevoke, when set, hears every revocation this process learns of
-	// through the hub: the user's tokens older than version are void.
+	// through the hub, or from the database when it rechecks its sessions:
+	// the user's tokens older than version are void.
 	OnRevoke func(userID string, version int64)
+	// RevocationCheck is how often the token versions of every user with a
+	// session here are read back from the database, ending the sessions of
+	// revoked tokens whose news the hub lost; 0: every 2 seconds.
+	RevocationCheck time.Duration
+	// RevocationRetryFor is how long a revocation the hub refused is
+	// published again, until it takes it: past the tokens' lifetime there
+	// is nothing left to revoke. 0: an hour.
+	RevocationRetryFor time.Duration
 
 	MaxSessionsUser int // open streams and WebSockets per user, in this process; 0: no limit
 	MaxSessionsAddr int // and per client address
@@ -85,7 +96,14 @@ type Service struct {
 	seq         *sequencer    // and across processes
 	unpublished chan struct{} // signalled when a stored event could not be published
 	rechecking  atomic.Bool
+	recheckFail atomic.Bool // the last recheck failed (logged once)
 	unsubscribe func()
+
+	// Revocations the hub refused, by user (the newest version), published
+	// again in the background until it takes them (republish).
+	pendingMu sync.Mutex
+	pending   map[string]pendingRevocation
+	repending chan struct{}
 
 	closing   chan struct{} // closed by Shutdown
 	closeOnce sync.Once
@@ -103,7 +121,17 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 	s.live.cursor = s.seq.handedOn
 	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, s.now, log)
 	s.unpublished = make(chan struct{}, 1)
+	s.pending = map[string]pendingRevocation{}
+	s.repending = make(chan struct{}, 1)
+	if s.opt.RevocationCheck <= 0 {
+		s.opt.RevocationCheck = defaultRevocationCheck
+	}
+	if s.opt.RevocationRetryFor <= 0 {
+		s.opt.RevocationRetryFor = time.Hour
+	}
 	go s.callCatchUp()
+	go s.republish()
+	go s.checkRevocations()
 	if o.Heartbeat > 0 {
 		go s.heartbeats()
 	}
@@ -175,27 +203,161 @@ func (s *Service) callCatchUp() {
 	}
 }
 
+// defaultRevocationCheck is Options.RevocationCheck's default.
+const defaultRevocationCheck = 2 * time.Second
+
+// checkRevocations rechecks the sessions' token versions every
+// Options.RevocationCheck until Shutdown: a revocation whose news the hub
+// lost (a publish it accepted and dropped, a subscription cut) still ends
+// the sessions of the revoked token here within about that time.
+func (s *Service) checkRevocations() {
+	t := time.NewTicker(s.opt.RevocationCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.recheckRevocations()
+		case <-s.closing:
+			return
+		}
+	}
+}
+
 // recheckRevocations ends the sessions here whose token a rotation revoked,
-// reading the users' token versions from the database: for when the news
-// of a rotation may have been lost on its way. One runs at a time.
+// reading the token versions of every user with a session here from the
+// database in one query (paged by UsersByID): for when the news of a
+// rotation may have been lost on its way. One runs at a time; it only
+// reads, and touches no delivery.
 func (s *Service) recheckRevocations() {
 	if !s.rechecking.CompareAndSwap(false, true) {
 		return
 	}
 	defer s.rechecking.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	users, err := s.db.UsersByID(ctx, s.live.users())
-	if err != nil {
-		s.log.Error().Err(err).Msg("recheck token versions after the hub lost messages")
+	users := s.live.users()
+	if len(users) == 0 {
 		return
 	}
-	for _, u := range users {
-		s.live.revoke(u.ID, u.TokenVersion)
-		if s.opt.OnRevoke != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.opt.RevocationCheck, 10*time.Second))
+	defer cancel()
+	found, err := s.db.UsersByID(ctx, users)
+	if err != nil {
+		if !s.recheckFail.Swap(true) {
+			s.log.Error().Err(err).Msg("recheck the token versions of open sessions; retrying")
+		}
+		return
+	}
+	if s.recheckFail.Swap(false) {
+		s.log.Info().Msg("token versions of open sessions rechecked again")
+	}
+	for _, u := range found {
+		if s.live.revoke(u.ID, u.TokenVersion) && s.opt.OnRevoke != nil {
 			s.opt.OnRevoke(u.ID, u.TokenVersion)
 		}
 	}
+}
+
+// pendingRevocation is a revocation the hub refused, with when it was made.
+type pendingRevocation struct {
+	version int64
+	since   time.Time
+}
+
+// maxPendingRevocations bounds the revocations kept for republishing; past
+// it the oldest are left to the other processes' rechecks.
+const maxPendingRevocations = 10_000
+
+// Backoff between attempts to republish refused revocations.
+const (
+	republishFirst = 100 * time.Millisecond
+	republishMax   = 5 * time.Second
+)
+
+// retryRevocation keeps the revocation for republish, unless a newer one
+// of the user's is kept already (it supersedes this one).
+func (s *Service) retryRevocation(user string, version int64) {
+	s.pendingMu.Lock()
+	if p, ok := s.pending[user]; !ok || p.version < version {
+		if !ok && len(s.pending) >= maxPendingRevocations {
+			var oldest string
+			for u, p := range s.pending {
+				if oldest == "" || p.since.Before(s.pending[oldest].since) {
+					oldest = u
+				}
+			}
+			delete(s.pending, oldest)
+			s.log.Warn().Str("user_id", oldest).Msg("too many revocations waiting for the hub: this one is left to the other processes' rechecks")
+		}
+		s.pending[user] = pendingRevocation{version: version, since: s.now()}
+	}
+	s.pendingMu.Unlock()
+	select {
+	case s.repending <- struct{}{}:
+	default:
+	}
+}
+
+// published forgets a kept revocation that one of version or newer, just
+// published, supersedes.
+func (s *Service) published(user string, version int64) {
+	s.pendingMu.Lock()
+	if p, ok := s.pending[user]; ok && p.version <= version {
+		delete(s.pending, user)
+	}
+	s.pendingMu.Unlock()
+}
+
+// republish publishes the revocations the hub refused again, with backoff
+// (republishFirst doubling to republishMax, jittered), until the hub takes
+// each, a newer one supersedes it, it is older than
+// Options.RevocationRetryFor, or Shutdown.
+func (s *Service) republish() {
+	wait := republishFirst
+	for {
+		s.pendingMu.Lock()
+		todo := maps.Clone(s.pending)
+		s.pendingMu.Unlock()
+		if len(todo) == 0 {
+			wait = republishFirst
+			select {
+			case <-s.repending:
+				continue
+			case <-s.closing:
+				return
+			}
+		}
+		failed := false
+		for user, p := range todo {
+			if s.now().Sub(p.since) > s.opt.RevocationRetryFor {
+				s.published(user, p.version)
+				s.log.Error().Str("user_id", user).Msg("revocation never reached the hub; given up, as the tokens it revoked have expired")
+				continue
+			}
+			if s.publishRevocation(context.Background(), user, p.version) != nil {
+				failed = true
+				break // the hub is down: wait before trying the others
+			}
+			s.published(user, p.version)
+			s.log.Info().Str("user_id", user).Msg("revocation published after the hub had refused it")
+		}
+		if !failed {
+			wait = republishFirst
+			continue
+		}
+		select {
+		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		case <-s.closing:
+			return
+		}
+		wait = min(2*wait, republishMax)
+	}
+}
+
+func (s *Service) publishRevocation(ctx context.Context, user string, version int64) error {
+	msg, err := json.Marshal(envelope{Revoke: &revocation{User: user, Version: version}})
+	if err != nil {
+		return err
+	}
+	return s.hub.Publish(ctx, msg)
 }
 
 // Shutdown ends every session: each sends what it has queued, then closes
@@ -243,14 +405,13 @@ func (s *Service) Revoke(ctx context.Context, userID string, version int64) {
 	// This process's sessions end at once, even if the hub fails; the hub
 	// carries the news to the others, and back here, harmlessly.
 	s.live.revoke(userID, version)
-	msg, err := json.Marshal(envelope{Revoke: &revocation{User: userID, Version: version}})
-	if err == nil {
-		// The rotation is stored whatever the caller does next.
-		err = s.hub.Publish(context.WithoutCancel(ctx), msg)
+	// The rotation is stored whatever the caller does next.
+	if err := s.publishRevocation(context.WithoutCancel(ctx), userID, version); err != nil {
+		s.log.Error().Err(err).Str("user_id", userID).Msg("publish revocation; retrying in the background, and other processes' rechecks end the sessions meanwhile")
+		s.retryRevocation(userID, version)
+		return
 	}
-	if err != nil {
-		s.log.Error().Err(err).Str("user_id", userID).Msg("publish revocation; other processes end the user's sessions only when their tokens expire")
-	}
+	s.published(userID, version)
 }
 
 // Send stores a chat message from sender, then delivers it. recipientID ""

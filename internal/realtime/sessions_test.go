@@ -92,7 +92,7 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 	w.untilChat("ready")
 	watch.untilChat("ready")
 
-	rot, err := srv.Clients(p, u.Token).Auth.RotateSecret(context.Background(), connect.NewRequest(&foxholev1.RotateSecretRequest{}))
+	rot, err := srv.Clients(p, u.Token).Auth.RotateSecret(context.Background(), connect.NewRequest(&foxholev1.RotateSecretRequest{UserSecret: u.Secret}))
 	if err != nil {
 		t.Fatalf("RotateSecret: %v", err)
 	}

@@ -100,6 +100,21 @@ func (s *Store) RotateSecret(ctx context.Context, id string, h []byte) (int64, e
 	return v, notFound(err, "user")
 }
 
+// ReplaceSecret is RotateSecret on condition that the user's secret hash is
+// still old: of two rotations that proved the same secret, one wins. A user
+// that does not exist, or whose secret is no longer old, is errs.ErrNotFound.
+func (s *Store) ReplaceSecret(ctx context.Context, id string, old, h []byte) (int64, error) {
+	var v int64
+	err := s.w.NewUpdate().Table("users").
+		Set("secret_hash = ?", h).
+		Set("token_version = token_version + 1").
+		Where("id = ?", id).
+		Where("secret_hash = ?", old).
+		Returning("token_version").
+		Scan(ctx, &v)
+	return v, notFound(err, "user")
+}
+
 // UpdateScreenName sets the user's screen name and returns the updated row.
 func (s *Store) UpdateScreenName(ctx context.Context, id, name string, now int64) (*User, error) {
 	u := new(User)

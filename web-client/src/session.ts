@@ -121,11 +121,18 @@ export function setRemember(remember: boolean) {
   else localStorage.removeItem(STORED_SECRET);
 }
 
-// replaceSecret rotates the secret: every older token stops working, so a
-// new one is taken at once, and the stored copy follows.
-export async function replaceSecret(): Promise<string> {
+// holdsSecret tells whether the session holds the secret it signed in
+// with, which RotateSecret needs as proof besides the token.
+export const holdsSecret = () => secret !== undefined;
+
+// replaceSecret rotates the secret, proving the current one (the one held,
+// or current when given): every older token stops working, so a new one is
+// taken at once, and the stored copy follows.
+export async function replaceSecret(current?: string): Promise<string> {
+  const proof = current?.trim() || secret;
+  if (!proof) throw new ConnectError("your current secret is needed to replace it", Code.InvalidArgument);
   await validToken();
-  const call = authClient.rotateSecret({});
+  const call = authClient.rotateSecret({ userSecret: proof });
   rotating = call;
   let res;
   try {

@@ -236,9 +236,13 @@ func (x *CreateTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// RotateSecretRequest has no fields: the caller is taken from the token.
+// RotateSecretRequest carries the caller's current secret; the caller is
+// taken from the token.
 type RotateSecretRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's current secret, as returned by Register or the last
+	// RotateSecret: proof that the caller holds more than a token.
+	UserSecret    string `protobuf:"bytes,1,opt,name=user_secret,json=userSecret,proto3" json:"user_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +275,13 @@ func (x *RotateSecretRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use RotateSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateSecretRequest) Descriptor() ([]byte, []int) {
 	return file_foxhole_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RotateSecretRequest) GetUserSecret() string {
+	if x != nil {
+		return x.UserSecret
+	}
+	return ""
 }
 
 // RotateSecretResponse carries the replacement secret.
@@ -342,8 +353,11 @@ const file_foxhole_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"token_type\x18\x02 \x01(\tR\ttokenType\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x15\n" +
-	"\x13RotateSecretRequest\"7\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"B\n" +
+	"\x13RotateSecretRequest\x12+\n" +
+	"\vuser_secret\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
+	"userSecret\"7\n" +
 	"\x14RotateSecretResponse\x12\x1f\n" +
 	"\vuser_secret\x18\x01 \x01(\tR\n" +
 	"userSecret2\xab\x02\n" +

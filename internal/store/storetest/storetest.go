@@ -127,6 +127,17 @@ func testRotateSecret(t *testing.T, s *store.Store) {
 	}
 	_, err = s.RotateSecret(ctx, "nobody", []byte("h"))
 	wantNotFound(t, "RotateSecret(missing)", err)
+
+	// ReplaceSecret rotates only from the secret it is given.
+	_, err = s.ReplaceSecret(ctx, "rot", []byte("not the current hash"), []byte("hash 4"))
+	wantNotFound(t, "ReplaceSecret(a stale secret)", err)
+	if v, err := s.ReplaceSecret(ctx, "rot", []byte("hash 3"), []byte("hash 4")); err != nil || v != 4 {
+		t.Fatalf("ReplaceSecret = %d, %v; want 4", v, err)
+	}
+	_, err = s.ReplaceSecret(ctx, "rot", []byte("hash 3"), []byte("hash 5"))
+	wantNotFound(t, "ReplaceSecret(the secret it just replaced)", err)
+	_, err = s.ReplaceSecret(ctx, "nobody", []byte("h"), []byte("h2"))
+	wantNotFound(t, "ReplaceSecret(missing)", err)
 }
 
 // testUsersByID asks for more ids than SQLite binds in one statement

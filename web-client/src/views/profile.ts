@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { me, profileClient, replaceSecret, setMe } from "../session";
+import { holdsSecret, me, profileClient, replaceSecret, setMe } from "../session";
 import { explain } from "../errors";
 import { copy, h, toast, uid } from "../dom";
 import { secretShown } from "./signin";
@@ -43,8 +43,15 @@ export function profileView(): HTMLElement {
     rotate);
   rotate.addEventListener("click", async () => {
     if (!confirm("Replace your secret? The old one stops working at once, on every device.")) return;
+    // The server wants the current secret as proof; the app holds it once
+    // signed in, and asks for it otherwise.
+    let current: string | undefined;
+    if (!holdsSecret()) {
+      current = prompt("Your current secret, to prove it is you:")?.trim();
+      if (!current) return;
+    }
     try {
-      const s = await replaceSecret();
+      const s = await replaceSecret(current);
       rotateCard.replaceChildren(secretShown(s, () => rotateCard.replaceChildren(h("p", { class: "ok" }, "Your new secret is in use.")), "Your new secret"));
     } catch (err) {
       toast(explain(err, "replace the secret"));

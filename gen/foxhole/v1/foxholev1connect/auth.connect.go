@@ -53,7 +53,9 @@ type AuthServiceClient interface {
 	CreateToken(context.Context, *connect.Request[v1.CreateTokenRequest]) (*connect.Response[v1.CreateTokenResponse], error)
 	// RotateSecret replaces the caller's secret. The old secret stops working
 	// at once and every access token issued before the rotation is revoked.
-	// Authenticated.
+	// Authenticated, and the request carries the current secret as proof: a
+	// token alone cannot replace the secret. A wrong secret answers
+	// `unauthenticated` and changes nothing.
 	RotateSecret(context.Context, *connect.Request[v1.RotateSecretRequest]) (*connect.Response[v1.RotateSecretResponse], error)
 }
 
@@ -122,7 +124,9 @@ type AuthServiceHandler interface {
 	CreateToken(context.Context, *connect.Request[v1.CreateTokenRequest]) (*connect.Response[v1.CreateTokenResponse], error)
 	// RotateSecret replaces the caller's secret. The old secret stops working
 	// at once and every access token issued before the rotation is revoked.
-	// Authenticated.
+	// Authenticated, and the request carries the current secret as proof: a
+	// token alone cannot replace the secret. A wrong secret answers
+	// `unauthenticated` and changes nothing.
 	RotateSecret(context.Context, *connect.Request[v1.RotateSecretRequest]) (*connect.Response[v1.RotateSecretResponse], error)
 }
 

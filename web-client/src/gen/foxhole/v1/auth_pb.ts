@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/auth.proto.
  */
 export const file_foxhole_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChVmb3hob2xlL3YxL2F1dGgucHJvdG8SCmZveGhvbGUudjEiMAoPUmVnaXN0ZXJSZXF1ZXN0Eh0KC3NjcmVlbl9uYW1lGAEgASgJQgi6SAVyAyiACCJHChBSZWdpc3RlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5mb3hob2xlLnYxLlVzZXISEwoLdXNlcl9zZWNyZXQYAiABKAkiNQoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eh8KC3VzZXJfc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIm8KE0NyZWF0ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTUm90YXRlU2VjcmV0UmVxdWVzdCIrChRSb3RhdGVTZWNyZXRSZXNwb25zZRITCgt1c2VyX3NlY3JldBgBIAEoCTKrAgoLQXV0aFNlcnZpY2USVwoIUmVnaXN0ZXISGy5mb3hob2xlLnYxLlJlZ2lzdGVyUmVxdWVzdBocLmZveGhvbGUudjEuUmVnaXN0ZXJSZXNwb25zZSIQqp8ZDAgCEAEgAigBMgIIHhJgCgtDcmVhdGVUb2tlbhIeLmZveGhvbGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0Gh8uZm94aG9sZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlIhCqnxkMCAIQASACKAEyAggeEmEKDFJvdGF0ZVNlY3JldBIfLmZveGhvbGUudjEuUm90YXRlU2VjcmV0UmVxdWVzdBogLmZveGhvbGUudjEuUm90YXRlU2VjcmV0UmVzcG9uc2UiDqqfGQoIARABIAEyAggeQi5aLGZveGhvbGUuZGV2L2ZveGhvbGUvZ2VuL2ZveGhvbGUvdjE7Zm94aG9sZXYxYgZwcm90bzM", [file_buf_validate_validate, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("ChVmb3hob2xlL3YxL2F1dGgucHJvdG8SCmZveGhvbGUudjEiMAoPUmVnaXN0ZXJSZXF1ZXN0Eh0KC3NjcmVlbl9uYW1lGAEgASgJQgi6SAVyAyiACCJHChBSZWdpc3RlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5mb3hob2xlLnYxLlVzZXISEwoLdXNlcl9zZWNyZXQYAiABKAkiNQoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eh8KC3VzZXJfc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIm8KE0NyZWF0ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNgoTUm90YXRlU2VjcmV0UmVxdWVzdBIfCgt1c2VyX3NlY3JldBgBIAEoCUIKukgHcgUQARiAAiIrChRSb3RhdGVTZWNyZXRSZXNwb25zZRITCgt1c2VyX3NlY3JldBgBIAEoCTKrAgoLQXV0aFNlcnZpY2USVwoIUmVnaXN0ZXISGy5mb3hob2xlLnYxLlJlZ2lzdGVyUmVxdWVzdBocLmZveGhvbGUudjEuUmVnaXN0ZXJSZXNwb25zZSIQqp8ZDAgCEAEgAigBMgIIHhJgCgtDcmVhdGVUb2tlbhIeLmZveGhvbGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0Gh8uZm94aG9sZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlIhCqnxkMCAIQASACKAEyAggeEmEKDFJvdGF0ZVNlY3JldBIfLmZveGhvbGUudjEuUm90YXRlU2VjcmV0UmVxdWVzdBogLmZveGhvbGUudjEuUm90YXRlU2VjcmV0UmVzcG9uc2UiDqqfGQoIARABIAEyAggeQi5aLGZveGhvbGUuZGV2L2ZveGhvbGUvZ2VuL2ZveGhvbGUvdjE7Zm94aG9sZXYxYgZwcm90bzM", [file_buf_validate_validate, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * RegisterRequest optionally names the new user.
@@ -126,11 +126,19 @@ export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__P
   messageDesc(file_foxhole_v1_auth, 3);
 
 /**
- * RotateSecretRequest has no fields: the caller is taken from the token.
+ * RotateSecretRequest carries the caller's current secret; the caller is
+ * taken from the token.
  *
  * @generated from message foxhole.v1.RotateSecretRequest
  */
 export type RotateSecretRequest = Message<"foxhole.v1.RotateSecretRequest"> & {
+  /**
+   * The caller's current secret, as returned by Register or the last
+   * RotateSecret: proof that the caller holds more than a token.
+   *
+   * @generated from field: string user_secret = 1;
+   */
+  userSecret: string;
 };
 
 /**
@@ -198,7 +206,9 @@ export const AuthService: GenService<{
   /**
    * RotateSecret replaces the caller's secret. The old secret stops working
    * at once and every access token issued before the rotation is revoked.
-   * Authenticated.
+   * Authenticated, and the request carries the current secret as proof: a
+   * token alone cannot replace the secret. A wrong secret answers
+   * `unauthenticated` and changes nothing.
    *
    * @generated from rpc foxhole.v1.AuthService.RotateSecret
    */
