@@ -28,6 +28,7 @@ type Users interface {
 	UserBySecretHash(ctx context.Context, h []byte) (*store.User, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
 	RotateSecret(ctx context.Context, id string, h []byte) (int64, error)
+	MarkUsed(ctx context.Context, id string, now int64) error
 }
 
 // Service implements registration, tokens and authentication.
@@ -143,6 +144,14 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	}
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	// The account's first token makes it used: it no longer expires as
+	// unused. Before the secret is cached, so that a cached secret's
+	// account is always used.
+	if u.UsedAt == nil {
+		if err := s.users.MarkUsed(ctx, u.ID, s.now().UnixMicro()); err != nil {
+			return "", time.Time{}, err
+		}
 	}
 	_ = s.cache.Set(ctx, key, []byte(u.ID+" "+strconv.FormatInt(u.TokenVersion, 10)), versionTTL)
 	return s.tokens.Issue(u.ID, u.TokenVersion, s.now())
