@@ -160,14 +160,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		TrustedProxies:    cfg.TrustedProxies,
 		AuthLimiter:       authLimiter(cfg, sh),
-		Register: server.RegisterLimits{
-			Per56:  limiterOrNil(sh, "register56", cfg.RegisterRate56, cfg.RegisterBurst56),
-			Per48:  limiterOrNil(sh, "register48", cfg.RegisterRate48, cfg.RegisterBurst48),
-			Global: limiterOrNil(sh, "registerall", cfg.RegisterRateGlobal, cfg.RegisterBurstGlobal),
-		},
-		ListLimiter:     sh.limiter("list", cfg.ListRate, cfg.ListBurst),
-		AllowPerUser:    a.realtime.AllowMessage,
-		MaxProbeStreams: cfg.MaxProbeStreams,
+		Register:          registerLimits(cfg, sh),
+		ListLimiter:       sh.limiter("list", cfg.ListRate, cfg.ListBurst),
+		AllowPerUser:      a.realtime.AllowMessage,
+		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
 
@@ -205,6 +201,19 @@ func authLimiter(cfg config.Config, sh shared) ratelimit.Limiter {
 		return nil
 	}
 	return sh.limiter("auth", cfg.AuthRate, cfg.AuthBurst)
+}
+
+// registerLimits bound Register past the limit per client address, unless
+// FOXHOLE_AUTH_RATE=0 turns every limit on Register and CreateToken off.
+func registerLimits(cfg config.Config, sh shared) server.RegisterLimits {
+	if cfg.AuthRate == 0 {
+		return server.RegisterLimits{}
+	}
+	return server.RegisterLimits{
+		Per56:  limiterOrNil(sh, "register56", cfg.RegisterRate56, cfg.RegisterBurst56),
+		Per48:  limiterOrNil(sh, "register48", cfg.RegisterRate48, cfg.RegisterBurst48),
+		Global: limiterOrNil(sh, "registerall", cfg.RegisterRateGlobal, cfg.RegisterBurstGlobal),
+	}
 }
 
 // limiterOrNil is a limiter of rate and burst, or nil (no limit) when rate

@@ -32,7 +32,7 @@ type Config struct {
 	MaxRequestBytes int64
 	ShutdownTimeout time.Duration // FOXHOLE_SHUTDOWN_TIMEOUT: how long draining may take.
 
-	AuthRate  float64 // FOXHOLE_AUTH_RATE: Register and CreateToken calls per second per client address; 0: no limit.
+	AuthRate  float64 // FOXHOLE_AUTH_RATE: Register and CreateToken calls per second per client address; 0: no limit, nor any of the Register limits below.
 	AuthBurst int     // FOXHOLE_AUTH_BURST: and in a burst.
 	// Register is limited, past the limit per client address above, per
 	// IPv6 /56, per IPv6 /48 and across all callers (FOXHOLE_REGISTER_*:
