@@ -234,7 +234,7 @@ bench-postgres:
           url="postgres://postgres@127.0.0.1:$port/$name?sslmode=disable"
         fi
         echo "== $scenario on $db"
-        FOXHOLE_DATABASE_URL=$url bin/foxhole-bench -local bin/foxhole -scenario $scenario -protocol connect -c 64 -d 10s
+        FOXHOLE_DATABASE_URL=$url FOXHOLE_ALLOW_SINGLE_PROCESS=1 bin/foxhole-bench -local bin/foxhole -scenario $scenario -protocol connect -c 64 -d 10s
       done
     done
     echo "== reads under writes, one pool or a reader pool"

@@ -130,16 +130,16 @@ func chatSend(ctx context.Context, c *client.Client, to, text string) error {
 
 // who prints the users online now.
 func who(ctx context.Context, e *env, c *client.Client) error {
-	res, err := c.Realtime.ListPresence(ctx, connect.NewRequest(&foxholev1.ListPresenceRequest{}))
+	users, err := c.ListOnline(ctx)
 	if err != nil {
 		return err
 	}
 	if e.json {
-		return e.printProto(res.Msg)
+		return e.printProto(&foxholev1.ListPresenceResponse{Users: users})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "online (%d):\n", len(res.Msg.GetUsers()))
-	for _, u := range res.Msg.GetUsers() {
+	fmt.Fprintf(&b, "online (%d):\n", len(users))
+	for _, u := range users {
 		fmt.Fprintf(&b, "  %s (%s)\n", clean(u.GetScreenName()), clean(u.GetId()))
 	}
 	_, err = fmt.Fprint(e.stdout, b.String())

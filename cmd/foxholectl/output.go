@@ -222,6 +222,9 @@ func presenceLine(p *foxholev1.PresenceEvent) string {
 		}
 		return strings.Join(s, ", ")
 	}
+	if p.GetSnapshot() && p.GetTruncated() {
+		return fmt.Sprintf("online, among others (/who lists everyone): %s", names(p.GetJoined()))
+	}
 	if p.GetSnapshot() {
 		return fmt.Sprintf("online: %s", names(p.GetJoined()))
 	}

@@ -54,6 +54,9 @@ type App struct {
 
 // New opens the backends named by cfg and builds the services.
 func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
+	if err := cfg.CheckShared(); err != nil {
+		return nil, err
+	}
 	key := cfg.JWTSecret
 	if len(key) == 0 {
 		var err error
@@ -71,9 +74,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: st, shared: sh}
+	// Only the database takes the process out of service: without Valkey
+	// or the object store it still serves what it can, and their outage
+	// would otherwise take every process out at once. /readyz names them.
 	checks := map[string]func(context.Context) error{"database": st.Ping}
+	reported := map[string]func(context.Context) error{}
 	if sh.ping != nil {
-		checks["cache"] = sh.ping
+		reported["cache"] = sh.ping
 	}
 
 	fileOpts := files.Options{
@@ -94,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			a.Close()
 			return nil, fmt.Errorf("object store (FOXHOLE_S3_ENDPOINT): %w", err)
 		}
-		blobs, checks["object_store"] = s, s.Ping
+		blobs, reported["object_store"] = s, s.Ping
 	} else {
 		l, err := local.New(filepath.Join(cfg.DataDir, "blobs"), deriveKey(key, "download urls"))
 		if err != nil {
@@ -123,9 +130,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		MaxSessionsUser: cfg.MaxSessionsUser,
 		MaxSessionsAddr: cfg.MaxSessionsAddr,
 
-		PresenceInterval:   cfg.PresenceInterval,
-		RevocationCheck:    cfg.RevocationCheck,
-		RevocationRetryFor: cfg.TokenTTL + time.Minute, // past it, the revoked tokens have expired
+		PresenceInterval:    cfg.PresenceInterval,
+		PresenceSnapshotMax: cfg.PresenceSnapshotMax,
+		RevocationCheck:     cfg.RevocationCheck,
+		RevocationRetryFor:  cfg.TokenTTL + time.Minute, // past it, the revoked tokens have expired
 	}, log)
 	fileOpts.Events = a.realtime
 	a.files = files.NewService(st, blobs, fileOpts)
@@ -149,10 +157,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		MessageMaxChars:   cfg.MessageMaxChars,
 		PublicURL:         cfg.PublicURL,
 		Checks:            checks,
+		Reported:          reported,
 		CORSOrigins:       cfg.CORSOrigins,
 		MaxRequestBytes:   cfg.MaxRequestBytes,
 		TrustedProxies:    cfg.TrustedProxies,
 		AuthLimiter:       authLimiter(cfg, sh),
+		Register:          registerLimits(cfg, sh),
+		ListLimiter:       sh.limiter("list", cfg.ListRate, cfg.ListBurst),
 		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})
@@ -162,6 +173,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	bg, a.stopBackground = context.WithCancel(context.Background())
 	a.wg.Go(func() { a.sweepFiles(bg) })
 	a.wg.Go(func() { a.pruneEvents(bg) })
+	if cfg.UnusedAccountTTL > 0 {
+		a.wg.Go(func() { a.expireUnused(bg, cfg.UnusedAccountTTL) })
+	}
 	return a, nil
 }
 
@@ -189,6 +203,28 @@ func authLimiter(cfg config.Config, sh shared) ratelimit.Limiter {
 		return nil
 	}
 	return sh.limiter("auth", cfg.AuthRate, cfg.AuthBurst)
+}
+
+// registerLimits bound Register past the limit per client address, unless
+// FOXHOLE_AUTH_RATE=0 turns every limit on Register and CreateToken off.
+func registerLimits(cfg config.Config, sh shared) server.RegisterLimits {
+	if cfg.AuthRate == 0 {
+		return server.RegisterLimits{}
+	}
+	return server.RegisterLimits{
+		Per56:  limiterOrNil(sh, "register56", cfg.RegisterRate56, cfg.RegisterBurst56),
+		Per48:  limiterOrNil(sh, "register48", cfg.RegisterRate48, cfg.RegisterBurst48),
+		Global: limiterOrNil(sh, "registerall", cfg.RegisterRateGlobal, cfg.RegisterBurstGlobal),
+	}
+}
+
+// limiterOrNil is a limiter of rate and burst, or nil (no limit) when rate
+// is 0.
+func limiterOrNil(sh shared, name string, rate float64, burst int) ratelimit.Limiter {
+	if rate == 0 {
+		return nil
+	}
+	return sh.limiter(name, rate, burst)
 }
 
 // shared are the backends that several processes share through Valkey
@@ -277,6 +313,27 @@ func (a *App) pruneEvents(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Minute):
+		}
+	}
+}
+
+// expireUnused removes the accounts never used (no access token ever
+// created for them) older than ttl, at start and then every tenth of ttl,
+// at most an hour apart. Every process sweeps; a second sweep of the same
+// accounts finds none.
+func (a *App) expireUnused(ctx context.Context, ttl time.Duration) {
+	every := min(ttl/10, time.Hour)
+	for {
+		cutoff := time.Now().Add(-ttl).UnixMicro()
+		if n, err := a.store.DeleteUnusedUsers(ctx, cutoff); err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("expire unused accounts")
+		} else if n > 0 {
+			a.log.Info().Int64("removed", n).Msg("expired unused accounts")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
 		}
 	}
 }

@@ -30,6 +30,7 @@ type Users interface {
 	TokenVersion(ctx context.Context, id string) (int64, error)
 	UserByID(ctx context.Context, id string) (*store.User, error)
 	ReplaceSecret(ctx context.Context, id string, old, h []byte) (int64, error)
+	MarkUsed(ctx context.Context, id string, now int64) error
 }
 
 // Service implements registration, tokens and authentication.
@@ -154,6 +155,14 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	}
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	// The account's first token makes it used: it no longer expires as
+	// unused. Before the secret is cached, so that a cached secret's
+	// account is always used.
+	if u.UsedAt == nil {
+		if err := s.users.MarkUsed(ctx, u.ID, s.now().UnixMicro()); err != nil {
+			return "", time.Time{}, err
+		}
 	}
 	// Add, not Set: the entry is checked against the current token version
 	// at every use, so one is as good as another, and the first stays.

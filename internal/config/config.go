@@ -32,8 +32,18 @@ type Config struct {
 	MaxRequestBytes int64
 	ShutdownTimeout time.Duration // FOXHOLE_SHUTDOWN_TIMEOUT: how long draining may take.
 
-	AuthRate  float64 // FOXHOLE_AUTH_RATE: Register and CreateToken calls per second per client address; 0: no limit.
+	AuthRate  float64 // FOXHOLE_AUTH_RATE: Register and CreateToken calls per second per client address; 0: no limit, nor any of the Register limits below.
 	AuthBurst int     // FOXHOLE_AUTH_BURST: and in a burst.
+	// Register is limited, past the limit per client address above, per
+	// IPv6 /56, per IPv6 /48 and across all callers (FOXHOLE_REGISTER_*:
+	// calls per second, and in a burst; a rate of 0 turns that limit off).
+	RegisterRate56, RegisterRate48, RegisterRateGlobal    float64
+	RegisterBurst56, RegisterBurst48, RegisterBurstGlobal int
+	// UnusedAccountTTL is how long an account for which no access token was
+	// ever created is kept (FOXHOLE_UNUSED_ACCOUNT_TTL); 0: forever.
+	UnusedAccountTTL time.Duration
+	ListRate         float64 // FOXHOLE_LIST_RATE: ListPresence calls per second per user.
+	ListBurst        int     // FOXHOLE_LIST_BURST: and in a burst.
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (FOXHOLE_TRUSTED_PROXIES, comma-separated CIDRs).
 	TrustedProxies []netip.Prefix
@@ -69,19 +79,27 @@ type Config struct {
 	MessageMaxChars  int           // FOXHOLE_MESSAGE_MAX_CHARS: longest chat message.
 	MessageRate      float64       // FOXHOLE_MESSAGE_RATE: chat messages per second per user.
 	MessageBurst     int           // FOXHOLE_MESSAGE_BURST: and in a burst.
-	EventRetainCount int           // FOXHOLE_EVENT_RETENTION_COUNT: stored events kept.
-	EventRetainAge   time.Duration // FOXHOLE_EVENT_RETENTION_AGE: and for how long.
-	WSOrigins        []string      // FOXHOLE_WS_ORIGINS: cross-origin hosts allowed on /ws.
-	WSMaxFrameBytes  int64         // FOXHOLE_WS_MAX_FRAME_BYTES: largest frame a client may send.
-	WSPingInterval   time.Duration // FOXHOLE_WS_PING_INTERVAL: between pings; one unanswered drops the peer.
-	MaxSessionsUser  int           // FOXHOLE_MAX_SESSIONS_PER_USER: open streams and WebSockets per user.
-	MaxSessionsAddr  int           // FOXHOLE_MAX_SESSIONS_PER_ADDR: and per client address.
+	// PresenceSnapshotMax bounds the users one presence snapshot names
+	// (FOXHOLE_PRESENCE_SNAPSHOT_MAX); past it the snapshot is truncated
+	// and clients page ListPresence for the rest.
+	PresenceSnapshotMax int
+	EventRetainCount    int           // FOXHOLE_EVENT_RETENTION_COUNT: stored events kept.
+	EventRetainAge      time.Duration // FOXHOLE_EVENT_RETENTION_AGE: and for how long.
+	WSOrigins           []string      // FOXHOLE_WS_ORIGINS: cross-origin hosts allowed on /ws.
+	WSMaxFrameBytes     int64         // FOXHOLE_WS_MAX_FRAME_BYTES: largest frame a client may send.
+	WSPingInterval      time.Duration // FOXHOLE_WS_PING_INTERVAL: between pings; one unanswered drops the peer.
+	MaxSessionsUser     int           // FOXHOLE_MAX_SESSIONS_PER_USER: open streams and WebSockets per user.
+	MaxSessionsAddr     int           // FOXHOLE_MAX_SESSIONS_PER_ADDR: and per client address.
 
 	ValkeyURL string // FOXHOLE_VALKEY_URL: empty for the in-process cache and hub.
 	// DatabaseURL is the PostgreSQL database shared by several processes
 	// (FOXHOLE_DATABASE_URL, postgres://user:pass@host:5432/db). Empty:
 	// SQLite in DataDir.
 	DatabaseURL string
+	// AllowSingleProcess lets a process use PostgreSQL without Valkey
+	// (FOXHOLE_ALLOW_SINGLE_PROCESS=1): presence, rate limits and revocation
+	// are then this process's alone, so only one process may serve.
+	AllowSingleProcess bool
 	// CacheEntries bounds the in-process cache (FOXHOLE_CACHE_ENTRIES); 0
 	// turns it off. Unused with Valkey, whose client-side cache is bounded
 	// in bytes.
@@ -101,41 +119,53 @@ type S3 struct {
 // Default returns the configuration used when the environment sets nothing.
 func Default() Config {
 	return Config{
-		Addr:              "127.0.0.1:8080",
-		DataDir:           "./data",
-		TokenTTL:          time.Hour,
-		MaxRequestBytes:   8 << 10,
-		ShutdownTimeout:   15 * time.Second,
-		AuthRate:          1,
-		AuthBurst:         30,
-		MaxProbeStreams:   64,
-		LogLevel:          "info",
-		LogFormat:         "auto",
-		FileUnaryMaxBytes: 4 << 20,
-		FileMaxBytes:      1 << 30,
-		FileQuotaBytes:    2 << 30,
-		FileMaxCount:      10_000,
-		FileMinCharge:     4 << 10,
-		DownloadURLTTL:    15 * time.Minute,
-		MaxUploadsPerUser: 4,
-		UploadIdleTimeout: 30 * time.Second,
-		DownloadTimeout:   30 * time.Second,
-		Heartbeat:         15 * time.Second,
-		SubscriberQueue:   256,
-		PresenceInterval:  time.Second,
-		RevocationCheck:   2 * time.Second,
-		MessageMaxChars:   4096,
-		MessageRate:       10,
-		MessageBurst:      20,
-		EventRetainCount:  10000,
-		EventRetainAge:    30 * 24 * time.Hour,
-		WSOrigins:         []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
-		WSMaxFrameBytes:   64 << 10,
-		WSPingInterval:    20 * time.Second,
-		MaxSessionsUser:   32,
-		MaxSessionsAddr:   256,
-		CacheEntries:      100_000,
-		S3:                S3{Bucket: "foxhole"},
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./data",
+		TokenTTL:        time.Hour,
+		MaxRequestBytes: 8 << 10,
+		ShutdownTimeout: 15 * time.Second,
+		AuthRate:        1,
+		AuthBurst:       30,
+		// Room for an office behind one address or prefix; the global rate
+		// bounds what any number of prefixes can make.
+		RegisterRate56:      0.1,
+		RegisterBurst56:     100,
+		RegisterRate48:      0.2,
+		RegisterBurst48:     200,
+		RegisterRateGlobal:  5,
+		RegisterBurstGlobal: 500,
+		UnusedAccountTTL:    7 * 24 * time.Hour,
+		ListRate:            2,
+		ListBurst:           20,
+		PresenceSnapshotMax: 1000,
+		MaxProbeStreams:     64,
+		LogLevel:            "info",
+		LogFormat:           "auto",
+		FileUnaryMaxBytes:   4 << 20,
+		FileMaxBytes:        1 << 30,
+		FileQuotaBytes:      2 << 30,
+		FileMaxCount:        10_000,
+		FileMinCharge:       4 << 10,
+		DownloadURLTTL:      15 * time.Minute,
+		MaxUploadsPerUser:   4,
+		UploadIdleTimeout:   30 * time.Second,
+		DownloadTimeout:     30 * time.Second,
+		Heartbeat:           15 * time.Second,
+		SubscriberQueue:     256,
+		PresenceInterval:    time.Second,
+		RevocationCheck:     2 * time.Second,
+		MessageMaxChars:     4096,
+		MessageRate:         10,
+		MessageBurst:        20,
+		EventRetainCount:    10000,
+		EventRetainAge:      30 * 24 * time.Hour,
+		WSOrigins:           []string{"localhost:*", "127.0.0.1:*", "[::1]:*"},
+		WSMaxFrameBytes:     64 << 10,
+		WSPingInterval:      20 * time.Second,
+		MaxSessionsUser:     32,
+		MaxSessionsAddr:     256,
+		CacheEntries:        100_000,
+		S3:                  S3{Bucket: "foxhole"},
 	}
 }
 
@@ -170,6 +200,18 @@ func Load(getenv func(string) string) (Config, error) {
 	p.duration("FOXHOLE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second, time.Hour)
 	p.number("FOXHOLE_AUTH_RATE", &c.AuthRate, 0, 1e6)
 	p.integer("FOXHOLE_AUTH_BURST", &c.AuthBurst, 1, 1e6)
+	p.number("FOXHOLE_REGISTER_RATE_56", &c.RegisterRate56, 0, 1e6)
+	p.integer("FOXHOLE_REGISTER_BURST_56", &c.RegisterBurst56, 1, 1e6)
+	p.number("FOXHOLE_REGISTER_RATE_48", &c.RegisterRate48, 0, 1e6)
+	p.integer("FOXHOLE_REGISTER_BURST_48", &c.RegisterBurst48, 1, 1e6)
+	p.number("FOXHOLE_REGISTER_RATE_GLOBAL", &c.RegisterRateGlobal, 0, 1e6)
+	p.integer("FOXHOLE_REGISTER_BURST_GLOBAL", &c.RegisterBurstGlobal, 1, 1e7)
+	p.duration("FOXHOLE_UNUSED_ACCOUNT_TTL", &c.UnusedAccountTTL, 0, 10*365*24*time.Hour)
+	if c.UnusedAccountTTL > 0 && c.UnusedAccountTTL < time.Hour {
+		p.fail("FOXHOLE_UNUSED_ACCOUNT_TTL", "must be 0 (keep unused accounts) or at least 1h")
+	}
+	p.number("FOXHOLE_LIST_RATE", &c.ListRate, 0.001, 1e6)
+	p.integer("FOXHOLE_LIST_BURST", &c.ListBurst, 1, 1e6)
 	if s := getenv("FOXHOLE_TRUSTED_PROXIES"); s != "" {
 		for _, cidr := range strings.Split(s, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr == "" {
@@ -216,6 +258,7 @@ func Load(getenv func(string) string) (Config, error) {
 	p.integer("FOXHOLE_MESSAGE_MAX_CHARS", &c.MessageMaxChars, 1, 1<<16)
 	p.number("FOXHOLE_MESSAGE_RATE", &c.MessageRate, 0.001, 1e6)
 	p.integer("FOXHOLE_MESSAGE_BURST", &c.MessageBurst, 1, 1e6)
+	p.integer("FOXHOLE_PRESENCE_SNAPSHOT_MAX", &c.PresenceSnapshotMax, 1, 1e6)
 	p.integer("FOXHOLE_EVENT_RETENTION_COUNT", &c.EventRetainCount, 1, 1<<30)
 	p.duration("FOXHOLE_EVENT_RETENTION_AGE", &c.EventRetainAge, time.Minute, 10*365*24*time.Hour)
 	if s := getenv("FOXHOLE_WS_ORIGINS"); s != "" {
@@ -250,6 +293,10 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.DatabaseURL = s
 	}
+	p.boolean("FOXHOLE_ALLOW_SINGLE_PROCESS", &c.AllowSingleProcess)
+	if err := c.CheckShared(); err != nil && p.err == nil {
+		p.err = err
+	}
 	p.integer("FOXHOLE_CACHE_ENTRIES", &c.CacheEntries, 0, 1<<26)
 	p.str("FOXHOLE_S3_ENDPOINT", &c.S3.Endpoint)
 	p.str("FOXHOLE_S3_ACCESS_KEY", &c.S3.AccessKey)
@@ -277,6 +324,17 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail("FOXHOLE_DATA_DIR", "must not be empty")
 	}
 	return c, p.err
+}
+
+// CheckShared refuses PostgreSQL without Valkey unless AllowSingleProcess
+// says that only one process serves: several processes on one database
+// would each keep presence, rate limits and revocations of their own.
+func (c Config) CheckShared() error {
+	if c.DatabaseURL != "" && c.ValkeyURL == "" && !c.AllowSingleProcess {
+		return errors.New("FOXHOLE_DATABASE_URL is set without FOXHOLE_VALKEY_URL: processes sharing the database would each keep presence, " +
+			"rate limits and token revocation of their own; set FOXHOLE_VALKEY_URL, or FOXHOLE_ALLOW_SINGLE_PROCESS=1 when only one process serves")
+	}
+	return nil
 }
 
 // parser keeps the first error so that Load reads as a list of variables.

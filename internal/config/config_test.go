@@ -48,6 +48,16 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"FOXHOLE_MAX_SESSIONS_PER_USER":  "3",
 		"FOXHOLE_MAX_SESSIONS_PER_ADDR":  "4",
 		"FOXHOLE_PRESENCE_INTERVAL":      "250ms",
+		"FOXHOLE_REGISTER_RATE_56":       "0.5",
+		"FOXHOLE_REGISTER_BURST_56":      "7",
+		"FOXHOLE_REGISTER_RATE_48":       "0",
+		"FOXHOLE_REGISTER_BURST_48":      "8",
+		"FOXHOLE_REGISTER_RATE_GLOBAL":   "3",
+		"FOXHOLE_REGISTER_BURST_GLOBAL":  "9",
+		"FOXHOLE_UNUSED_ACCOUNT_TTL":     "48h",
+		"FOXHOLE_LIST_RATE":              "4",
+		"FOXHOLE_LIST_BURST":             "6",
+		"FOXHOLE_PRESENCE_SNAPSHOT_MAX":  "50",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +65,10 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	if c.AuthRate != 0 || c.AuthBurst != 5 || len(c.TrustedProxies) != 2 || c.MaxProbeStreams != 8 ||
 		c.FileMaxCount != 100 || c.FileMinCharge != 1<<10 || c.MaxUploadsPerUser != 2 ||
 		c.UploadIdleTimeout != 5*time.Second || c.DownloadTimeout != 6*time.Second ||
-		c.MaxSessionsUser != 3 || c.MaxSessionsAddr != 4 || c.PresenceInterval != 250*time.Millisecond {
+		c.MaxSessionsUser != 3 || c.MaxSessionsAddr != 4 || c.PresenceInterval != 250*time.Millisecond ||
+		c.RegisterRate56 != 0.5 || c.RegisterBurst56 != 7 || c.RegisterRate48 != 0 || c.RegisterBurst48 != 8 ||
+		c.RegisterRateGlobal != 3 || c.RegisterBurstGlobal != 9 || c.UnusedAccountTTL != 48*time.Hour ||
+		c.ListRate != 4 || c.ListBurst != 6 || c.PresenceSnapshotMax != 50 {
 		t.Errorf("limits = %+v", c)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.TokenTTL != 15*time.Minute || len(c.CORSOrigins) != 2 ||
@@ -84,6 +97,11 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"FOXHOLE_MAX_SESSIONS_PER_USER": {"FOXHOLE_MAX_SESSIONS_PER_USER": "0"},
 		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":   {"FOXHOLE_UPLOAD_IDLE_TIMEOUT": "10ms"},
 		"FOXHOLE_PRESENCE_INTERVAL":     {"FOXHOLE_PRESENCE_INTERVAL": "0"},
+		"FOXHOLE_UNUSED_ACCOUNT_TTL":    {"FOXHOLE_UNUSED_ACCOUNT_TTL": "10m"},
+		"FOXHOLE_REGISTER_RATE_48":      {"FOXHOLE_REGISTER_RATE_48": "-1"},
+		"FOXHOLE_LIST_RATE":             {"FOXHOLE_LIST_RATE": "0"},
+		"FOXHOLE_PRESENCE_SNAPSHOT_MAX": {"FOXHOLE_PRESENCE_SNAPSHOT_MAX": "0"},
+		"FOXHOLE_ALLOW_SINGLE_PROCESS":  {"FOXHOLE_ALLOW_SINGLE_PROCESS": "perhaps"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
@@ -121,7 +139,10 @@ FOXHOLE_DOWNLOAD_WRITE_TIMEOUT FOXHOLE_HEARTBEAT_INTERVAL FOXHOLE_SUBSCRIBER_QUE
 FOXHOLE_MESSAGE_MAX_CHARS FOXHOLE_MESSAGE_RATE FOXHOLE_MESSAGE_BURST FOXHOLE_EVENT_RETENTION_COUNT
 FOXHOLE_EVENT_RETENTION_AGE FOXHOLE_WS_ORIGINS FOXHOLE_WS_MAX_FRAME_BYTES FOXHOLE_WS_PING_INTERVAL
 FOXHOLE_MAX_SESSIONS_PER_USER FOXHOLE_MAX_SESSIONS_PER_ADDR FOXHOLE_VALKEY_URL FOXHOLE_DATABASE_URL FOXHOLE_CACHE_ENTRIES FOXHOLE_S3_ENDPOINT
-FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE`
+FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE
+FOXHOLE_REGISTER_RATE_56 FOXHOLE_REGISTER_BURST_56 FOXHOLE_REGISTER_RATE_48 FOXHOLE_REGISTER_BURST_48
+FOXHOLE_REGISTER_RATE_GLOBAL FOXHOLE_REGISTER_BURST_GLOBAL FOXHOLE_UNUSED_ACCOUNT_TTL
+FOXHOLE_LIST_RATE FOXHOLE_LIST_BURST FOXHOLE_PRESENCE_SNAPSHOT_MAX FOXHOLE_ALLOW_SINGLE_PROCESS`
 
 func TestDatabaseURL(t *testing.T) {
 	for _, tc := range []struct {
@@ -136,7 +157,7 @@ func TestDatabaseURL(t *testing.T) {
 		{"host=db dbname=foxhole", false},     // keyword form: a URL is asked for
 		{"postgres://u:secret@h/db x", false}, // stray text
 	} {
-		c, err := Load(env(map[string]string{"FOXHOLE_DATABASE_URL": tc.url}))
+		c, err := Load(env(map[string]string{"FOXHOLE_DATABASE_URL": tc.url, "FOXHOLE_ALLOW_SINGLE_PROCESS": "1"}))
 		if (err == nil) != tc.ok {
 			t.Errorf("%q: error %v, want ok %v", tc.url, err, tc.ok)
 		}
@@ -145,6 +166,26 @@ func TestDatabaseURL(t *testing.T) {
 		}
 		if err == nil && c.DatabaseURL != tc.url {
 			t.Errorf("%q: DatabaseURL = %q", tc.url, c.DatabaseURL)
+		}
+	}
+}
+
+// PostgreSQL without Valkey is refused, on one line saying why, unless a
+// single process is allowed; with Valkey it needs nothing more.
+func TestPostgresWithoutValkeyNeedsSingleProcess(t *testing.T) {
+	const db = "postgres://foxhole@127.0.0.1:5432/foxhole"
+	_, err := Load(env(map[string]string{"FOXHOLE_DATABASE_URL": db}))
+	if err == nil || !strings.HasPrefix(err.Error(), "FOXHOLE_DATABASE_URL ") || !strings.Contains(err.Error(), "FOXHOLE_ALLOW_SINGLE_PROCESS=1") ||
+		strings.Contains(err.Error(), "\n") {
+		t.Errorf("PostgreSQL without Valkey: %v; want one line naming FOXHOLE_ALLOW_SINGLE_PROCESS=1", err)
+	}
+	for _, ok := range []map[string]string{
+		{"FOXHOLE_DATABASE_URL": db, "FOXHOLE_ALLOW_SINGLE_PROCESS": "1"},
+		{"FOXHOLE_DATABASE_URL": db, "FOXHOLE_VALKEY_URL": "redis://127.0.0.1:6379/0"},
+		{}, // SQLite
+	} {
+		if _, err := Load(env(ok)); err != nil {
+			t.Errorf("%v: %v", ok, err)
 		}
 	}
 }

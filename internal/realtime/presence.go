@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +34,15 @@ import (
 // is full when changes are due is stale: it is offered no more changes, but
 // a fresh snapshot at the next interval its queue has room for one.
 //
-// The whole view is compared with hub.Online (ListPresence's source) when
+// A snapshot names at most snapshotMax users; past that it is truncated,
+// and says so, and the client pages ListPresence for the rest.
+//
+// ListPresence reads the view too, not the hub: a call costs this process a
+// binary search in the view sorted by id (sorted again only after it
+// changed, and only when someone lists), and costs Valkey and the database
+// nothing, and what it lists is what this process's streams were told.
+//
+// The whole view is compared with hub.Online when
 // the process starts, when the hub may have lost hints (its lost callback),
 // when too many users changed in one interval to name them, and every
 // presenceReconcile, which also catches what no hint announces: a process
@@ -46,6 +56,8 @@ const (
 	maxChanged = 10_000
 	// presenceLookTimeout bounds one look at the hub and the database.
 	presenceLookTimeout = 30 * time.Second
+	// DefaultSnapshotMax is the users a snapshot names unless configured.
+	DefaultSnapshotMax = 1000
 )
 
 // A session's presence state.
@@ -75,24 +87,40 @@ type presence struct {
 	// the loop reads and writes it; the refs are never changed once shared.
 	view    map[string]*foxholev1.UserRef
 	failing bool // the last look failed
+	// snapshotMax bounds the users one snapshot names.
+	snapshotMax int
+
+	// viewMu guards view against the loop's changes for list, which reads
+	// it from other goroutines; the loop, its only writer, reads it
+	// without. version counts the changes.
+	viewMu  sync.RWMutex
+	version uint64
+	// sorted is the view in id order as of sortedVersion, built by list.
+	sortMu        sync.Mutex
+	sorted        []*foxholev1.UserRef
+	sortedVersion uint64
 
 	stop    context.CancelFunc
 	stopped chan struct{}
 }
 
-func newPresence(hub pubsub.Hub, db Store, live *sessions, interval time.Duration, now func() time.Time, log zerolog.Logger) *presence {
+func newPresence(hub pubsub.Hub, db Store, live *sessions, interval time.Duration, snapshotMax int, now func() time.Time, log zerolog.Logger) *presence {
 	if interval <= 0 {
 		interval = time.Second
+	}
+	if snapshotMax <= 0 {
+		snapshotMax = DefaultSnapshotMax
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &presence{
 		hub: hub, db: db, log: log, now: now, live: live, interval: interval,
-		changed: map[string]struct{}{},
-		full:    true, // whoever is online in other processes already
-		wake:    make(chan struct{}, 1),
-		view:    map[string]*foxholev1.UserRef{},
-		stop:    cancel,
-		stopped: make(chan struct{}),
+		changed:     map[string]struct{}{},
+		full:        true, // whoever is online in other processes already
+		wake:        make(chan struct{}, 1),
+		view:        map[string]*foxholev1.UserRef{},
+		snapshotMax: snapshotMax,
+		stop:        cancel,
+		stopped:     make(chan struct{}),
 	}
 	p.signal()
 	go p.run(ctx)
@@ -271,6 +299,13 @@ func (p *presence) look(ctx context.Context, changed map[string]struct{}, full b
 	if err != nil {
 		return nil, nil, err
 	}
+	p.viewMu.Lock()
+	defer func() {
+		if len(joined)+len(left) > 0 {
+			p.version++
+		}
+		p.viewMu.Unlock()
+	}()
 	isOnline := make(map[string]bool, len(online))
 	for _, u := range online {
 		// One the view has keeps its name; one read counts once found.
@@ -303,13 +338,51 @@ func (p *presence) look(ctx context.Context, changed map[string]struct{}, full b
 	return joined, left, nil
 }
 
-// snapshot is the view as one event.
+// snapshot is the view as one event: all of it, or snapshotMax users of it
+// and the mark that it is truncated.
 func (p *presence) snapshot() *Delivery {
-	all := make([]*foxholev1.UserRef, 0, len(p.view))
+	all := make([]*foxholev1.UserRef, 0, min(len(p.view), p.snapshotMax))
 	for _, ref := range p.view {
+		if len(all) == p.snapshotMax {
+			break
+		}
 		all = append(all, ref)
 	}
-	return presenceDelivery(p.now(), all, nil, true)
+	d := presenceDelivery(p.now(), all, nil, true)
+	if len(all) < len(p.view) {
+		d.msg.GetEvent().GetPresence().Truncated = true
+	}
+	return d
+}
+
+// list returns at most n users of the view whose ids follow after, in id
+// order, and whether more follow them. It is safe to call from any goroutine.
+func (p *presence) list(n int, after string) (users []*foxholev1.UserRef, more bool) {
+	p.sortMu.Lock()
+	p.viewMu.RLock()
+	if p.sorted == nil || p.sortedVersion != p.version {
+		all := make([]*foxholev1.UserRef, 0, len(p.view))
+		for _, ref := range p.view {
+			all = append(all, ref)
+		}
+		v := p.version
+		p.viewMu.RUnlock()
+		slices.SortFunc(all, func(a, b *foxholev1.UserRef) int { return strings.Compare(a.Id, b.Id) })
+		p.sorted, p.sortedVersion = all, v
+	} else {
+		p.viewMu.RUnlock()
+	}
+	sorted := p.sorted // never changed once built
+	p.sortMu.Unlock()
+	i, found := slices.BinarySearchFunc(sorted, after, func(r *foxholev1.UserRef, id string) int { return strings.Compare(r.Id, id) })
+	if found {
+		i++
+	}
+	end := len(sorted)
+	if n < end-i {
+		end = i + n
+	}
+	return sorted[i:end:end], end < len(sorted)
 }
 
 // presenceDelivery is one presence event, shared by every session it is

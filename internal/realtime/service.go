@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -80,6 +81,9 @@ type Options struct {
 	// PresenceInterval is how long presence changes are gathered before
 	// they go out as one event; 0: a second.
 	PresenceInterval time.Duration
+	// PresenceSnapshotMax bounds the users one presence snapshot names;
+	// 0: DefaultSnapshotMax.
+	PresenceSnapshotMax int
 }
 
 // Service implements realtime messaging.
@@ -119,7 +123,7 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
 	s.seq = newSequencer(db, log, s.live.deliver, func() { s.live.each((*Session).markBehind) })
 	s.live.cursor = s.seq.handedOn
-	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, s.now, log)
+	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, o.PresenceSnapshotMax, s.now, log)
 	s.unpublished = make(chan struct{}, 1)
 	s.pending = map[string]pendingRevocation{}
 	s.repending = make(chan struct{}, 1)
@@ -570,22 +574,18 @@ func (s *Service) fileEvent(ctx context.Context, f *store.File, kind foxholev1.F
 	}
 }
 
-// Online lists the users connected now, as ListPresence does; presence
-// events converge to it.
-func (s *Service) Online(ctx context.Context) ([]*foxholev1.UserRef, error) {
-	ids, err := s.hub.Online(ctx)
-	if err != nil {
-		return nil, err
-	}
-	users, err := s.db.UsersByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	refs := make([]*foxholev1.UserRef, len(users))
-	for i, u := range users {
-		refs[i] = &foxholev1.UserRef{Id: u.ID, ScreenName: u.ScreenName}
-	}
-	return refs, nil
+// ListOnline returns at most n of the users connected now, as this
+// process's presence sees them (its streams' presence events converge to
+// it), those whose ids follow after, in id order, and whether more follow.
+// It asks neither the hub nor the database.
+func (s *Service) ListOnline(n int, after string) (users []*foxholev1.UserRef, more bool) {
+	return s.pres.list(n, after)
+}
+
+// Online lists every user connected now, as ListOnline does.
+func (s *Service) Online(context.Context) ([]*foxholev1.UserRef, error) {
+	users, _ := s.pres.list(math.MaxInt, "")
+	return users, nil
 }
 
 // heartbeatSlots is how many slots the heartbeat wheel has: each turn of

@@ -57,6 +57,21 @@ func wantSocketUnauthenticated(t *testing.T, err error) {
 	}
 }
 
+// waitListedUser waits until ListPresence lists the user. ListPresence
+// reads the process's presence view, which learns of a join within an
+// interval: a test waits for it before closing the user's sessions, so
+// that waitOffline then sees the leave, not a join not yet seen.
+func waitListedUser(t *testing.T, srv *testutil.Server, token, user string) {
+	t.Helper()
+	deadline := time.Now().Add(wait) // only keeps a broken build from hanging
+	for !slices.ContainsFunc(listPresence(t, srv, token), func(u *foxholev1.UserRef) bool { return u.GetId() == user }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not online", user)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // waitOffline waits until ListPresence no longer lists the user: every
 // session of the user has closed, and its slot is free.
 func waitOffline(t *testing.T, srv *testutil.Server, token, user string) {
@@ -91,6 +106,7 @@ func TestRotationEndsEverySessionOfTheUser(t *testing.T) {
 	}
 	w.untilChat("ready")
 	watch.untilChat("ready")
+	waitListedUser(t, srv, other.Token, u.ID)
 
 	rot, err := srv.Clients(p, u.Token).Auth.RotateSecret(context.Background(), connect.NewRequest(&foxholev1.RotateSecretRequest{UserSecret: u.Secret}))
 	if err != nil {
@@ -213,6 +229,7 @@ func TestSessionCapPerUser(t *testing.T) {
 	send(t, srv, p, watcher.Token, "both in", "")
 	first.untilChat("both in")
 	w.untilChat("both in")
+	waitListedUser(t, srv, watcher.Token, u.ID)
 	first.cancel()
 	w.conn.Close(websocket.StatusNormalClosure, "")
 	waitOffline(t, srv, watcher.Token, u.ID)
@@ -248,6 +265,7 @@ func TestSessionCapPerAddress(t *testing.T) {
 	}
 	refusedWebSocket(t, srv, users[3].Token)
 
+	waitListedUser(t, srv, users[0].Token, users[1].ID)
 	a.cancel()
 	waitOffline(t, srv, users[0].Token, users[1].ID)
 	c, err := dialWS(t, srv, users[3].Token, "skipPresence=true")

@@ -3,13 +3,17 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -24,7 +28,12 @@ import (
 // resident memory from /proc: every attack is refused with a client error,
 // and none costs the server more than a small, fixed amount of memory.
 func TestAttacksKeepMemoryBounded(t *testing.T) {
-	p := testutil.StartProcess(t)
+	// Behind a trusted proxy, so that the attacks below can come from many
+	// addresses; the calls without X-Forwarded-For come from the peer. The
+	// global registration rate is raised for the crowd the presence attack
+	// needs: the /48 attack meets the limits per prefix.
+	p := testutil.StartProcess(t, "FOXHOLE_TRUSTED_PROXIES=127.0.0.0/8,::1/128",
+		"FOXHOLE_REGISTER_RATE_GLOBAL=1000", "FOXHOLE_REGISTER_BURST_GLOBAL=100000")
 	pid := strconv.Itoa(p.PID)
 	hc := client.HTTPClient(true)
 	auth := foxholev1connect.NewAuthServiceClient(hc, p.URL)
@@ -64,7 +73,10 @@ func TestAttacksKeepMemoryBounded(t *testing.T) {
 		{"10 MB to Register", post("/foxhole.v1.AuthService/Register", big, "Content-Type", js), 32, []int{429}},
 		{"Register flood", post("/foxhole.v1.AuthService/Register", []byte(`{}`), "Content-Type", js), 2000, []int{200, 429}},
 		{"unknown procedure flood", post("/foxhole.v1.AuthService/Nope", []byte(`{}`), "Content-Type", js), 2000, []int{404}},
+		{"Register flood from one IPv6 /48", registerFrom48(t, hc, p.URL), 2000, []int{200, 429}},
+		{"ListPresence loop with a crowd online", listPresence(t, hc, p.URL, token), 2000, []int{200, 429}},
 	}
+	crowdOnline(t, hc, p.URL, token, 1000)
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			// Peak memory is measured from here: /proc/<pid>/clear_refs "5"
@@ -106,10 +118,99 @@ func TestAttacksKeepMemoryBounded(t *testing.T) {
 			}
 		})
 	}
+	t.Logf("accounts made by the /48 flood: %d", registered48.Load())
 	res, err := http.Get(p.URL + "/healthz")
 	if err != nil {
 		t.Fatalf("server gone after the attacks: %v", err)
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
+}
+
+var registered48 atomic.Int64
+
+// registerFrom48 registers from a new /64 of 2001:db8:48::/48 at each call,
+// through the trusted proxy.
+func registerFrom48(t *testing.T, hc *http.Client, url string) func() int {
+	var n atomic.Uint32
+	return func() int {
+		i := n.Add(1)
+		addr := fmt.Sprintf("2001:db8:48:%x::1", i)
+		status, _, _ := sendWith(t, hc, url+"/foxhole.v1.AuthService/Register", []byte(`{}`),
+			"Content-Type", "application/json", "X-Forwarded-For", addr)
+		if status == http.StatusOK {
+			registered48.Add(1)
+		}
+		return status
+	}
+}
+
+// listPresence asks for who is online, as one user in a loop would.
+func listPresence(t *testing.T, hc *http.Client, url, token string) func() int {
+	return func() int {
+		status, _, _ := sendWith(t, hc, url+"/foxhole.v1.RealtimeService/ListPresence", []byte(`{}`),
+			"Content-Type", "application/json", "Authorization", "Bearer "+token)
+		return status
+	}
+}
+
+// crowdOnline registers n users, each from an address of its own behind the
+// trusted proxy, and keeps a stream of each open until the test ends.
+func crowdOnline(t *testing.T, hc *http.Client, url, token string, n int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	auth := foxholev1connect.NewAuthServiceClient(hc, url)
+	rt := foxholev1connect.NewRealtimeServiceClient(hc, url)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	var opened atomic.Int64
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			addr := fmt.Sprintf("10.%d.%d.1", i/256, i%256)
+			reg := connect.NewRequest(&foxholev1.RegisterRequest{})
+			reg.Header().Set("X-Forwarded-For", addr)
+			r, err := auth.Register(ctx, reg)
+			if err != nil {
+				t.Errorf("register: %v", err)
+				return
+			}
+			tr := connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: r.Msg.GetUserSecret()})
+			tr.Header().Set("X-Forwarded-For", addr)
+			tok, err := auth.CreateToken(ctx, tr)
+			if err != nil {
+				t.Errorf("token: %v", err)
+				return
+			}
+			sr := connect.NewRequest(&foxholev1.SubscribeRequest{SkipPresence: true})
+			sr.Header().Set("X-Forwarded-For", addr)
+			sr.Header().Set("Authorization", "Bearer "+tok.Msg.GetAccessToken())
+			stream, err := rt.Subscribe(ctx, sr)
+			if err != nil {
+				t.Errorf("subscribe: %v", err)
+				return
+			}
+			opened.Add(1)
+			go func() {
+				for stream.Receive() {
+				}
+				stream.Close()
+			}()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Wait until ListPresence names the crowd (its first page: 1,000).
+	for range 120 {
+		status, _, body := sendWith(t, hc, url+"/foxhole.v1.RealtimeService/ListPresence", []byte(`{}`),
+			"Content-Type", "application/json", "Authorization", "Bearer "+token)
+		if status == http.StatusOK && strings.Count(body, `"screenName"`) >= n {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("%d users online", opened.Load())
 }

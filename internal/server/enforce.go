@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,13 +29,15 @@ type rule struct {
 // client's address and the limit per address) and after it (the limit per
 // user, the caller's slot and the call's lifetime).
 type enforcer struct {
-	mux        *http.ServeMux
-	procedures map[string]*rule // by path
-	routes     map[string]*rule // plain routes, by mux pattern
-	addrs      *clientaddr.Resolver
-	perAddr    ratelimit.Limiter                            // nil: no limit
-	perUser    func(ctx context.Context, user string) error // nil: no limit
-	publicURL  string
+	mux         *http.ServeMux
+	procedures  map[string]*rule // by path
+	routes      map[string]*rule // plain routes, by mux pattern
+	addrs       *clientaddr.Resolver
+	perAddr     ratelimit.Limiter                            // nil: no limit
+	perUser     func(ctx context.Context, user string) error // nil: no limit
+	perUserList ratelimit.Limiter                            // nil: no limit
+	register    RegisterLimits
+	publicURL   string
 	// uploadSlot takes one of a user's upload slots.
 	uploadSlot func(user string) (release func(), err error)
 	probes     chan struct{} // a slot per probe stream open
@@ -63,15 +66,17 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		}
 	}
 	e := &enforcer{
-		mux:        r.mux,
-		procedures: map[string]*rule{},
-		routes:     map[string]*rule{},
-		addrs:      clientaddr.NewResolver(o.TrustedProxies),
-		perAddr:    o.AuthLimiter,
-		perUser:    o.AllowPerUser,
-		publicURL:  o.PublicURL,
-		uploadSlot: o.Files.TakeUploadSlot,
-		probes:     make(chan struct{}, o.MaxProbeStreams),
+		mux:         r.mux,
+		procedures:  map[string]*rule{},
+		routes:      map[string]*rule{},
+		addrs:       clientaddr.NewResolver(o.TrustedProxies),
+		perAddr:     o.AuthLimiter,
+		perUser:     o.AllowPerUser,
+		perUserList: o.ListLimiter,
+		register:    o.Register,
+		publicURL:   o.PublicURL,
+		uploadSlot:  o.Files.TakeUploadSlot,
+		probes:      make(chan struct{}, o.MaxProbeStreams),
 	}
 	for path, p := range procedures {
 		e.procedures[path] = ruleOf(path, p)
@@ -141,18 +146,64 @@ func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
 	if p.GetClientAddress() {
 		rec.SetClientAddr(e.addrs.Addr(r))
 	}
-	if p.GetRateLimit() == foxholev1.RateLimit_RATE_LIMIT_ADDRESS && e.perAddr != nil {
+	if rl := p.GetRateLimit(); rl == foxholev1.RateLimit_RATE_LIMIT_ADDRESS || rl == foxholev1.RateLimit_RATE_LIMIT_REGISTER {
 		// Accounts are free, so every limit per user would be worth
 		// nothing without a limit per address on the calls that make them.
-		allowed, retry, err := e.perAddr.Allow(r.Context(), ru.rateKey+clientaddr.Key(rec.ClientAddr()).String())
-		if err != nil {
-			writeError(w, r, err)
+		if !e.allow(w, r, e.perAddr, ru.rateKey+clientaddr.Key(rec.ClientAddr()).String(), "too many calls from your address; retry later") {
 			return false
 		}
-		if !allowed {
-			writeError(w, r, &errs.Limited{Msg: "too many calls from your address; retry later", RetryAfter: retry})
+		if rl == foxholev1.RateLimit_RATE_LIMIT_REGISTER && !e.allowRegister(w, r, ru.rateKey, rec.ClientAddr()) {
 			return false
 		}
+	}
+	return true
+}
+
+// rateKey is the prefix of the rate limits' keys for route.
+func (e *enforcer) rateKey(route string) string {
+	if ru, ok := e.procedures[route]; ok {
+		return ru.rateKey
+	}
+	return e.routes[route].rateKey
+}
+
+// RegisterLimits bound account creation past the limit per client address
+// (an IPv4 address or an IPv6 /64): an IPv6 /48 holds 65,536 /64s, so the
+// wider prefixes, and every caller together, have limits of their own.
+// A nil limiter is no limit.
+type RegisterLimits struct {
+	Per56, Per48, Global ratelimit.Limiter
+}
+
+// allowRegister counts an account creation against the limits of the
+// client's IPv6 /56 and /48, then the global one, narrowest first, so that
+// a caller refused by its own prefix spends nothing of anyone else's.
+func (e *enforcer) allowRegister(w http.ResponseWriter, r *http.Request, rateKey string, addr netip.Addr) bool {
+	if addr.Is6() && !addr.Is4In6() {
+		p56, _ := addr.Prefix(56)
+		p48, _ := addr.Prefix(48)
+		if !e.allow(w, r, e.register.Per56, rateKey+p56.String(), "too many accounts made from your network; retry later") ||
+			!e.allow(w, r, e.register.Per48, rateKey+p48.String(), "too many accounts made from your network; retry later") {
+			return false
+		}
+	}
+	return e.allow(w, r, e.register.Global, rateKey+"all", "too many accounts are being made; retry later")
+}
+
+// allow counts a call against l under key, and answers the call when that
+// refuses it. A nil l allows everything.
+func (e *enforcer) allow(w http.ResponseWriter, r *http.Request, l ratelimit.Limiter, key, msg string) bool {
+	if l == nil {
+		return true
+	}
+	allowed, retry, err := l.Allow(r.Context(), key)
+	if err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	if !allowed {
+		writeError(w, r, &errs.Limited{Msg: msg, RetryAfter: retry})
+		return false
 	}
 	return true
 }
@@ -170,6 +221,10 @@ func (e *enforcer) afterAuth(next http.Handler) http.Handler {
 				writeError(w, r, err)
 				return
 			}
+		}
+		if rec.Policy.GetRateLimit() == foxholev1.RateLimit_RATE_LIMIT_USER_LIST &&
+			!e.allow(w, r, e.perUserList, e.rateKey(rec.Route)+rec.UserID, "too many calls listing; retry later") {
+			return
 		}
 		if rec.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED && rec.Policy.GetMaxDuration() == nil {
 			next.ServeHTTP(w, r)

@@ -59,8 +59,10 @@ type Options struct {
 	// PublicURL is the scheme and host clients reach Foxhole at; empty:
 	// taken from each request.
 	PublicURL string
-	// Checks are what /readyz asks, by name (e.g. "database").
-	Checks map[string]func(context.Context) error
+	// Checks are what /readyz asks, by name (e.g. "database"): one failing
+	// answers 503. Reported are asked too, and named when they fail, but
+	// leave /readyz at 200 (Valkey, the object store).
+	Checks, Reported map[string]func(context.Context) error
 	// CORSOrigins are the browser origins allowed to call cross-origin.
 	// Empty: same-origin only.
 	CORSOrigins []string
@@ -72,6 +74,12 @@ type Options struct {
 	// AuthLimiter bounds Register and CreateToken per client address; nil:
 	// no limit.
 	AuthLimiter ratelimit.Limiter
+	// Register bounds Register past AuthLimiter: per IPv6 /56, per IPv6 /48
+	// and across all callers; a nil limiter is no limit.
+	Register RegisterLimits
+	// ListLimiter bounds calls whose policy declares RATE_LIMIT_USER_LIST,
+	// per user and procedure; nil: no limit.
+	ListLimiter ratelimit.Limiter
 	// AllowPerUser counts a call whose policy declares RATE_LIMIT_USER
 	// against its caller's rate, and refuses it past the rate; nil: no
 	// limit.
@@ -141,7 +149,7 @@ func New(o Options) *Handler {
 	rt.service(grpcreflect.NewHandlerV1(reflector, probeOpts))
 	rt.service(grpcreflect.NewHandlerV1Alpha(reflector, probeOpts))
 
-	ready := &readiness{checks: o.Checks}
+	ready := &readiness{required: o.Checks, reported: o.Reported}
 	rt.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))

@@ -23,6 +23,9 @@ type User struct {
 	TokenVersion int64  `bun:"token_version"`
 	CreatedAt    int64  `bun:"created_at"`
 	UpdatedAt    int64  `bun:"updated_at"`
+	// UsedAt is when the user's first access token was created; nil while
+	// none was: the account is unused, and expires (DeleteUnusedUsers).
+	UsedAt *int64 `bun:"used_at"`
 }
 
 // MaxScreenName is the longest screen name, in characters.
@@ -125,6 +128,42 @@ func (s *Store) UpdateScreenName(ctx context.Context, id, name string, now int64
 		Returning("*").
 		Scan(ctx)
 	return u, notFound(err, "user")
+}
+
+// MarkUsed records that the user obtained an access token at now, unless
+// it already had one: the account is used, and never expires as unused.
+func (s *Store) MarkUsed(ctx context.Context, id string, now int64) error {
+	_, err := s.w.NewUpdate().Table("users").Set("used_at = ?", now).
+		Where("id = ?", id).Where("used_at IS NULL").Exec(ctx)
+	return err
+}
+
+// unusedBatch bounds the accounts one statement of DeleteUnusedUsers
+// removes, so that no statement holds the table for long.
+const unusedBatch = 1000
+
+// DeleteUnusedUsers removes the accounts never used (no access token ever
+// created for them, see MarkUsed) that were made before cutoff (Unix
+// microseconds), a batch per statement, and returns how many it removed.
+// A used account is never touched, whenever it was made. An unused account
+// owns nothing: files and events need a token.
+func (s *Store) DeleteUnusedUsers(ctx context.Context, cutoff int64) (int64, error) {
+	var removed int64
+	for {
+		res, err := s.w.NewDelete().Table("users").Where("id IN (?)",
+			s.w.NewSelect().Table("users").Column("id").
+				Where("used_at IS NULL").Where("created_at < ?", cutoff).Limit(unusedBatch)).
+			Where("used_at IS NULL").
+			Exec(ctx)
+		if err != nil {
+			return removed, err
+		}
+		n, _ := res.RowsAffected()
+		removed += n
+		if n < unusedBatch {
+			return removed, nil
+		}
+	}
 }
 
 func notFound(err error, what string) error {

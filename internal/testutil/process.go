@@ -61,7 +61,9 @@ func StartProcessIn(t testing.TB, bin, dir string, env ...string) *Process {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "FOXHOLE_ADDR="+addr, "FOXHOLE_DATA_DIR="+dir, "FOXHOLE_LOG_LEVEL=warn", "FOXHOLE_LOG_FORMAT=json")
 	if url := DatabaseURL(t, dir); url != "" {
-		cmd.Env = append(cmd.Env, "FOXHOLE_DATABASE_URL="+url)
+		// One process on PostgreSQL; a test that starts more passes
+		// FOXHOLE_VALKEY_URL.
+		cmd.Env = append(cmd.Env, "FOXHOLE_DATABASE_URL="+url, "FOXHOLE_ALLOW_SINGLE_PROCESS=1")
 	}
 	cmd.Env = append(cmd.Env, env...)
 	logs := &LockedBuffer{}

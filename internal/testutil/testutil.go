@@ -43,7 +43,10 @@ func Start(t testing.TB, edit ...func(*config.Config)) *Server {
 func StartIn(t testing.TB, dir string, edit ...func(*config.Config)) *Server {
 	t.Helper()
 	url := DatabaseURL(t, dir)
-	s, err := Serve(dir, append([]func(*config.Config){func(c *config.Config) { c.DatabaseURL = url }}, edit...)...)
+	// One process on PostgreSQL; a test that starts more sets ValkeyURL.
+	s, err := Serve(dir, append([]func(*config.Config){func(c *config.Config) {
+		c.DatabaseURL, c.AllowSingleProcess = url, url != ""
+	}}, edit...)...)
 	if err != nil {
 		t.Fatalf("start foxhole: %v", err)
 	}

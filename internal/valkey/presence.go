@@ -31,10 +31,12 @@ import (
 const (
 	presenceHeartbeat = 5 * time.Second
 	presenceFactor    = 3 // expiry = presenceFactor heartbeats: one late beat is no death
-	// maxOnline bounds the users Online returns (and the script's reply).
-	// Online reads every live process's user hash, so it costs a time in
-	// proportion to the users online; it is a snapshot, not a hot path.
-	maxOnline = 100_000
+	// maxOnline bounds the users Online returns. Online reads every live
+	// process's user hash, onlineScan users per command, so that Valkey
+	// serves other clients between them; it is a reconciliation, run by
+	// each process every 30 seconds, not a hot path.
+	maxOnline  = 100_000
+	onlineScan = 1000
 	// restoreBatch bounds the users sent in one restoring script call, and
 	// amongBatch in one OnlineAmong call.
 	restoreBatch = 1000
@@ -111,22 +113,9 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 `)
 
-// KEYS: procs. ARGV: hash prefix, limit. Returns the users of live processes.
-var onlineScript = valkeygo.NewLuaScript(presenceLib + `
-local limit = tonumber(ARGV[2])
-local seen, out = {}, {}
-for _, p in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. now_ms(), '+inf', 'BYSCORE')) do
-  for _, u in ipairs(redis.call('HKEYS', ARGV[1] .. p)) do
-    if not seen[u] then
-      seen[u] = true
-      out[#out + 1] = u
-      if #out >= limit then
-        return out
-      end
-    end
-  end
-end
-return out
+// KEYS: procs. Returns the live processes.
+var liveScript = valkeygo.NewLuaScript(presenceLib + `
+return redis.call('ZRANGE', KEYS[1], '(' .. now_ms(), '+inf', 'BYSCORE')
 `)
 
 // KEYS: procs. ARGV: hash prefix, then user ids. Returns those of the
@@ -230,19 +219,53 @@ func (c *Client) Leave(ctx context.Context, userID string) (bool, error) {
 	return last, nil
 }
 
-// Online implements pubsub.Hub. It lists at most maxOnline users.
+// Online implements pubsub.Hub. It lists at most maxOnline users: it reads
+// which processes are live, then each one's users with HSCAN, onlineScan at
+// a time. A user present throughout is listed; one that comes or goes
+// meanwhile may or may not be, as with any look that is not atomic.
 func (c *Client) Online(ctx context.Context) ([]string, error) {
 	p := c.presence
-	var users []string
+	var procs []string
 	err := c.call(ctx, func(ctx context.Context) error {
 		var err error
-		users, err = onlineScript.Exec(ctx, c.c, []string{p.procs}, []string{p.hashPrefix, strconv.Itoa(maxOnline)}).AsStrSlice()
+		procs, err = liveScript.Exec(ctx, c.c, []string{p.procs}, nil).AsStrSlice()
 		return err
 	})
 	if valkeygo.IsValkeyNil(err) {
 		return nil, nil
 	}
-	return users, err
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]struct{}{}
+	var users []string
+	for _, proc := range procs {
+		for cursor := uint64(0); ; {
+			var e valkeygo.ScanEntry
+			err := c.call(ctx, func(ctx context.Context) error {
+				var err error
+				e, err = c.c.Do(ctx, c.c.B().Hscan().Key(p.hashPrefix+proc).Cursor(cursor).Count(onlineScan).Build()).AsScanEntry()
+				return err
+			})
+			if err != nil && !valkeygo.IsValkeyNil(err) {
+				return nil, err
+			}
+			// Field, value pairs: the user, its session count.
+			for i := 0; i+1 < len(e.Elements); i += 2 {
+				if _, dup := seen[e.Elements[i]]; !dup {
+					seen[e.Elements[i]] = struct{}{}
+					users = append(users, e.Elements[i])
+					if len(users) >= maxOnline {
+						return users, nil
+					}
+				}
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	return users, nil
 }
 
 // OnlineAmong implements pubsub.Hub, with one script call per amongBatch

@@ -362,7 +362,7 @@ const file_foxhole_v1_auth_proto_rawDesc = "" +
 	"\vuser_secret\x18\x01 \x01(\tR\n" +
 	"userSecret2\xab\x02\n" +
 	"\vAuthService\x12W\n" +
-	"\bRegister\x12\x1b.foxhole.v1.RegisterRequest\x1a\x1c.foxhole.v1.RegisterResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x02(\x012\x02\b\x1e\x12`\n" +
+	"\bRegister\x12\x1b.foxhole.v1.RegisterRequest\x1a\x1c.foxhole.v1.RegisterResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x05(\x012\x02\b\x1e\x12`\n" +
 	"\vCreateToken\x12\x1e.foxhole.v1.CreateTokenRequest\x1a\x1f.foxhole.v1.CreateTokenResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x02(\x012\x02\b\x1e\x12a\n" +
 	"\fRotateSecret\x12\x1f.foxhole.v1.RotateSecretRequest\x1a .foxhole.v1.RotateSecretResponse\"\x0e\xaa\x9f\x19\n" +
 	"\b\x01\x10\x01 \x012\x02\b\x1eB.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"

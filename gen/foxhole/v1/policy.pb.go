@@ -159,6 +159,13 @@ const (
 	// Per user, counted with every other path that does the same thing
 	// (SendMessage with the WebSocket's messages): FOXHOLE_MESSAGE_RATE.
 	RateLimit_RATE_LIMIT_USER RateLimit = 3
+	// Per user, counted by procedure, for reads whose answer grows with
+	// everyone else (ListPresence): FOXHOLE_LIST_RATE.
+	RateLimit_RATE_LIMIT_USER_LIST RateLimit = 4
+	// Account creation (Register): per client address as RATE_LIMIT_ADDRESS,
+	// then per IPv6 /56 and /48 and across all callers
+	// (FOXHOLE_REGISTER_RATE_*), all before the body is read.
+	RateLimit_RATE_LIMIT_REGISTER RateLimit = 5
 )
 
 // Enum value maps for RateLimit.
@@ -168,12 +175,16 @@ var (
 		1: "RATE_LIMIT_NONE",
 		2: "RATE_LIMIT_ADDRESS",
 		3: "RATE_LIMIT_USER",
+		4: "RATE_LIMIT_USER_LIST",
+		5: "RATE_LIMIT_REGISTER",
 	}
 	RateLimit_value = map[string]int32{
 		"RATE_LIMIT_UNSPECIFIED": 0,
 		"RATE_LIMIT_NONE":        1,
 		"RATE_LIMIT_ADDRESS":     2,
 		"RATE_LIMIT_USER":        3,
+		"RATE_LIMIT_USER_LIST":   4,
+		"RATE_LIMIT_REGISTER":    5,
 	}
 )
 
@@ -441,12 +452,14 @@ const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\x10BODY_FILE_STREAM\x10\x04\x12\x0e\n" +
 	"\n" +
 	"BODY_PROBE\x10\x05\x12\f\n" +
-	"\bBODY_RAW\x10\x06*i\n" +
+	"\bBODY_RAW\x10\x06*\x9c\x01\n" +
 	"\tRateLimit\x12\x1a\n" +
 	"\x16RATE_LIMIT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fRATE_LIMIT_NONE\x10\x01\x12\x16\n" +
 	"\x12RATE_LIMIT_ADDRESS\x10\x02\x12\x13\n" +
-	"\x0fRATE_LIMIT_USER\x10\x03*D\n" +
+	"\x0fRATE_LIMIT_USER\x10\x03\x12\x18\n" +
+	"\x14RATE_LIMIT_USER_LIST\x10\x04\x12\x17\n" +
+	"\x13RATE_LIMIT_REGISTER\x10\x05*D\n" +
 	"\x04Slot\x12\x14\n" +
 	"\x10SLOT_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSLOT_UPLOAD\x10\x01\x12\x15\n" +

@@ -401,7 +401,12 @@ type PresenceEvent struct {
 	Left []*UserRef `protobuf:"bytes,4,rep,name=left,proto3" json:"left,omitempty"`
 	// True when `joined` is everyone online at that moment rather than a
 	// change: the client replaces what it knew with it.
-	Snapshot      bool `protobuf:"varint,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Snapshot bool `protobuf:"varint,5,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// True on a snapshot that names only some of the users online: a
+	// snapshot names at most FOXHOLE_PRESENCE_SNAPSHOT_MAX users (1,000 by
+	// default). The client learns the rest by paging ListPresence, then
+	// applies the changes that follow as usual.
+	Truncated     bool `protobuf:"varint,6,opt,name=truncated,proto3" json:"truncated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -467,6 +472,13 @@ func (x *PresenceEvent) GetLeft() []*UserRef {
 func (x *PresenceEvent) GetSnapshot() bool {
 	if x != nil {
 		return x.Snapshot
+	}
+	return false
+}
+
+func (x *PresenceEvent) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
 	}
 	return false
 }
@@ -763,9 +775,13 @@ func (x *SendMessageResponse) GetEvent() *Event {
 	return nil
 }
 
-// ListPresenceRequest has no fields.
+// ListPresenceRequest asks for one page of the users online.
 type ListPresenceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most users to return: 1 to 1,000; 0 means 1,000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous response's `next_page_token`; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -800,11 +816,27 @@ func (*ListPresenceRequest) Descriptor() ([]byte, []int) {
 	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{9}
 }
 
+func (x *ListPresenceRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPresenceRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListPresenceResponse lists connected users.
 type ListPresenceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Users with at least one open session, each once.
-	Users         []*UserRef `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Users with at least one open session, each once, in order of id.
+	Users []*UserRef `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Pass as `page_token` for the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -846,6 +878,13 @@ func (x *ListPresenceResponse) GetUsers() []*UserRef {
 	return nil
 }
 
+func (x *ListPresenceResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_foxhole_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_foxhole_v1_realtime_proto_rawDesc = "" +
@@ -871,13 +910,14 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKIND_CREATED\x10\x01\x12\x10\n" +
-	"\fKIND_DELETED\x10\x02\"\xaa\x02\n" +
+	"\fKIND_DELETED\x10\x02\"\xc8\x02\n" +
 	"\rPresenceEvent\x12'\n" +
 	"\x04user\x18\x01 \x01(\v2\x13.foxhole.v1.UserRefR\x04user\x128\n" +
 	"\x06change\x18\x02 \x01(\x0e2 .foxhole.v1.PresenceEvent.ChangeR\x06change\x12+\n" +
 	"\x06joined\x18\x03 \x03(\v2\x13.foxhole.v1.UserRefR\x06joined\x12'\n" +
 	"\x04left\x18\x04 \x03(\v2\x13.foxhole.v1.UserRefR\x04left\x12\x1a\n" +
-	"\bsnapshot\x18\x05 \x01(\bR\bsnapshot\"D\n" +
+	"\bsnapshot\x18\x05 \x01(\bR\bsnapshot\x12\x1c\n" +
+	"\ttruncated\x18\x06 \x01(\bR\ttruncated\"D\n" +
 	"\x06Change\x12\x16\n" +
 	"\x12CHANGE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rCHANGE_JOINED\x10\x01\x12\x0f\n" +
@@ -896,17 +936,22 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\acontent\x18\x01 \x01(\tB\t\xbaH\x06r\x04(\x80\x80\x04R\acontent\x12*\n" +
 	"\frecipient_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vrecipientId\">\n" +
 	"\x13SendMessageResponse\x12'\n" +
-	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventR\x05event\"\x15\n" +
-	"\x13ListPresenceRequest\"A\n" +
+	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventR\x05event\"g\n" +
+	"\x13ListPresenceRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tpageToken\"i\n" +
 	"\x14ListPresenceResponse\x12)\n" +
-	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users2\xb3\x02\n" +
+	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb3\x02\n" +
 	"\x0fRealtimeService\x12Z\n" +
 	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x0e\xaa\x9f\x19\n" +
 	"\b\x01\x10\x01 \x01(\x018\x010\x01\x12^\n" +
 	"\vSendMessage\x12\x1e.foxhole.v1.SendMessageRequest\x1a\x1f.foxhole.v1.SendMessageResponse\"\x0e\xaa\x9f\x19\n" +
 	"\b\x01\x10\x02 \x032\x02\b\x1e\x12d\n" +
 	"\fListPresence\x12\x1f.foxhole.v1.ListPresenceRequest\x1a .foxhole.v1.ListPresenceResponse\"\x11\xaa\x9f\x19\n" +
-	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"\b\x01\x10\x01 \x042\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_realtime_proto_rawDescOnce sync.Once

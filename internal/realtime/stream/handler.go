@@ -6,6 +6,7 @@ package stream
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"time"
 
@@ -236,11 +237,29 @@ func (h *Handler) SendMessage(ctx context.Context, req *connect.Request[foxholev
 	return connect.NewResponse(&foxholev1.SendMessageResponse{Event: ev}), nil
 }
 
-// ListPresence implements foxholev1connect.RealtimeServiceHandler.
-func (h *Handler) ListPresence(ctx context.Context, _ *connect.Request[foxholev1.ListPresenceRequest]) (*connect.Response[foxholev1.ListPresenceResponse], error) {
-	users, err := h.svc.Online(ctx)
-	if err != nil {
-		return nil, err
+// maxPresencePage is ListPresence's largest page, and its page when the
+// request names none.
+const maxPresencePage = 1000
+
+// ListPresence implements foxholev1connect.RealtimeServiceHandler. Its page
+// token is the last id of the page before, opaque to clients.
+func (h *Handler) ListPresence(_ context.Context, req *connect.Request[foxholev1.ListPresenceRequest]) (*connect.Response[foxholev1.ListPresenceResponse], error) {
+	n := int(req.Msg.GetPageSize())
+	if n <= 0 || n > maxPresencePage {
+		n = maxPresencePage
 	}
-	return connect.NewResponse(&foxholev1.ListPresenceResponse{Users: users}), nil
+	var after string
+	if t := req.Msg.GetPageToken(); t != "" {
+		b, err := base64.RawURLEncoding.DecodeString(t)
+		if err != nil || len(b) == 0 {
+			return nil, errs.Invalidf("page_token", "is not a token ListPresence returned")
+		}
+		after = string(b)
+	}
+	users, more := h.svc.ListOnline(n, after)
+	res := &foxholev1.ListPresenceResponse{Users: users}
+	if more {
+		res.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(users[len(users)-1].GetId()))
+	}
+	return connect.NewResponse(res), nil
 }

@@ -22,6 +22,7 @@ import (
 func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("users", func(t *testing.T) { t.Parallel(); testUsers(t, open(t)) })
 	t.Run("rotate secret", func(t *testing.T) { t.Parallel(); testRotateSecret(t, open(t)) })
+	t.Run("unused users expire", func(t *testing.T) { t.Parallel(); testUnusedUsers(t, open(t)) })
 	t.Run("users by id", func(t *testing.T) { t.Parallel(); testUsersByID(t, open(t)) })
 	t.Run("concurrent registrations", func(t *testing.T) { t.Parallel(); testConcurrentUsers(t, open(t)) })
 	t.Run("files", func(t *testing.T) { t.Parallel(); testFiles(t, open(t)) })
@@ -101,6 +102,50 @@ func testUsers(t *testing.T, s *store.Store) {
 	wantNotFound(t, "UpdateScreenName(missing)", err)
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// testUnusedUsers: an account for which no token was ever created goes once
+// it is older than the cutoff; a used one stays, with what it owns, however
+// old; MarkUsed keeps the first use.
+func testUnusedUsers(t *testing.T, s *store.Store) {
+	oldUnused, oldUsed, newUnused := user("old-unused", "a"), user("old-used", "b"), user("new-unused", "c")
+	newUnused.CreatedAt = 5_000_000
+	for _, u := range []*store.User{oldUnused, oldUsed, newUnused} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.UserByID(ctx, "old-unused"); err != nil || got.UsedAt != nil {
+		t.Fatalf("a new user: %+v, %v; want used_at unset", got, err)
+	}
+	for _, at := range []int64{2_000_000, 3_000_000} {
+		if err := s.MarkUsed(ctx, "old-used", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.UserByID(ctx, "old-used"); err != nil || got.UsedAt == nil || *got.UsedAt != 2_000_000 {
+		t.Fatalf("after MarkUsed at 2s and 3s: %+v, %v; want used_at 2s", got, err)
+	}
+	if err := s.CreateFile(ctx, file(t, s, "old-used", "kept", 1, 1), store.FileLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteUnusedUsers(ctx, 4_000_000)
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteUnusedUsers = %d, %v; want 1", n, err)
+	}
+	_, err = s.UserByID(ctx, "old-unused")
+	wantNotFound(t, "the expired user", err)
+	for _, id := range []string{"old-used", "new-unused"} {
+		if _, err := s.UserByID(ctx, id); err != nil {
+			t.Errorf("%s after the sweep: %v", id, err)
+		}
+	}
+	if _, err := s.FileByID(ctx, "old-used", "kept"); err != nil {
+		t.Errorf("the used account's file after the sweep: %v", err)
+	}
+	if n, err := s.DeleteUnusedUsers(ctx, 4_000_000); err != nil || n != 0 {
+		t.Errorf("a second sweep = %d, %v; want 0", n, err)
 	}
 }
 

@@ -92,6 +92,32 @@ export function chatView(): ChatView {
       h("aside", { "aria-labelledby": "online-h" }, h("h3", { id: "online-h" }, "Online now"), people)));
   renderPeople();
 
+  // A truncated snapshot names only some of the users online: the rest are
+  // listed, page by page, while changes keep coming. A user a change named
+  // meanwhile keeps what the change said (changes are never older than the
+  // listing once applied in order); the others are as the listing says.
+  let completing: { touched: Set<string> } | undefined;
+  async function complete() {
+    const c = { touched: new Set<string>() };
+    completing = c;
+    const listed = new Map<string, string>();
+    let pageToken = "";
+    try {
+      do {
+        const res = await realtime.listPresence({ pageToken });
+        for (const u of res.users) listed.set(u.id, u.screenName);
+        pageToken = res.nextPageToken;
+      } while (pageToken);
+    } catch {
+      return; // the snapshot's users and the changes since stay shown
+    }
+    if (completing !== c) return; // a newer snapshot replaced this one
+    completing = undefined;
+    for (const id of [...online.keys()]) if (!c.touched.has(id) && !listed.has(id)) online.delete(id);
+    for (const [id, name] of listed) if (!c.touched.has(id)) online.set(id, name);
+    renderPeople();
+  }
+
   return {
     el,
     message(ev, m) {
@@ -120,9 +146,10 @@ export function chatView(): ChatView {
     presence(ev) {
       if (ev.payload.case !== "presence") return;
       const p = ev.payload.value;
-      if (p.snapshot) online.clear();
-      for (const u of p.left) online.delete(u.id);
-      for (const u of p.joined) online.set(u.id, u.screenName);
+      if (p.snapshot) { online.clear(); completing = undefined; }
+      for (const u of p.left) { online.delete(u.id); completing?.touched.add(u.id); }
+      for (const u of p.joined) { online.set(u.id, u.screenName); completing?.touched.add(u.id); }
+      if (p.snapshot && p.truncated) void complete();
       renderPeople();
     },
   };

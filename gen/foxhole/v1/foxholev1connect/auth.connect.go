@@ -45,7 +45,10 @@ const (
 // AuthServiceClient is a client for the foxhole.v1.AuthService service.
 type AuthServiceClient interface {
 	// Register creates a user and returns its secret. The secret is not
-	// stored and cannot be shown again. Needs no authentication.
+	// stored and cannot be shown again. Needs no authentication. Limited per
+	// client address, per IPv6 /56 and /48 and across all callers; an account
+	// never used (no access token ever created for it) is removed after
+	// FOXHOLE_UNUSED_ACCOUNT_TTL (7 days by default).
 	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
 	// CreateToken exchanges a user secret for a short-lived access token, to be
 	// sent as `Authorization: Bearer <token>`. A wrong secret answers
@@ -116,7 +119,10 @@ func (c *authServiceClient) RotateSecret(ctx context.Context, req *connect.Reque
 // AuthServiceHandler is an implementation of the foxhole.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates a user and returns its secret. The secret is not
-	// stored and cannot be shown again. Needs no authentication.
+	// stored and cannot be shown again. Needs no authentication. Limited per
+	// client address, per IPv6 /56 and /48 and across all callers; an account
+	// never used (no access token ever created for it) is removed after
+	// FOXHOLE_UNUSED_ACCOUNT_TTL (7 days by default).
 	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
 	// CreateToken exchanges a user secret for a short-lived access token, to be
 	// sent as `Authorization: Bearer <token>`. A wrong secret answers

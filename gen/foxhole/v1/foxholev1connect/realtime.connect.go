@@ -59,7 +59,10 @@ type RealtimeServiceClient interface {
 	// visible only to the recipient and the sender. An unknown recipient
 	// answers `not_found`. Once this call answers, the message is durable.
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
-	// ListPresence lists the users connected now.
+	// ListPresence lists the users connected now, as the process answering
+	// sees them (the same view its streams' presence events are built from),
+	// a page at a time, in order of user id. Calls are limited per user
+	// (FOXHOLE_LIST_RATE); past the limit, RESOURCE_EXHAUSTED.
 	ListPresence(context.Context, *connect.Request[v1.ListPresenceRequest]) (*connect.Response[v1.ListPresenceResponse], error)
 }
 
@@ -133,7 +136,10 @@ type RealtimeServiceHandler interface {
 	// visible only to the recipient and the sender. An unknown recipient
 	// answers `not_found`. Once this call answers, the message is durable.
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
-	// ListPresence lists the users connected now.
+	// ListPresence lists the users connected now, as the process answering
+	// sees them (the same view its streams' presence events are built from),
+	// a page at a time, in order of user id. Calls are limited per user
+	// (FOXHOLE_LIST_RATE); past the limit, RESOURCE_EXHAUSTED.
 	ListPresence(context.Context, *connect.Request[v1.ListPresenceRequest]) (*connect.Response[v1.ListPresenceResponse], error)
 }
 

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/realtime.proto.
  */
 export const file_foxhole_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxItsBCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIAEIJCgdwYXlsb2FkIlkKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCSKXAQoJRmlsZUV2ZW50EigKBGtpbmQYASABKA4yGi5mb3hob2xlLnYxLkZpbGVFdmVudC5LaW5kEh4KBGZpbGUYAiABKAsyEC5mb3hob2xlLnYxLkZpbGUiQAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASEAoMS0lORF9DUkVBVEVEEAESEAoMS0lORF9ERUxFVEVEEAIihAIKDVByZXNlbmNlRXZlbnQSIQoEdXNlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIwCgZjaGFuZ2UYAiABKA4yIC5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnQuQ2hhbmdlEiMKBmpvaW5lZBgDIAMoCzITLmZveGhvbGUudjEuVXNlclJlZhIhCgRsZWZ0GAQgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEhAKCHNuYXBzaG90GAUgASgIIkQKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABIRCg1DSEFOR0VfSk9JTkVEEAESDwoLQ0hBTkdFX0xFRlQQAiI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYgoQU3Vic2NyaWJlUmVxdWVzdBIkCg5hZnRlcl9ldmVudF9pZBgBIAEoA0IHukgEIgIoAEgAiAEBEhUKDXNraXBfcHJlc2VuY2UYAiABKAhCEQoPX2FmdGVyX2V2ZW50X2lkImsKEVN1YnNjcmliZVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudEgAEioKCWhlYXJ0YmVhdBgCIAEoCzIVLmZveGhvbGUudjEuSGVhcnRiZWF0SABCBgoEa2luZCJPChJTZW5kTWVzc2FnZVJlcXVlc3QSGgoHY29udGVudBgBIAEoCUIJukgGcgQogIAEEh0KDHJlY2lwaWVudF9pZBgCIAEoCUIHukgEcgIYQCI3ChNTZW5kTWVzc2FnZVJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudCIVChNMaXN0UHJlc2VuY2VSZXF1ZXN0IjoKFExpc3RQcmVzZW5jZVJlc3BvbnNlEiIKBXVzZXJzGAEgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmMrMCCg9SZWFsdGltZVNlcnZpY2USWgoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSIOqp8ZCggBEAEgASgBOAEwARJeCgtTZW5kTWVzc2FnZRIeLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh8uZm94aG9sZS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlIg6qnxkKCAEQAiADMgIIHhJkCgxMaXN0UHJlc2VuY2USHy5mb3hob2xlLnYxLkxpc3RQcmVzZW5jZVJlcXVlc3QaIC5mb3hob2xlLnYxLkxpc3RQcmVzZW5jZVJlc3BvbnNlIhGQAgGqnxkKCAEQASABMgIIHkIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxItsBCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIAEIJCgdwYXlsb2FkIlkKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCSKXAQoJRmlsZUV2ZW50EigKBGtpbmQYASABKA4yGi5mb3hob2xlLnYxLkZpbGVFdmVudC5LaW5kEh4KBGZpbGUYAiABKAsyEC5mb3hob2xlLnYxLkZpbGUiQAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASEAoMS0lORF9DUkVBVEVEEAESEAoMS0lORF9ERUxFVEVEEAIilwIKDVByZXNlbmNlRXZlbnQSIQoEdXNlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIwCgZjaGFuZ2UYAiABKA4yIC5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnQuQ2hhbmdlEiMKBmpvaW5lZBgDIAMoCzITLmZveGhvbGUudjEuVXNlclJlZhIhCgRsZWZ0GAQgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEhAKCHNuYXBzaG90GAUgASgIEhEKCXRydW5jYXRlZBgGIAEoCCJECgZDaGFuZ2USFgoSQ0hBTkdFX1VOU1BFQ0lGSUVEEAASEQoNQ0hBTkdFX0pPSU5FRBABEg8KC0NIQU5HRV9MRUZUEAIiNQoJSGVhcnRiZWF0EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImIKEFN1YnNjcmliZVJlcXVlc3QSJAoOYWZ0ZXJfZXZlbnRfaWQYASABKANCB7pIBCICKABIAIgBARIVCg1za2lwX3ByZXNlbmNlGAIgASgIQhEKD19hZnRlcl9ldmVudF9pZCJrChFTdWJzY3JpYmVSZXNwb25zZRIiCgVldmVudBgBIAEoCzIRLmZveGhvbGUudjEuRXZlbnRIABIqCgloZWFydGJlYXQYAiABKAsyFS5mb3hob2xlLnYxLkhlYXJ0YmVhdEgAQgYKBGtpbmQiTwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhoKB2NvbnRlbnQYASABKAlCCbpIBnIEKICABBIdCgxyZWNpcGllbnRfaWQYAiABKAlCB7pIBHICGEAiNwoTU2VuZE1lc3NhZ2VSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmZveGhvbGUudjEuRXZlbnQiUgoTTGlzdFByZXNlbmNlUmVxdWVzdBIdCglwYWdlX3NpemUYASABKAVCCrpIBxoFGOgHKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAEiUwoUTGlzdFByZXNlbmNlUmVzcG9uc2USIgoFdXNlcnMYASADKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMrMCCg9SZWFsdGltZVNlcnZpY2USWgoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSIOqp8ZCggBEAEgASgBOAEwARJeCgtTZW5kTWVzc2FnZRIeLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh8uZm94aG9sZS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlIg6qnxkKCAEQAiADMgIIHhJkCgxMaXN0UHJlc2VuY2USHy5mb3hob2xlLnYxLkxpc3RQcmVzZW5jZVJlcXVlc3QaIC5mb3hob2xlLnYxLkxpc3RQcmVzZW5jZVJlc3BvbnNlIhGQAgGqnxkKCAEQASAEMgIIHkIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Event is one thing that happened. Chat messages and file events are
@@ -235,6 +235,16 @@ export type PresenceEvent = Message<"foxhole.v1.PresenceEvent"> & {
    * @generated from field: bool snapshot = 5;
    */
   snapshot: boolean;
+
+  /**
+   * True on a snapshot that names only some of the users online: a
+   * snapshot names at most FOXHOLE_PRESENCE_SNAPSHOT_MAX users (1,000 by
+   * default). The client learns the rest by paging ListPresence, then
+   * applies the changes that follow as usual.
+   *
+   * @generated from field: bool truncated = 6;
+   */
+  truncated: boolean;
 };
 
 /**
@@ -417,11 +427,24 @@ export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__P
   messageDesc(file_foxhole_v1_realtime, 8);
 
 /**
- * ListPresenceRequest has no fields.
+ * ListPresenceRequest asks for one page of the users online.
  *
  * @generated from message foxhole.v1.ListPresenceRequest
  */
 export type ListPresenceRequest = Message<"foxhole.v1.ListPresenceRequest"> & {
+  /**
+   * The most users to return: 1 to 1,000; 0 means 1,000.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The previous response's `next_page_token`; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -438,11 +461,18 @@ export const ListPresenceRequestSchema: GenMessage<ListPresenceRequest> = /*@__P
  */
 export type ListPresenceResponse = Message<"foxhole.v1.ListPresenceResponse"> & {
   /**
-   * Users with at least one open session, each once.
+   * Users with at least one open session, each once, in order of id.
    *
    * @generated from field: repeated foxhole.v1.UserRef users = 1;
    */
   users: UserRef[];
+
+  /**
+   * Pass as `page_token` for the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -490,7 +520,10 @@ export const RealtimeService: GenService<{
     output: typeof SendMessageResponseSchema;
   },
   /**
-   * ListPresence lists the users connected now.
+   * ListPresence lists the users connected now, as the process answering
+   * sees them (the same view its streams' presence events are built from),
+   * a page at a time, in order of user id. Calls are limited per user
+   * (FOXHOLE_LIST_RATE); past the limit, RESOURCE_EXHAUSTED.
    *
    * @generated from rpc foxhole.v1.RealtimeService.ListPresence
    */
