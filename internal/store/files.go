@@ -68,6 +68,13 @@ func (s *Store) CreateFile(ctx context.Context, f *File, l FileLimits) error {
 			if err != nil {
 				return err
 			}
+			// What the owner's other uploads in progress reserved is spoken
+			// for: this upload reserved its own share when it started.
+			others, err := reservedBy(ctx, tx, f.OwnerID, f.ID)
+			if err != nil {
+				return err
+			}
+			u.Bytes += others
 			if l.MaxCount > 0 && u.Count >= l.MaxCount {
 				return errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user; delete some first", l.MaxCount)
 			}
@@ -113,6 +120,81 @@ type UploadIntent struct {
 	ID        string `bun:"id,pk"`
 	OwnerID   string `bun:"owner_id"`
 	CreatedAt int64  `bun:"created_at"` // Unix microseconds
+	// Reserved is what the upload holds of its owner's quota until it
+	// commits or fails (0: the owner has no quota).
+	Reserved int64 `bun:"reserved"`
+}
+
+// reservedBy returns what the owner's uploads in progress hold of the
+// quota, but for the one with id except.
+func reservedBy(ctx context.Context, db bun.IDB, ownerID, except string) (int64, error) {
+	var n int64
+	err := db.NewSelect().Table("upload_intents").ColumnExpr("COALESCE(SUM(reserved), 0)").
+		Where("owner_id = ? AND id <> ?", ownerID, except).Scan(ctx, &n)
+	return n, err
+}
+
+// ReserveUpload records an upload's intent (see CreateUploadIntent) and
+// reserves its share of the owner's quota in the same transaction, so that
+// uploads running at once cannot together store past it. size is the
+// content's declared length, or -1 when unknown: then the upload reserves
+// what the quota has left, at most max. It returns the most content bytes
+// the upload may store (at most max), or errs.ErrResourceExhausted, and
+// records nothing, when the owner's files and uploads in progress leave no
+// room for it. The reservation ends with the intent: CreateFile and
+// DeleteUploadIntent.
+func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, max int64, l FileLimits) (int64, error) {
+	in.Reserved = 0
+	limit := max
+	if size >= 0 && size > max {
+		return 0, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", max)
+	}
+	err := s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if l.Quota > 0 || l.MaxCount > 0 {
+			// As in CreateFile: the owner's row lock makes the owner's
+			// reservations take turns on PostgreSQL.
+			if s.pg {
+				if _, err := tx.NewRaw("SELECT 1 FROM users WHERE id = ? FOR UPDATE", in.OwnerID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			u, err := fileUsage(ctx, tx, in.OwnerID, l.MinCharge)
+			if err != nil {
+				return err
+			}
+			var pending int
+			var reserved int64
+			if err := tx.NewSelect().Table("upload_intents").ColumnExpr("COUNT(*)").ColumnExpr("COALESCE(SUM(reserved), 0)").
+				Where("owner_id = ?", in.OwnerID).Scan(ctx, &pending, &reserved); err != nil {
+				return err
+			}
+			if l.MaxCount > 0 && u.Count+pending >= l.MaxCount {
+				return errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user, counting uploads in progress; delete some first", l.MaxCount)
+			}
+			if l.Quota > 0 {
+				left := l.Quota - u.Bytes - reserved
+				quotaErr := errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: %d bytes used and %d reserved by uploads in progress; every file counts at least %d", l.Quota, u.Bytes, reserved, l.MinCharge)
+				if size >= 0 {
+					if l.Charge(size) > left {
+						return quotaErr
+					}
+					in.Reserved = l.Charge(size)
+				} else {
+					if left < l.Charge(0) {
+						return quotaErr
+					}
+					limit = min(max, left)
+					in.Reserved = l.Charge(limit)
+				}
+			}
+		}
+		_, err := tx.NewInsert().Model(in).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return limit, nil
 }
 
 // CreateUploadIntent records that an upload is about to write content
