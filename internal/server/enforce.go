@@ -37,7 +37,9 @@ type enforcer struct {
 	publicURL  string
 	// uploadSlot takes one of a user's upload slots.
 	uploadSlot func(user string) (release func(), err error)
-	probes     chan struct{} // a slot per probe stream open
+	// downloadSlot takes one of a user's download slots.
+	downloadSlot func(user string) (release func(), err error)
+	probes       chan struct{} // a slot per probe stream open
 }
 
 func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) *enforcer {
@@ -63,15 +65,16 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		}
 	}
 	e := &enforcer{
-		mux:        r.mux,
-		procedures: map[string]*rule{},
-		routes:     map[string]*rule{},
-		addrs:      clientaddr.NewResolver(o.TrustedProxies),
-		perAddr:    o.AuthLimiter,
-		perUser:    o.AllowPerUser,
-		publicURL:  o.PublicURL,
-		uploadSlot: o.Files.TakeUploadSlot,
-		probes:     make(chan struct{}, o.MaxProbeStreams),
+		mux:          r.mux,
+		procedures:   map[string]*rule{},
+		routes:       map[string]*rule{},
+		addrs:        clientaddr.NewResolver(o.TrustedProxies),
+		perAddr:      o.AuthLimiter,
+		perUser:      o.AllowPerUser,
+		publicURL:    o.PublicURL,
+		uploadSlot:   o.Files.TakeUploadSlot,
+		downloadSlot: o.Files.TakeDownloadSlot,
+		probes:       make(chan struct{}, o.MaxProbeStreams),
 	}
 	for path, p := range procedures {
 		e.procedures[path] = ruleOf(path, p)
@@ -128,6 +131,12 @@ func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if ru.read > 0 {
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ru.read))
+	}
+	if d := durationOf(p.GetRequestTimeout()); d > 0 {
+		// Lifted once the request has arrived (requestDeadline).
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(d))
+		rec.SetRequestDeadline(func() { _ = rc.SetReadDeadline(time.Time{}) })
 	}
 	if p.GetStreamDeadlines() {
 		rc := http.NewResponseController(w)
@@ -187,6 +196,33 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 	switch rec.Policy.GetSlot() {
 	case foxholev1.Slot_SLOT_UPLOAD:
 		release, err := e.uploadSlot(rec.UserID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer release()
+		rec.HoldSlot(release)
+	case foxholev1.Slot_SLOT_DOWNLOAD:
+		if rec.Policy.GetAccess() == foxholev1.Access_ACCESS_PUBLIC {
+			// A signed link: the handler takes the slot on the file
+			// owner's behalf once it has checked the signature.
+			var release func()
+			defer func() {
+				if release != nil {
+					release()
+				}
+			}()
+			rec.DeferSlot(func(owner string) error {
+				r, err := e.downloadSlot(owner)
+				if err == nil {
+					release = r
+					rec.HoldSlot(r)
+				}
+				return err
+			})
+			break
+		}
+		release, err := e.downloadSlot(rec.UserID)
 		if err != nil {
 			writeError(w, r, err)
 			return
