@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -20,6 +21,7 @@ type rule struct {
 	policy  *foxholev1.Policy
 	body    int64         // the most bytes the body may hold; -1: the handler bounds it
 	read    time.Duration // the whole request's read deadline; 0: none
+	request time.Duration // a stream's request's read deadline, lifted once it arrives; 0: none
 	rateKey string        // prefix of the rate limit's key
 }
 
@@ -61,6 +63,7 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 			policy:  p,
 			body:    bodies[p.GetBody()],
 			read:    durationOf(p.GetReadTimeout()),
+			request: requestTimeout(durationOf(p.GetRequestTimeout())),
 			rateKey: strings.ToLower(method) + ":",
 		}
 	}
@@ -83,6 +86,17 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		e.routes[pattern] = ruleOf(pattern, httpRoutes[pattern])
 	}
 	return e
+}
+
+// requestTimeoutForTest, when set, replaces every declared request_timeout:
+// tests of the deadline should not wait the 30 s the protos declare.
+var requestTimeoutForTest atomic.Int64
+
+func requestTimeout(declared time.Duration) time.Duration {
+	if t := time.Duration(requestTimeoutForTest.Load()); t > 0 && declared > 0 {
+		return t
+	}
+	return declared
 }
 
 // isPublic reports whether r's route may be called without an access token.
@@ -132,7 +146,7 @@ func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
 	if ru.read > 0 {
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ru.read))
 	}
-	if d := durationOf(p.GetRequestTimeout()); d > 0 {
+	if d := ru.request; d > 0 {
 		// Lifted once the request has arrived (requestDeadline).
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Now().Add(d))
