@@ -67,6 +67,7 @@ type Pace struct {
 	what   string // "upload", "download"
 	start  time.Time
 	n      int64
+	failed bool
 }
 
 // NewPace returns the Pace of one upload or download (what names it in
@@ -87,6 +88,7 @@ func (p *Pace) Add(n int) error {
 		return nil
 	}
 	if p.n < int64(float64(p.min)*elapsed.Seconds()) {
+		p.failed = true
 		msg := "%s too slow: fewer than %d bytes a second over %s"
 		if p.what == "upload" {
 			msg += "; nothing was stored"
@@ -100,3 +102,16 @@ func (p *Pace) Add(n int) error {
 // DownloadWriteTimeout is the longest a client may take to accept one
 // write of a download (FOXHOLE_DOWNLOAD_WRITE_TIMEOUT); 0: none.
 func (s *Service) DownloadWriteTimeout() time.Duration { return s.opt.DownloadTimeout }
+
+// Failed reports whether the transfer was cut off for moving too slowly.
+func (p *Pace) Failed() bool { return p != nil && p.failed }
+
+// Bound returns how long one write (or read) may block: d, but no longer
+// than the window, since a transfer stuck that long in one write is
+// already below the minimum rate. 0 stays 0 (no bound).
+func (p *Pace) Bound(d time.Duration) time.Duration {
+	if p == nil || p.min <= 0 || p.window <= 0 || d <= 0 {
+		return d
+	}
+	return min(d, p.window)
+}

@@ -179,7 +179,7 @@ func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxhole
 			// deadline stays set for the end of the stream; HTTP/1.1 lifts it
 			// after the response, and on HTTP/2 it is the stream's own.
 			if timeout > 0 {
-				_ = setWrite(time.Now().Add(timeout))
+				_ = setWrite(time.Now().Add(pace.Bound(timeout)))
 			}
 			if err := stream.Send(msg); err != nil {
 				return err

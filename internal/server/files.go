@@ -52,8 +52,12 @@ func uploadRoute(svc *files.Service, maxBytes int64, idleTimeout time.Duration, 
 			}
 			// net/http reads what is left of a short body before answering,
 			// to keep the connection; a stalled client must not hold that
-			// read forever either.
-			body.idle.Renew()
+			// read forever either, and a trickling one gets no more time.
+			if body.pace.Failed() {
+				_ = rec.Deadlines().Read(time.Now())
+			} else {
+				body.idle.Renew()
+			}
 			fail(w, r, err)
 			return
 		}
@@ -210,7 +214,7 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 		return 0, p.err
 	}
 	if p.timeout > 0 {
-		_ = p.setWrite(time.Now().Add(p.timeout))
+		_ = p.setWrite(time.Now().Add(p.pace.Bound(p.timeout)))
 	}
 	n, err := p.ResponseWriter.Write(b)
 	if err == nil {
