@@ -225,11 +225,13 @@ func (s *Store) RemoveStaleUploads(ctx context.Context, olderThan time.Duration)
 	core := minio.Core{Client: s.client}
 	removed := 0
 	var errList []error
-	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, Prefix, true) {
+	// The whole bucket's, filtered here: MinIO lists uploads by a whole
+	// key or by none, not by a part of one as S3 does.
+	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, "", true) {
 		if u.Err != nil {
 			return removed, errors.Join(append(errList, mapErr(u.Err))...)
 		}
-		if !u.Initiated.Before(cutoff) {
+		if !strings.HasPrefix(u.Key, Prefix) || !blob.ValidKey(strings.TrimPrefix(u.Key, Prefix)) || !u.Initiated.Before(cutoff) {
 			continue
 		}
 		// By upload id: a key's content is written by one upload only, but
