@@ -211,7 +211,7 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 	case foxholev1.Slot_SLOT_UPLOAD:
 		release, err := e.uploadSlot(rec.UserID)
 		if err != nil {
-			writeError(w, r, err)
+			refuseUnread(w, r, err)
 			return
 		}
 		defer release()
@@ -238,7 +238,7 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 		}
 		release, err := e.downloadSlot(rec.UserID)
 		if err != nil {
-			writeError(w, r, err)
+			refuseUnread(w, r, err)
 			return
 		}
 		defer release()
@@ -260,4 +260,16 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 		r = r.WithContext(ctx)
 	}
 	next.ServeHTTP(w, r)
+}
+
+// refuseUnread answers a call refused before its body was read. On
+// HTTP/1.1 the connection then closes: net/http would otherwise read what
+// is left of the body before it answers, to keep the connection, and a
+// client that sends nothing more would hold the refusal, and its slot's
+// worth of connection, as long as it liked.
+func refuseUnread(w http.ResponseWriter, r *http.Request, err error) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	writeError(w, r, err)
 }
