@@ -48,6 +48,12 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"FOXHOLE_MAX_SESSIONS_PER_USER":  "3",
 		"FOXHOLE_MAX_SESSIONS_PER_ADDR":  "4",
 		"FOXHOLE_PRESENCE_INTERVAL":      "250ms",
+		"FOXHOLE_MAX_UPLOADS":            "10",
+		"FOXHOLE_MAX_DOWNLOADS":          "20",
+		"FOXHOLE_MAX_DOWNLOADS_PER_USER": "5",
+		"FOXHOLE_TRANSFER_MIN_RATE":      "2KiB",
+		"FOXHOLE_TRANSFER_RATE_WINDOW":   "2m",
+		"FOXHOLE_S3_STALE_UPLOAD_AGE":    "48h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +61,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	if c.AuthRate != 0 || c.AuthBurst != 5 || len(c.TrustedProxies) != 2 || c.MaxProbeStreams != 8 ||
 		c.FileMaxCount != 100 || c.FileMinCharge != 1<<10 || c.MaxUploadsPerUser != 2 ||
 		c.UploadIdleTimeout != 5*time.Second || c.DownloadTimeout != 6*time.Second ||
-		c.MaxSessionsUser != 3 || c.MaxSessionsAddr != 4 || c.PresenceInterval != 250*time.Millisecond {
+		c.MaxSessionsUser != 3 || c.MaxSessionsAddr != 4 || c.PresenceInterval != 250*time.Millisecond ||
+		c.MaxUploads != 10 || c.MaxDownloads != 20 || c.MaxDownloadsUser != 5 || c.TransferMinRate != 2<<10 ||
+		c.TransferWindow != 2*time.Minute || c.S3StaleUploadAge != 48*time.Hour {
 		t.Errorf("limits = %+v", c)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.TokenTTL != 15*time.Minute || len(c.CORSOrigins) != 2 ||
@@ -67,23 +75,28 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 
 func TestLoadNamesTheBadVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"FOXHOLE_ADDR":                  {"FOXHOLE_ADDR": "8080"},
-		"FOXHOLE_TOKEN_TTL":             {"FOXHOLE_TOKEN_TTL": "forever"},
-		"FOXHOLE_JWT_SECRET":            {"FOXHOLE_JWT_SECRET": "short"},
-		"FOXHOLE_CORS_ORIGINS":          {"FOXHOLE_CORS_ORIGINS": "app.example"},
-		"FOXHOLE_MAX_REQUEST_BYTES":     {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
-		"FOXHOLE_LOG_LEVEL":             {"FOXHOLE_LOG_LEVEL": "loud"},
-		"FOXHOLE_VALKEY_URL":            {"FOXHOLE_VALKEY_URL": "http://x"},
-		"FOXHOLE_DATABASE_URL":          {"FOXHOLE_DATABASE_URL": "mysql://u@h/db"},
-		"FOXHOLE_S3_SECURE":             {"FOXHOLE_S3_SECURE": "maybe"},
-		"FOXHOLE_S3_ACCESS_KEY":         {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
-		"FOXHOLE_S3_ENDPOINT":           {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
-		"FOXHOLE_SHUTDOWN_TIMEOUT":      {"FOXHOLE_SHUTDOWN_TIMEOUT": "1ms"},
-		"FOXHOLE_AUTH_RATE":             {"FOXHOLE_AUTH_RATE": "-1"},
-		"FOXHOLE_TRUSTED_PROXIES":       {"FOXHOLE_TRUSTED_PROXIES": "10.0.0.1"},
-		"FOXHOLE_MAX_SESSIONS_PER_USER": {"FOXHOLE_MAX_SESSIONS_PER_USER": "0"},
-		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":   {"FOXHOLE_UPLOAD_IDLE_TIMEOUT": "10ms"},
-		"FOXHOLE_PRESENCE_INTERVAL":     {"FOXHOLE_PRESENCE_INTERVAL": "0"},
+		"FOXHOLE_ADDR":                   {"FOXHOLE_ADDR": "8080"},
+		"FOXHOLE_TOKEN_TTL":              {"FOXHOLE_TOKEN_TTL": "forever"},
+		"FOXHOLE_JWT_SECRET":             {"FOXHOLE_JWT_SECRET": "short"},
+		"FOXHOLE_CORS_ORIGINS":           {"FOXHOLE_CORS_ORIGINS": "app.example"},
+		"FOXHOLE_MAX_REQUEST_BYTES":      {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
+		"FOXHOLE_LOG_LEVEL":              {"FOXHOLE_LOG_LEVEL": "loud"},
+		"FOXHOLE_VALKEY_URL":             {"FOXHOLE_VALKEY_URL": "http://x"},
+		"FOXHOLE_DATABASE_URL":           {"FOXHOLE_DATABASE_URL": "mysql://u@h/db"},
+		"FOXHOLE_S3_SECURE":              {"FOXHOLE_S3_SECURE": "maybe"},
+		"FOXHOLE_S3_ACCESS_KEY":          {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
+		"FOXHOLE_S3_ENDPOINT":            {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
+		"FOXHOLE_SHUTDOWN_TIMEOUT":       {"FOXHOLE_SHUTDOWN_TIMEOUT": "1ms"},
+		"FOXHOLE_AUTH_RATE":              {"FOXHOLE_AUTH_RATE": "-1"},
+		"FOXHOLE_TRUSTED_PROXIES":        {"FOXHOLE_TRUSTED_PROXIES": "10.0.0.1"},
+		"FOXHOLE_MAX_SESSIONS_PER_USER":  {"FOXHOLE_MAX_SESSIONS_PER_USER": "0"},
+		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":    {"FOXHOLE_UPLOAD_IDLE_TIMEOUT": "10ms"},
+		"FOXHOLE_PRESENCE_INTERVAL":      {"FOXHOLE_PRESENCE_INTERVAL": "0"},
+		"FOXHOLE_MAX_UPLOADS":            {"FOXHOLE_MAX_UPLOADS": "0"},
+		"FOXHOLE_MAX_DOWNLOADS_PER_USER": {"FOXHOLE_MAX_DOWNLOADS_PER_USER": "many"},
+		"FOXHOLE_TRANSFER_MIN_RATE":      {"FOXHOLE_TRANSFER_MIN_RATE": "fast"},
+		"FOXHOLE_TRANSFER_RATE_WINDOW":   {"FOXHOLE_TRANSFER_RATE_WINDOW": "10ms"},
+		"FOXHOLE_S3_STALE_UPLOAD_AGE":    {"FOXHOLE_S3_STALE_UPLOAD_AGE": "1m"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
@@ -121,7 +134,9 @@ FOXHOLE_DOWNLOAD_WRITE_TIMEOUT FOXHOLE_HEARTBEAT_INTERVAL FOXHOLE_SUBSCRIBER_QUE
 FOXHOLE_MESSAGE_MAX_CHARS FOXHOLE_MESSAGE_RATE FOXHOLE_MESSAGE_BURST FOXHOLE_EVENT_RETENTION_COUNT
 FOXHOLE_EVENT_RETENTION_AGE FOXHOLE_WS_ORIGINS FOXHOLE_WS_MAX_FRAME_BYTES FOXHOLE_WS_PING_INTERVAL
 FOXHOLE_MAX_SESSIONS_PER_USER FOXHOLE_MAX_SESSIONS_PER_ADDR FOXHOLE_VALKEY_URL FOXHOLE_DATABASE_URL FOXHOLE_CACHE_ENTRIES FOXHOLE_S3_ENDPOINT
-FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE`
+FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE
+FOXHOLE_MAX_UPLOADS FOXHOLE_MAX_DOWNLOADS FOXHOLE_MAX_DOWNLOADS_PER_USER FOXHOLE_TRANSFER_MIN_RATE
+FOXHOLE_TRANSFER_RATE_WINDOW FOXHOLE_S3_STALE_UPLOAD_AGE`
 
 func TestDatabaseURL(t *testing.T) {
 	for _, tc := range []struct {
