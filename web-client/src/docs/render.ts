@@ -41,6 +41,7 @@ interface Policy {
   streamDeadlines?: boolean;
   maxDuration?: string;
   slot?: string;
+  requestTimeout?: string;
 }
 interface Method {
   name: string;
