@@ -226,16 +226,22 @@ func TestConcurrentUploadsStayWithinQuota(t *testing.T) {
 		// share) or it refuses without reading any.
 		wrote := make(chan error, 1)
 		go func() { _, err := pw.Write([]byte("x")); wrote <- err }()
+		// (A refused request's body is closed, failing the write.)
+		var st int
 		select {
-		case <-wrote:
-			open = append(open, held{pw, status})
-		case st := <-status:
-			pw.Close()
-			if st != http.StatusRequestEntityTooLarge && st != http.StatusTooManyRequests {
-				t.Errorf("upload %d past the quota: %d", i, st)
+		case err := <-wrote:
+			if err == nil {
+				open = append(open, held{pw, status})
+				continue
 			}
-			refused++
+			st = <-status
+		case st = <-status:
 		}
+		pw.Close()
+		if st != http.StatusRequestEntityTooLarge && st != http.StatusTooManyRequests {
+			t.Errorf("upload %d past the quota: %d", i, st)
+		}
+		refused++
 	}
 	if len(open) != 3 || refused != 3 {
 		t.Fatalf("%d uploads started and %d were refused; want 3 and 3", len(open), refused)
