@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -138,16 +139,16 @@ func reservedBy(ctx context.Context, db bun.IDB, ownerID, except string) (int64,
 // reserves its share of the owner's quota in the same transaction, so that
 // uploads running at once cannot together store past it. size is the
 // content's declared length, or -1 when unknown: then the upload reserves
-// what the quota has left, at most max. It returns the most content bytes
-// the upload may store (at most max), or errs.ErrResourceExhausted, and
-// records nothing, when the owner's files and uploads in progress leave no
-// room for it. The reservation ends with the intent: CreateFile and
+// what the quota has left, at most maxBytes. It returns the most content
+// bytes the upload may store (at most maxBytes), or refuses and records
+// nothing: errs.Limited (retry later) when only uploads in progress are in
+// the way, errs.ErrResourceExhausted when the owner's files are. The reservation ends with the intent: CreateFile and
 // DeleteUploadIntent.
-func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, max int64, l FileLimits) (int64, error) {
+func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, maxBytes int64, l FileLimits) (int64, error) {
 	in.Reserved = 0
-	limit := max
-	if size >= 0 && size > max {
-		return 0, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", max)
+	limit := maxBytes
+	if size >= 0 && size > maxBytes {
+		return 0, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", maxBytes)
 	}
 	err := s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if l.Quota > 0 || l.MaxCount > 0 {
@@ -173,17 +174,28 @@ func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, max i
 			}
 			if l.Quota > 0 {
 				left := l.Quota - u.Bytes - reserved
-				quotaErr := errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: %d bytes used and %d reserved by uploads in progress; every file counts at least %d", l.Quota, u.Bytes, reserved, l.MinCharge)
+				need := l.Charge(max(size, 0))
+				quotaErr := func() error {
+					if l.Quota-u.Bytes >= need {
+						// Only uploads in progress are in the way, and they end.
+						return &errs.Limited{
+							Msg: fmt.Sprintf("the %d bytes left of your storage quota are reserved by your uploads in progress; retry when one has finished (an upload of unknown length reserves what is left, up to the largest file)",
+								l.Quota-u.Bytes),
+							RetryAfter: time.Second,
+						}
+					}
+					return errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: %d bytes used, this file needs %d (every file counts at least %d)", l.Quota, u.Bytes, need, l.MinCharge)
+				}
 				if size >= 0 {
-					if l.Charge(size) > left {
-						return quotaErr
+					if need > left {
+						return quotaErr()
 					}
-					in.Reserved = l.Charge(size)
+					in.Reserved = need
 				} else {
-					if left < l.Charge(0) {
-						return quotaErr
+					if left < need {
+						return quotaErr()
 					}
-					limit = min(max, left)
+					limit = min(maxBytes, left)
 					in.Reserved = l.Charge(limit)
 				}
 			}
