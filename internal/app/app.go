@@ -43,6 +43,7 @@ type App struct {
 	files      *files.Service
 	realtime   *realtime.Service
 	localBlobs *local.Store // nil when files live in S3
+	s3Blobs    *s3.Store    // nil when files live on the local disk
 	handler    *server.Handler
 	http       *http.Server
 
@@ -84,24 +85,32 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	}
 
 	fileOpts := files.Options{
-		UnaryMaxBytes:     cfg.FileUnaryMaxBytes,
-		MaxBytes:          cfg.FileMaxBytes,
-		Quota:             cfg.FileQuotaBytes,
-		MaxCount:          cfg.FileMaxCount,
-		MinCharge:         cfg.FileMinCharge,
-		MaxUploadsPerUser: cfg.MaxUploadsPerUser,
-		UploadIdleTimeout: cfg.UploadIdleTimeout,
-		DownloadTimeout:   cfg.DownloadTimeout,
-		URLTTL:            cfg.DownloadURLTTL,
+		UnaryMaxBytes:       cfg.FileUnaryMaxBytes,
+		MaxBytes:            cfg.FileMaxBytes,
+		Quota:               cfg.FileQuotaBytes,
+		MaxCount:            cfg.FileMaxCount,
+		MinCharge:           cfg.FileMinCharge,
+		MaxUploadsPerUser:   cfg.MaxUploadsPerUser,
+		MaxUploads:          cfg.MaxUploads,
+		MaxDownloadsPerUser: cfg.MaxDownloadsUser,
+		MaxDownloads:        cfg.MaxDownloads,
+		MinRate:             cfg.TransferMinRate,
+		RateWindow:          cfg.TransferWindow,
+		UploadIdleTimeout:   cfg.UploadIdleTimeout,
+		DownloadTimeout:     cfg.DownloadTimeout,
+		URLTTL:              cfg.DownloadURLTTL,
 	}
 	var blobs blob.Store
 	if cfg.S3.Endpoint != "" {
-		s, err := s3.New(ctx, s3.Options(cfg.S3))
+		s, err := s3.New(ctx, s3.Options{
+			Endpoint: cfg.S3.Endpoint, AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey,
+			Bucket: cfg.S3.Bucket, Secure: cfg.S3.Secure, MaxObjectBytes: cfg.FileMaxBytes,
+		})
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("object store (FOXHOLE_S3_ENDPOINT): %w", err)
 		}
-		blobs, reported["object_store"] = s, s.Ping
+		blobs, reported["object_store"], a.s3Blobs = s, s.Ping, s
 	} else {
 		l, err := local.New(filepath.Join(cfg.DataDir, "blobs"), deriveKey(key, "download urls"))
 		if err != nil {
@@ -285,6 +294,11 @@ func (a *App) sweepFiles(ctx context.Context) {
 		n, err := a.files.Sweep(ctx, grace)
 		if a.localBlobs != nil {
 			t, terr := a.localBlobs.RemoveStaleTemp()
+			n, err = n+t, errors.Join(err, terr)
+		}
+		if a.s3Blobs != nil {
+			// The parts of multipart uploads a crashed process left.
+			t, terr := a.s3Blobs.RemoveStaleUploads(ctx, a.cfg.S3StaleUploadAge)
 			n, err = n+t, errors.Join(err, terr)
 		}
 		if err != nil && ctx.Err() == nil {

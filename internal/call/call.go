@@ -43,6 +43,10 @@ type Record struct {
 	scheme     string // the request's own, when there is none
 	host       string
 	slot       func()
+	takeSlot   func(owner string) error // a slot taken once the owner is known
+	// liftRequest lifts the request's read deadline once the request has
+	// arrived (the policy's request_timeout); nil: none to lift.
+	liftRequest func()
 }
 
 type key struct{}
@@ -125,6 +129,36 @@ func (r *Record) BaseURL() string {
 
 // HoldSlot records that the call holds a slot, released by release.
 func (r *Record) HoldSlot(release func()) { r.slot = release }
+
+// DeferSlot records how the call takes its slot once the handler knows
+// whose it is (a signed link's file owner): for routes with no caller.
+func (r *Record) DeferSlot(take func(owner string) error) { r.takeSlot = take }
+
+// TakeSlot takes the call's slot on owner's behalf, before any content is
+// sent, or returns why not (errs.Limited past a cap). It panics unless the
+// policy declares a slot.
+func (r *Record) TakeSlot(owner string) error {
+	if r.Policy == nil || r.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED {
+		r.undeclared("a slot")
+	}
+	if r.takeSlot == nil {
+		return fmt.Errorf("call: %s takes a slot the server did not offer", r.Route)
+	}
+	return r.takeSlot(owner)
+}
+
+// SetRequestDeadline records how to lift the read deadline set for the
+// request to arrive (the policy's request_timeout).
+func (r *Record) SetRequestDeadline(lift func()) { r.liftRequest = lift }
+
+// RequestArrived lifts the request's read deadline, once: the rest of the
+// call is bounded by its stream's own deadlines.
+func (r *Record) RequestArrived() {
+	if r.liftRequest != nil {
+		r.liftRequest()
+		r.liftRequest = nil
+	}
+}
 
 // HoldsSlot reports whether the server took the call's slot before its
 // body was read. It panics unless the policy declares a slot.

@@ -71,6 +71,12 @@ type Config struct {
 	MaxUploadsPerUser int           // FOXHOLE_MAX_UPLOADS_PER_USER: uploads in progress at once per user.
 	UploadIdleTimeout time.Duration // FOXHOLE_UPLOAD_IDLE_TIMEOUT: longest wait for the next bytes of an upload.
 	DownloadTimeout   time.Duration // FOXHOLE_DOWNLOAD_WRITE_TIMEOUT: longest a client may take to accept one chunk of a download.
+	MaxUploads        int           // FOXHOLE_MAX_UPLOADS: uploads in progress at once in one process.
+	MaxDownloads      int           // FOXHOLE_MAX_DOWNLOADS: downloads in progress at once in one process.
+	MaxDownloadsUser  int           // FOXHOLE_MAX_DOWNLOADS_PER_USER: downloads in progress at once per file owner, signed links included.
+	TransferMinRate   int64         // FOXHOLE_TRANSFER_MIN_RATE: bytes per second every upload and download must move; 0: no minimum.
+	TransferWindow    time.Duration // FOXHOLE_TRANSFER_RATE_WINDOW: the window that rate is measured over, the first one a grace period.
+	S3StaleUploadAge  time.Duration // FOXHOLE_S3_STALE_UPLOAD_AGE: multipart uploads older than this are taken for a crashed process's and removed.
 
 	Heartbeat        time.Duration // FOXHOLE_HEARTBEAT_INTERVAL: between heartbeats on idle streams.
 	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events queued per subscriber; past them it catches up from the database.
@@ -150,6 +156,12 @@ func Default() Config {
 		MaxUploadsPerUser:   4,
 		UploadIdleTimeout:   30 * time.Second,
 		DownloadTimeout:     30 * time.Second,
+		MaxUploads:          64,
+		MaxDownloads:        256,
+		MaxDownloadsUser:    16,
+		TransferMinRate:     1 << 10,
+		TransferWindow:      time.Minute,
+		S3StaleUploadAge:    24 * time.Hour,
 		Heartbeat:           15 * time.Second,
 		SubscriberQueue:     256,
 		PresenceInterval:    time.Second,
@@ -250,6 +262,12 @@ func Load(getenv func(string) string) (Config, error) {
 	p.integer("FOXHOLE_MAX_UPLOADS_PER_USER", &c.MaxUploadsPerUser, 1, 1e6)
 	p.duration("FOXHOLE_UPLOAD_IDLE_TIMEOUT", &c.UploadIdleTimeout, time.Second, time.Hour)
 	p.duration("FOXHOLE_DOWNLOAD_WRITE_TIMEOUT", &c.DownloadTimeout, time.Second, time.Hour)
+	p.integer("FOXHOLE_MAX_UPLOADS", &c.MaxUploads, 1, 1e6)
+	p.integer("FOXHOLE_MAX_DOWNLOADS", &c.MaxDownloads, 1, 1e6)
+	p.integer("FOXHOLE_MAX_DOWNLOADS_PER_USER", &c.MaxDownloadsUser, 1, 1e6)
+	p.size("FOXHOLE_TRANSFER_MIN_RATE", &c.TransferMinRate, 0, 1<<30)
+	p.duration("FOXHOLE_TRANSFER_RATE_WINDOW", &c.TransferWindow, time.Second, time.Hour)
+	p.duration("FOXHOLE_S3_STALE_UPLOAD_AGE", &c.S3StaleUploadAge, time.Hour, 30*24*time.Hour)
 
 	p.duration("FOXHOLE_HEARTBEAT_INTERVAL", &c.Heartbeat, time.Second, time.Hour)
 	p.integer("FOXHOLE_SUBSCRIBER_QUEUE", &c.SubscriberQueue, 8, 1<<20)

@@ -58,6 +58,12 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"FOXHOLE_LIST_RATE":              "4",
 		"FOXHOLE_LIST_BURST":             "6",
 		"FOXHOLE_PRESENCE_SNAPSHOT_MAX":  "50",
+		"FOXHOLE_MAX_UPLOADS":            "10",
+		"FOXHOLE_MAX_DOWNLOADS":          "20",
+		"FOXHOLE_MAX_DOWNLOADS_PER_USER": "5",
+		"FOXHOLE_TRANSFER_MIN_RATE":      "2KiB",
+		"FOXHOLE_TRANSFER_RATE_WINDOW":   "2m",
+		"FOXHOLE_S3_STALE_UPLOAD_AGE":    "48h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +74,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		c.MaxSessionsUser != 3 || c.MaxSessionsAddr != 4 || c.PresenceInterval != 250*time.Millisecond ||
 		c.RegisterRate56 != 0.5 || c.RegisterBurst56 != 7 || c.RegisterRate48 != 0 || c.RegisterBurst48 != 8 ||
 		c.RegisterRateGlobal != 3 || c.RegisterBurstGlobal != 9 || c.UnusedAccountTTL != 48*time.Hour ||
-		c.ListRate != 4 || c.ListBurst != 6 || c.PresenceSnapshotMax != 50 {
+		c.ListRate != 4 || c.ListBurst != 6 || c.PresenceSnapshotMax != 50 ||
+		c.MaxUploads != 10 || c.MaxDownloads != 20 || c.MaxDownloadsUser != 5 || c.TransferMinRate != 2<<10 ||
+		c.TransferWindow != 2*time.Minute || c.S3StaleUploadAge != 48*time.Hour {
 		t.Errorf("limits = %+v", c)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.TokenTTL != 15*time.Minute || len(c.CORSOrigins) != 2 ||
@@ -80,28 +88,33 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 
 func TestLoadNamesTheBadVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"FOXHOLE_ADDR":                  {"FOXHOLE_ADDR": "8080"},
-		"FOXHOLE_TOKEN_TTL":             {"FOXHOLE_TOKEN_TTL": "forever"},
-		"FOXHOLE_JWT_SECRET":            {"FOXHOLE_JWT_SECRET": "short"},
-		"FOXHOLE_CORS_ORIGINS":          {"FOXHOLE_CORS_ORIGINS": "app.example"},
-		"FOXHOLE_MAX_REQUEST_BYTES":     {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
-		"FOXHOLE_LOG_LEVEL":             {"FOXHOLE_LOG_LEVEL": "loud"},
-		"FOXHOLE_VALKEY_URL":            {"FOXHOLE_VALKEY_URL": "http://x"},
-		"FOXHOLE_DATABASE_URL":          {"FOXHOLE_DATABASE_URL": "mysql://u@h/db"},
-		"FOXHOLE_S3_SECURE":             {"FOXHOLE_S3_SECURE": "maybe"},
-		"FOXHOLE_S3_ACCESS_KEY":         {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
-		"FOXHOLE_S3_ENDPOINT":           {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
-		"FOXHOLE_SHUTDOWN_TIMEOUT":      {"FOXHOLE_SHUTDOWN_TIMEOUT": "1ms"},
-		"FOXHOLE_AUTH_RATE":             {"FOXHOLE_AUTH_RATE": "-1"},
-		"FOXHOLE_TRUSTED_PROXIES":       {"FOXHOLE_TRUSTED_PROXIES": "10.0.0.1"},
-		"FOXHOLE_MAX_SESSIONS_PER_USER": {"FOXHOLE_MAX_SESSIONS_PER_USER": "0"},
-		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":   {"FOXHOLE_UPLOAD_IDLE_TIMEOUT": "10ms"},
-		"FOXHOLE_PRESENCE_INTERVAL":     {"FOXHOLE_PRESENCE_INTERVAL": "0"},
-		"FOXHOLE_UNUSED_ACCOUNT_TTL":    {"FOXHOLE_UNUSED_ACCOUNT_TTL": "10m"},
-		"FOXHOLE_REGISTER_RATE_48":      {"FOXHOLE_REGISTER_RATE_48": "-1"},
-		"FOXHOLE_LIST_RATE":             {"FOXHOLE_LIST_RATE": "0"},
-		"FOXHOLE_PRESENCE_SNAPSHOT_MAX": {"FOXHOLE_PRESENCE_SNAPSHOT_MAX": "0"},
-		"FOXHOLE_ALLOW_SINGLE_PROCESS":  {"FOXHOLE_ALLOW_SINGLE_PROCESS": "perhaps"},
+		"FOXHOLE_ADDR":                   {"FOXHOLE_ADDR": "8080"},
+		"FOXHOLE_TOKEN_TTL":              {"FOXHOLE_TOKEN_TTL": "forever"},
+		"FOXHOLE_JWT_SECRET":             {"FOXHOLE_JWT_SECRET": "short"},
+		"FOXHOLE_CORS_ORIGINS":           {"FOXHOLE_CORS_ORIGINS": "app.example"},
+		"FOXHOLE_MAX_REQUEST_BYTES":      {"FOXHOLE_MAX_REQUEST_BYTES": "lots"},
+		"FOXHOLE_LOG_LEVEL":              {"FOXHOLE_LOG_LEVEL": "loud"},
+		"FOXHOLE_VALKEY_URL":             {"FOXHOLE_VALKEY_URL": "http://x"},
+		"FOXHOLE_DATABASE_URL":           {"FOXHOLE_DATABASE_URL": "mysql://u@h/db"},
+		"FOXHOLE_S3_SECURE":              {"FOXHOLE_S3_SECURE": "maybe"},
+		"FOXHOLE_S3_ACCESS_KEY":          {"FOXHOLE_S3_ENDPOINT": "127.0.0.1:9000"},
+		"FOXHOLE_S3_ENDPOINT":            {"FOXHOLE_S3_ENDPOINT": "http://127.0.0.1:9000", "FOXHOLE_S3_ACCESS_KEY": "a", "FOXHOLE_S3_SECRET_KEY": "b"},
+		"FOXHOLE_SHUTDOWN_TIMEOUT":       {"FOXHOLE_SHUTDOWN_TIMEOUT": "1ms"},
+		"FOXHOLE_AUTH_RATE":              {"FOXHOLE_AUTH_RATE": "-1"},
+		"FOXHOLE_TRUSTED_PROXIES":        {"FOXHOLE_TRUSTED_PROXIES": "10.0.0.1"},
+		"FOXHOLE_MAX_SESSIONS_PER_USER":  {"FOXHOLE_MAX_SESSIONS_PER_USER": "0"},
+		"FOXHOLE_UPLOAD_IDLE_TIMEOUT":    {"FOXHOLE_UPLOAD_IDLE_TIMEOUT": "10ms"},
+		"FOXHOLE_PRESENCE_INTERVAL":      {"FOXHOLE_PRESENCE_INTERVAL": "0"},
+		"FOXHOLE_UNUSED_ACCOUNT_TTL":     {"FOXHOLE_UNUSED_ACCOUNT_TTL": "10m"},
+		"FOXHOLE_REGISTER_RATE_48":       {"FOXHOLE_REGISTER_RATE_48": "-1"},
+		"FOXHOLE_LIST_RATE":              {"FOXHOLE_LIST_RATE": "0"},
+		"FOXHOLE_PRESENCE_SNAPSHOT_MAX":  {"FOXHOLE_PRESENCE_SNAPSHOT_MAX": "0"},
+		"FOXHOLE_ALLOW_SINGLE_PROCESS":   {"FOXHOLE_ALLOW_SINGLE_PROCESS": "perhaps"},
+		"FOXHOLE_MAX_UPLOADS":            {"FOXHOLE_MAX_UPLOADS": "0"},
+		"FOXHOLE_MAX_DOWNLOADS_PER_USER": {"FOXHOLE_MAX_DOWNLOADS_PER_USER": "many"},
+		"FOXHOLE_TRANSFER_MIN_RATE":      {"FOXHOLE_TRANSFER_MIN_RATE": "fast"},
+		"FOXHOLE_TRANSFER_RATE_WINDOW":   {"FOXHOLE_TRANSFER_RATE_WINDOW": "10ms"},
+		"FOXHOLE_S3_STALE_UPLOAD_AGE":    {"FOXHOLE_S3_STALE_UPLOAD_AGE": "1m"},
 	}
 	for name, vars := range cases {
 		_, err := Load(env(vars))
@@ -142,7 +155,9 @@ FOXHOLE_MAX_SESSIONS_PER_USER FOXHOLE_MAX_SESSIONS_PER_ADDR FOXHOLE_VALKEY_URL F
 FOXHOLE_S3_ACCESS_KEY FOXHOLE_S3_SECRET_KEY FOXHOLE_S3_BUCKET FOXHOLE_S3_SECURE
 FOXHOLE_REGISTER_RATE_56 FOXHOLE_REGISTER_BURST_56 FOXHOLE_REGISTER_RATE_48 FOXHOLE_REGISTER_BURST_48
 FOXHOLE_REGISTER_RATE_GLOBAL FOXHOLE_REGISTER_BURST_GLOBAL FOXHOLE_UNUSED_ACCOUNT_TTL
-FOXHOLE_LIST_RATE FOXHOLE_LIST_BURST FOXHOLE_PRESENCE_SNAPSHOT_MAX FOXHOLE_ALLOW_SINGLE_PROCESS`
+FOXHOLE_LIST_RATE FOXHOLE_LIST_BURST FOXHOLE_PRESENCE_SNAPSHOT_MAX FOXHOLE_ALLOW_SINGLE_PROCESS
+FOXHOLE_MAX_UPLOADS FOXHOLE_MAX_DOWNLOADS FOXHOLE_MAX_DOWNLOADS_PER_USER FOXHOLE_TRANSFER_MIN_RATE
+FOXHOLE_TRANSFER_RATE_WINDOW FOXHOLE_S3_STALE_UPLOAD_AGE`
 
 func TestDatabaseURL(t *testing.T) {
 	for _, tc := range []struct {

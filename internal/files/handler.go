@@ -22,9 +22,9 @@ import (
 
 var _ foxholev1connect.FileServiceHandler = (*Handler)(nil)
 
-// errNoSlot is an upload that reached its handler without the upload slot
-// its policy declares: a server that does not enforce policies.
-var errNoSlot = errors.New("upload reached its handler without an upload slot")
+// errNoSlot is a transfer that reached its handler without the slot its
+// policy declares: a server that does not enforce policies.
+var errNoSlot = errors.New("transfer reached its handler without its slot")
 
 // ChunkSize is the size of the content chunks DownloadFile sends.
 const ChunkSize = 256 << 10
@@ -76,7 +76,7 @@ func (h *Handler) UploadFileStream(ctx context.Context, stream *connect.ClientSt
 	if md == nil {
 		return nil, errs.Invalidf("metadata", "must be the first message of the stream")
 	}
-	chunks := &chunkReader{ctx: ctx, stream: stream, idle: NewIdle(rec.Deadlines().Read, h.svc.opt.UploadIdleTimeout)}
+	chunks := &chunkReader{ctx: ctx, stream: stream, idle: NewIdle(rec.Deadlines().Read, h.svc.opt.UploadIdleTimeout), pace: h.svc.NewPace("upload")}
 	f, err := h.svc.Upload(ctx, owner, md.GetName(), md.GetContentType(), chunks, -1, 0)
 	if err != nil {
 		return nil, err
@@ -90,6 +90,7 @@ type chunkReader struct {
 	ctx    context.Context
 	stream *connect.ClientStream[foxholev1.UploadFileStreamRequest]
 	idle   Idle
+	pace   *Pace
 	buf    []byte
 }
 
@@ -118,6 +119,9 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 			return 0, errs.Invalidf("metadata", "must be sent once, in the first message")
 		}
 		c.buf = c.stream.Msg().GetChunk()
+		if err := c.pace.Add(len(c.buf)); err != nil {
+			return 0, err
+		}
 	}
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]
@@ -159,7 +163,12 @@ func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxhole
 		return err
 	}
 	defer rc.Close()
-	setWrite, timeout := call.From(ctx).Deadlines().Write, h.svc.opt.DownloadTimeout
+	rec := call.From(ctx)
+	if !rec.HoldsSlot() {
+		return errNoSlot
+	}
+	setWrite, timeout := rec.Deadlines().Write, h.svc.opt.DownloadTimeout
+	pace := h.svc.NewPace("download")
 	buf := make([]byte, ChunkSize)
 	msg := &foxholev1.DownloadFileResponse{File: FileProto(f)}
 	for {
@@ -170,9 +179,12 @@ func (h *Handler) DownloadFile(ctx context.Context, req *connect.Request[foxhole
 			// deadline stays set for the end of the stream; HTTP/1.1 lifts it
 			// after the response, and on HTTP/2 it is the stream's own.
 			if timeout > 0 {
-				_ = setWrite(time.Now().Add(timeout))
+				_ = setWrite(time.Now().Add(pace.Bound(timeout)))
 			}
 			if err := stream.Send(msg); err != nil {
+				return err
+			}
+			if err := pace.Add(n); err != nil {
 				return err
 			}
 			msg.File = nil

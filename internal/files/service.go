@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -34,8 +33,7 @@ type Metadata interface {
 	FileByIDAnyOwner(ctx context.Context, id string) (*store.File, error)
 	ListFiles(ctx context.Context, ownerID string, after *store.FileCursor, limit int) ([]store.File, error)
 	DeleteFile(ctx context.Context, ownerID, id string) (*store.File, error)
-	FileUsage(ctx context.Context, ownerID string, minCharge int64) (store.FileUsage, error)
-	CreateUploadIntent(ctx context.Context, id, ownerID string, at int64) error
+	ReserveUpload(ctx context.Context, in *store.UploadIntent, size, max int64, l store.FileLimits) (int64, error)
 	DeleteUploadIntent(ctx context.Context, id string) error
 	UploadIntentsBefore(ctx context.Context, before int64, limit int) ([]string, error)
 	KeyInUse(ctx context.Context, id string) (bool, error)
@@ -56,17 +54,22 @@ type URLVerifier interface {
 
 // Options are the file service's limits and collaborators.
 type Options struct {
-	UnaryMaxBytes     int64         // largest UploadFile content
-	MaxBytes          int64         // largest file on any path
-	Quota             int64         // total bytes charged per user; 0: unlimited
-	MaxCount          int           // files per user; 0: unlimited
-	MinCharge         int64         // what the quota charges for a smaller file, an empty one included
-	MaxUploadsPerUser int           // uploads in progress at once per user (in this process); 0: unlimited
-	UploadIdleTimeout time.Duration // longest wait for the next bytes of a streamed upload; 0: none
-	DownloadTimeout   time.Duration // longest a client may take to accept one chunk of DownloadFile; 0: none
-	URLTTL            time.Duration // lifetime of download URLs
-	Events            Events        // may be nil
-	Verifier          URLVerifier   // nil when the store's URLs are not Foxhole's
+	UnaryMaxBytes       int64         // largest UploadFile content
+	MaxBytes            int64         // largest file on any path
+	Quota               int64         // total bytes charged per user; 0: unlimited
+	MaxCount            int           // files per user; 0: unlimited
+	MinCharge           int64         // what the quota charges for a smaller file, an empty one included
+	MaxUploadsPerUser   int           // uploads in progress at once per user (in this process); 0: unlimited
+	MaxUploads          int           // uploads in progress at once in this process; 0: unlimited
+	MaxDownloadsPerUser int           // downloads in progress at once per file owner (in this process); 0: unlimited
+	MaxDownloads        int           // downloads in progress at once in this process; 0: unlimited
+	MinRate             int64         // the fewest bytes per second a transfer must move, measured over RateWindow; 0: no minimum
+	RateWindow          time.Duration // the window MinRate is measured over, the first one a grace period
+	UploadIdleTimeout   time.Duration // longest wait for the next bytes of a streamed upload; 0: none
+	DownloadTimeout     time.Duration // longest a client may take to accept one chunk of DownloadFile; 0: none
+	URLTTL              time.Duration // lifetime of download URLs
+	Events              Events        // may be nil
+	Verifier            URLVerifier   // nil when the store's URLs are not Foxhole's
 }
 
 // Service implements file storage.
@@ -76,49 +79,37 @@ type Service struct {
 	opt   Options
 	now   func() time.Time
 
-	mu        sync.Mutex
-	uploading map[string]int // uploads in progress, by owner
+	uploads   *slots
+	downloads *slots
 }
 
 // NewService returns a Service on meta and blobs.
 func NewService(meta Metadata, blobs blob.Store, o Options) *Service {
-	return &Service{meta: meta, blobs: blobs, opt: o, now: time.Now, uploading: map[string]int{}}
+	return &Service{
+		meta: meta, blobs: blobs, opt: o, now: time.Now,
+		uploads:   newSlots("uploads", o.MaxUploadsPerUser, o.MaxUploads),
+		downloads: newSlots("downloads", o.MaxDownloadsPerUser, o.MaxDownloads),
+	}
 }
 
 func (s *Service) limits() store.FileLimits {
 	return store.FileLimits{Quota: s.opt.Quota, MaxCount: s.opt.MaxCount, MinCharge: s.opt.MinCharge}
 }
 
-// uploadRetryAfter is what a client refused for too many uploads at once is
-// told to wait: uploads are long, but one may end any moment.
-const uploadRetryAfter = time.Second
-
-// TakeUploadSlot takes one of the owner's upload slots, or refuses with
-// errs.Limited when all are taken: each upload holds a connection, a
-// buffer and a file descriptor, so one user must not hold them all. Every
+// TakeUploadSlot takes one of the owner's upload slots and one of the
+// process's, or refuses with errs.Limited when either is full. Every
 // upload path takes one before it reads any content (the server does, as
 // their policy declares); release gives it back.
 func (s *Service) TakeUploadSlot(owner string) (release func(), err error) {
-	limit := s.opt.MaxUploadsPerUser
-	if limit <= 0 {
-		return func() {}, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.uploading[owner] >= limit {
-		return nil, &errs.Limited{
-			Msg:        fmt.Sprintf("too many uploads in progress: at most %d at once per user; retry when one has finished", limit),
-			RetryAfter: uploadRetryAfter,
-		}
-	}
-	s.uploading[owner]++
-	return sync.OnceFunc(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.uploading[owner]--; s.uploading[owner] <= 0 {
-			delete(s.uploading, owner)
-		}
-	}), nil
+	return s.uploads.take(owner)
+}
+
+// TakeDownloadSlot takes one of the owner's download slots and one of the
+// process's, or refuses with errs.Limited. A signed link's downloads count
+// against the file's owner: whoever holds the link downloads on the
+// owner's behalf.
+func (s *Service) TakeDownloadSlot(owner string) (release func(), err error) {
+	return s.downloads.take(owner)
 }
 
 // Upload stores everything r yields as a new file of owner. size is the
@@ -136,34 +127,21 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 	if limit <= 0 || limit > s.opt.MaxBytes {
 		limit = s.opt.MaxBytes
 	}
-	tooBig := errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", limit)
-	// An early check, to refuse at once and to bound the upload by what the
-	// quota has left; CreateFile checks again, atomically, at the end.
-	if l := s.limits(); l.Quota > 0 || l.MaxCount > 0 {
-		u, err := s.meta.FileUsage(ctx, owner, l.MinCharge)
-		if err != nil {
-			return nil, err
-		}
-		if l.MaxCount > 0 && u.Count >= l.MaxCount {
-			return nil, errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user; delete some first", l.MaxCount)
-		}
-		if left := l.Quota - u.Bytes; l.Quota > 0 && left < limit {
-			quotaErr := errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded (%d used; every file counts at least %d)", l.Quota, u.Bytes, l.MinCharge)
-			if left < l.Charge(0) {
-				return nil, quotaErr // not even an empty file fits
-			}
-			limit, tooBig = left, quotaErr
-		}
-	}
 	if size > limit {
-		return nil, tooBig
+		return nil, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", limit)
 	}
-
 	id := store.NewID() // also the object key
 	// The intent protects the content from the orphan sweep until the file
-	// row commits (or the upload fails).
-	if err := s.meta.CreateUploadIntent(ctx, id, owner, s.now().UnixMicro()); err != nil {
+	// row commits (or the upload fails), and reserves the upload's share of
+	// the quota: its declared size, or what is left (at most limit) when
+	// the size is unknown. Past that share the upload fails as too big.
+	limit, err = s.meta.ReserveUpload(ctx, &store.UploadIntent{ID: id, OwnerID: owner, CreatedAt: s.now().UnixMicro()}, size, limit, s.limits())
+	if err != nil {
 		return nil, fmt.Errorf("record upload: %w", err)
+	}
+	tooBig := errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", limit)
+	if q := s.opt.Quota; q > 0 && limit < s.opt.MaxBytes {
+		tooBig = errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: this upload may store %d bytes, what the quota has left; every file counts at least %d", q, limit, s.opt.MinCharge)
 	}
 	in := &meter{r: r, limit: limit, tooBig: tooBig, hash: sha256.New()}
 	size, err = s.blobs.Put(ctx, id, in, size)

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -46,6 +50,20 @@ func TestAttacksKeepMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := tok.Msg.GetAccessToken()
+	// Accounts for the slow attacks below, made before the Register flood
+	// spends the address's allowance.
+	var attackers []string
+	for range slowAccounts {
+		reg, err := auth.Register(context.Background(), connect.NewRequest(&foxholev1.RegisterRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := auth.CreateToken(context.Background(), connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: reg.Msg.GetUserSecret()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		attackers = append(attackers, tok.Msg.GetAccessToken())
+	}
 
 	bomb := gzipBomb(t, 600<<20) // the 600 KB body that once inflated to 600 MiB
 	big := bytes.Repeat([]byte("x"), 10<<20)
@@ -119,6 +137,7 @@ func TestAttacksKeepMemoryBounded(t *testing.T) {
 		})
 	}
 	t.Logf("accounts made by the /48 flood: %d", registered48.Load())
+	slowAttacks(t, p, pid, token, attackers)
 	res, err := http.Get(p.URL + "/healthz")
 	if err != nil {
 		t.Fatalf("server gone after the attacks: %v", err)
@@ -213,4 +232,103 @@ func crowdOnline(t *testing.T, hc *http.Client, url, token string, n int) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("%d users online", opened.Load())
+}
+
+// slowAccounts is how many accounts the slow attacks use, each with four
+// uploads (FOXHOLE_MAX_UPLOADS_PER_USER): more than FOXHOLE_MAX_UPLOADS in all.
+const slowAccounts = 20
+
+// slowAttacks opens many transfers at once that move nothing (slow uploads
+// of many accounts; downloads of one signed link that never read), holds
+// them for a moment, and reports the process's peak memory meanwhile: the
+// server holds no more of them than its caps allow and refuses the rest
+// with 429, before any body is read.
+func slowAttacks(t *testing.T, p *testutil.Process, pid, token string, attackers []string) {
+	hc := client.HTTPClient(false)
+	// A file for the signed link, larger than a connection's buffers.
+	req, _ := http.NewRequest(http.MethodPut, p.URL+"/files/shared", bytes.NewReader(bytes.Repeat([]byte("y"), 8<<20)))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct{ ID string }
+	json.NewDecoder(res.Body).Decode(&f)
+	res.Body.Close()
+	files := foxholev1connect.NewFileServiceClient(hc, p.URL)
+	get := connect.NewRequest(&foxholev1.GetFileRequest{Id: f.ID})
+	get.Header().Set("Authorization", "Bearer "+token)
+	got, err := files.GetFile(context.Background(), get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := url.Parse(got.Msg.GetDownloadUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(p.URL, "http://")
+	attacks := []struct {
+		name    string
+		n       int
+		request func(i int) string // what each connection sends, and then nothing
+	}{
+		{"slow uploads from 20 accounts", 4 * len(attackers), func(i int) string {
+			// Chunked, of unknown length: one byte, then silence.
+			return "PUT /files/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + attackers[i%len(attackers)] +
+				"\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n"
+		}},
+		{"slow downloads of one signed link", 4 * len(attackers), func(int) string {
+			return "GET " + link.RequestURI() + " HTTP/1.1\r\nHost: x\r\n\r\n"
+		}},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			_ = os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0)
+			before := testutil.ProcessMemory(pid, "VmRSS")
+			var (
+				mu      sync.Mutex
+				answers = map[int]int{} // 0: held, the transfer under way
+				conns   []net.Conn
+				wg      sync.WaitGroup
+			)
+			for i := range a.n {
+				wg.Go(func() {
+					conn, err := net.Dial("tcp", host)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					conns = append(conns, conn)
+					mu.Unlock()
+					io.WriteString(conn, a.request(i))
+					// A refusal comes at once; a held upload answers nothing, a
+					// held download its headers and as much content as the
+					// connection's buffers take.
+					conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+					status := 0
+					if res, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil && res.StatusCode != http.StatusOK {
+						status = res.StatusCode
+					}
+					mu.Lock()
+					answers[status]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			peak := testutil.ProcessMemory(pid, "VmHWM")
+			for _, c := range conns {
+				c.Close()
+			}
+			t.Logf("RSS %d MiB before, peak %d MiB during %d transfers held at once; answers %v (0: held)", before>>20, peak>>20, a.n, answers)
+			for s := range answers {
+				if s != 0 && s != http.StatusTooManyRequests {
+					t.Errorf("answer %d, want the transfer held or 429", s)
+				}
+			}
+			if peak > before+128<<20 {
+				t.Errorf("peak RSS %d MiB, %d MiB over the %d MiB before", peak>>20, (peak-before)>>20, before>>20)
+			}
+		})
+	}
 }

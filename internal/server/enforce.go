@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -21,6 +22,7 @@ type rule struct {
 	policy  *foxholev1.Policy
 	body    int64         // the most bytes the body may hold; -1: the handler bounds it
 	read    time.Duration // the whole request's read deadline; 0: none
+	request time.Duration // a stream's request's read deadline, lifted once it arrives; 0: none
 	rateKey string        // prefix of the rate limit's key
 }
 
@@ -40,7 +42,9 @@ type enforcer struct {
 	publicURL   string
 	// uploadSlot takes one of a user's upload slots.
 	uploadSlot func(user string) (release func(), err error)
-	probes     chan struct{} // a slot per probe stream open
+	// downloadSlot takes one of a user's download slots.
+	downloadSlot func(user string) (release func(), err error)
+	probes       chan struct{} // a slot per probe stream open
 }
 
 func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) *enforcer {
@@ -62,21 +66,23 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 			policy:  p,
 			body:    bodies[p.GetBody()],
 			read:    durationOf(p.GetReadTimeout()),
+			request: requestTimeout(durationOf(p.GetRequestTimeout())),
 			rateKey: strings.ToLower(method) + ":",
 		}
 	}
 	e := &enforcer{
-		mux:         r.mux,
-		procedures:  map[string]*rule{},
-		routes:      map[string]*rule{},
-		addrs:       clientaddr.NewResolver(o.TrustedProxies),
-		perAddr:     o.AuthLimiter,
-		perUser:     o.AllowPerUser,
-		perUserList: o.ListLimiter,
-		register:    o.Register,
-		publicURL:   o.PublicURL,
-		uploadSlot:  o.Files.TakeUploadSlot,
-		probes:      make(chan struct{}, o.MaxProbeStreams),
+		mux:          r.mux,
+		procedures:   map[string]*rule{},
+		routes:       map[string]*rule{},
+		addrs:        clientaddr.NewResolver(o.TrustedProxies),
+		perAddr:      o.AuthLimiter,
+		perUser:      o.AllowPerUser,
+		perUserList:  o.ListLimiter,
+		register:     o.Register,
+		publicURL:    o.PublicURL,
+		uploadSlot:   o.Files.TakeUploadSlot,
+		downloadSlot: o.Files.TakeDownloadSlot,
+		probes:       make(chan struct{}, o.MaxProbeStreams),
 	}
 	for path, p := range procedures {
 		e.procedures[path] = ruleOf(path, p)
@@ -85,6 +91,17 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		e.routes[pattern] = ruleOf(pattern, httpRoutes[pattern])
 	}
 	return e
+}
+
+// requestTimeoutForTest, when set, replaces every declared request_timeout:
+// tests of the deadline should not wait the 30 s the protos declare.
+var requestTimeoutForTest atomic.Int64
+
+func requestTimeout(declared time.Duration) time.Duration {
+	if t := time.Duration(requestTimeoutForTest.Load()); t > 0 && declared > 0 {
+		return t
+	}
+	return declared
 }
 
 // isPublic reports whether r's route may be called without an access token.
@@ -133,6 +150,12 @@ func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if ru.read > 0 {
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ru.read))
+	}
+	if d := ru.request; d > 0 {
+		// Lifted once the request has arrived (requestDeadline).
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(d))
+		rec.SetRequestDeadline(func() { _ = rc.SetReadDeadline(time.Time{}) })
 	}
 	if p.GetStreamDeadlines() {
 		rc := http.NewResponseController(w)
@@ -243,7 +266,34 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 	case foxholev1.Slot_SLOT_UPLOAD:
 		release, err := e.uploadSlot(rec.UserID)
 		if err != nil {
-			writeError(w, r, err)
+			refuseUnread(w, r, err)
+			return
+		}
+		defer release()
+		rec.HoldSlot(release)
+	case foxholev1.Slot_SLOT_DOWNLOAD:
+		if rec.Policy.GetAccess() == foxholev1.Access_ACCESS_PUBLIC {
+			// A signed link: the handler takes the slot on the file
+			// owner's behalf once it has checked the signature.
+			var release func()
+			defer func() {
+				if release != nil {
+					release()
+				}
+			}()
+			rec.DeferSlot(func(owner string) error {
+				r, err := e.downloadSlot(owner)
+				if err == nil {
+					release = r
+					rec.HoldSlot(r)
+				}
+				return err
+			})
+			break
+		}
+		release, err := e.downloadSlot(rec.UserID)
+		if err != nil {
+			refuseUnread(w, r, err)
 			return
 		}
 		defer release()
@@ -265,4 +315,16 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 		r = r.WithContext(ctx)
 	}
 	next.ServeHTTP(w, r)
+}
+
+// refuseUnread answers a call refused before its body was read. On
+// HTTP/1.1 the connection then closes: net/http would otherwise read what
+// is left of the body before it answers, to keep the connection, and a
+// client that sends nothing more would hold the refusal, and its slot's
+// worth of connection, as long as it liked.
+func refuseUnread(w http.ResponseWriter, r *http.Request, err error) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	writeError(w, r, err)
 }

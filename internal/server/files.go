@@ -41,6 +41,7 @@ func uploadRoute(svc *files.Service, maxBytes int64, idleTimeout time.Duration, 
 			ctx:  r.Context(),
 			r:    http.MaxBytesReader(w, r.Body, maxBytes),
 			idle: files.NewIdle(rec.Deadlines().Read, idleTimeout),
+			pace: svc.NewPace("upload"),
 		}
 		// r.ContentLength is -1 when unknown (chunked), as Upload expects;
 		// a known one lets S3 take the content in one request.
@@ -51,8 +52,12 @@ func uploadRoute(svc *files.Service, maxBytes int64, idleTimeout time.Duration, 
 			}
 			// net/http reads what is left of a short body before answering,
 			// to keep the connection; a stalled client must not hold that
-			// read forever either.
-			body.idle.Renew()
+			// read forever either, and a trickling one gets no more time.
+			if body.pace.Failed() {
+				_ = rec.Deadlines().Read(time.Now())
+			} else {
+				body.idle.Renew()
+			}
 			fail(w, r, err)
 			return
 		}
@@ -68,7 +73,11 @@ func uploadRoute(svc *files.Service, maxBytes int64, idleTimeout time.Duration, 
 }
 
 // downloadRoute serves `GET /files/download/{id}`, the signed download URLs
-// of files kept on the local disk, with Range and conditional requests.
+// of files kept on the local disk, with Range and conditional requests. A
+// link works for anyone who holds it, so each download holds one of the
+// file owner's download slots, and is cut off when the client stops
+// reading (a write deadline per write) or reads too slowly (the minimum
+// transfer rate).
 func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -77,6 +86,15 @@ func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Requ
 			fail(w, r, err)
 			return
 		}
+		rec := call.From(r.Context())
+		if err := rec.TakeSlot(f.OwnerID); err != nil {
+			fail(w, r, err)
+			return
+		}
+		setWrite := rec.Deadlines().Write
+		// A keep-alive connection's next request must not inherit it.
+		defer func() { _ = setWrite(time.Time{}) }()
+		w = &pacedWriter{ResponseWriter: w, setWrite: setWrite, timeout: svc.DownloadWriteTimeout(), pace: svc.NewPace("download")}
 		h := w.Header()
 		h.Set("Content-Type", f.ContentType)
 		h.Set("ETag", `"`+f.SHA256+`"`)
@@ -100,16 +118,21 @@ type bodyReader struct {
 	ctx  context.Context
 	r    io.Reader
 	idle files.Idle
+	pace *files.Pace
 	err  error
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	b.idle.Renew()
 	n, err := b.r.Read(p)
+	if perr := b.pace.Add(n); perr != nil && err == nil {
+		b.err, err = perr, perr
+	}
 	switch {
 	case err == nil:
 	case err == io.EOF:
 		b.idle.Clear()
+	case b.err != nil:
 	case b.idle.Expired(err) != nil:
 		b.err = b.idle.Expired(err)
 	default:
@@ -173,5 +196,30 @@ func (b *blobSeeker) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.off += int64(n)
+	return n, err
+}
+
+// pacedWriter writes a download's response, each write within the write
+// timeout, and fails once the download moves too slowly.
+type pacedWriter struct {
+	http.ResponseWriter
+	setWrite func(time.Time) error
+	timeout  time.Duration
+	pace     *files.Pace
+	err      error
+}
+
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	if p.timeout > 0 {
+		_ = p.setWrite(time.Now().Add(p.pace.Bound(p.timeout)))
+	}
+	n, err := p.ResponseWriter.Write(b)
+	if err == nil {
+		err = p.pace.Add(n)
+	}
+	p.err = err
 	return n, err
 }

@@ -65,13 +65,18 @@ var httpRoutes = map[string]*foxholev1.Policy{
 		Access: token, Body: foxholev1.Body_BODY_RAW, RateLimit: noRate,
 		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_UPLOAD,
 	},
-	// A signed download link: the signature is the credential.
-	"GET /files/download/{id}": page,
-	"GET /healthz":             page,
-	"GET /readyz":              page,
-	"GET /{$}":                 page,
-	"GET /docs":                page,
-	"GET /assets/{name}":       page,
+	// A signed download link: the signature is the credential. It holds
+	// one of the file owner's download slots, and renews its write
+	// deadline before every write.
+	"GET /files/download/{id}": {
+		Access: public, Body: small, RateLimit: noRate,
+		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_DOWNLOAD,
+	},
+	"GET /healthz":       page,
+	"GET /readyz":        page,
+	"GET /{$}":           page,
+	"GET /docs":          page,
+	"GET /assets/{name}": page,
 }
 
 func seconds(n int64) *durationpb.Duration { return &durationpb.Duration{Seconds: n} }
@@ -118,6 +123,10 @@ func procedurePolicies(files *protoregistry.Files, services []string) (map[strin
 				continue
 			}
 			unary := !md.IsStreamingClient() && !md.IsStreamingServer()
+			if !unary && p.GetReadTimeout() == nil && p.GetRequestTimeout() == nil {
+				problems = append(problems, fmt.Errorf("%s: its policy declares neither read_timeout nor request_timeout: a stream's request must arrive within a bound", path))
+				continue
+			}
 			if err := checkPolicy(p, unary); err != nil {
 				problems = append(problems, fmt.Errorf("%s: %w", path, err))
 				continue
@@ -173,7 +182,7 @@ func checkPolicy(p *foxholev1.Policy, unary bool) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("its policy does not declare %s", strings.Join(missing, ", "))
 	}
-	for _, d := range []*durationpb.Duration{p.GetReadTimeout(), p.GetMaxDuration()} {
+	for _, d := range []*durationpb.Duration{p.GetReadTimeout(), p.GetMaxDuration(), p.GetRequestTimeout()} {
 		if d != nil && (d.CheckValid() != nil || d.AsDuration() <= 0) {
 			return fmt.Errorf("its policy has a duration that is not positive: %v", d.AsDuration())
 		}

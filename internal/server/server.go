@@ -103,7 +103,7 @@ func New(o Options) *Handler {
 	// only calls that may arrive compressed, it also caps how far one
 	// message may inflate.
 	common := []connect.HandlerOption{
-		connect.WithInterceptors(errorInterceptor{}, validate.NewInterceptor()),
+		connect.WithInterceptors(errorInterceptor{}, requestDeadline{}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(int(o.MaxRequestBytes + 12*int64(o.MessageMaxChars))),
 		// Compressing small messages costs more CPU than the bytes it saves.
 		connect.WithCompressMinBytes(4 << 10),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -68,6 +69,13 @@ func (s *Store) CreateFile(ctx context.Context, f *File, l FileLimits) error {
 			if err != nil {
 				return err
 			}
+			// What the owner's other uploads in progress reserved is spoken
+			// for: this upload reserved its own share when it started.
+			others, err := reservedBy(ctx, tx, f.OwnerID, f.ID)
+			if err != nil {
+				return err
+			}
+			u.Bytes += others
 			if l.MaxCount > 0 && u.Count >= l.MaxCount {
 				return errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user; delete some first", l.MaxCount)
 			}
@@ -113,6 +121,92 @@ type UploadIntent struct {
 	ID        string `bun:"id,pk"`
 	OwnerID   string `bun:"owner_id"`
 	CreatedAt int64  `bun:"created_at"` // Unix microseconds
+	// Reserved is what the upload holds of its owner's quota until it
+	// commits or fails (0: the owner has no quota).
+	Reserved int64 `bun:"reserved"`
+}
+
+// reservedBy returns what the owner's uploads in progress hold of the
+// quota, but for the one with id except.
+func reservedBy(ctx context.Context, db bun.IDB, ownerID, except string) (int64, error) {
+	var n int64
+	err := db.NewSelect().Table("upload_intents").ColumnExpr("COALESCE(SUM(reserved), 0)").
+		Where("owner_id = ? AND id <> ?", ownerID, except).Scan(ctx, &n)
+	return n, err
+}
+
+// ReserveUpload records an upload's intent (see CreateUploadIntent) and
+// reserves its share of the owner's quota in the same transaction, so that
+// uploads running at once cannot together store past it. size is the
+// content's declared length, or -1 when unknown: then the upload reserves
+// what the quota has left, at most maxBytes. It returns the most content
+// bytes the upload may store (at most maxBytes), or refuses and records
+// nothing: errs.Limited (retry later) when only uploads in progress are in
+// the way, errs.ErrResourceExhausted when the owner's files are. The reservation ends with the intent: CreateFile and
+// DeleteUploadIntent.
+func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, maxBytes int64, l FileLimits) (int64, error) {
+	in.Reserved = 0
+	limit := maxBytes
+	if size >= 0 && size > maxBytes {
+		return 0, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", maxBytes)
+	}
+	err := s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if l.Quota > 0 || l.MaxCount > 0 {
+			// As in CreateFile: the owner's row lock makes the owner's
+			// reservations take turns on PostgreSQL.
+			if s.pg {
+				if _, err := tx.NewRaw("SELECT 1 FROM users WHERE id = ? FOR UPDATE", in.OwnerID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			u, err := fileUsage(ctx, tx, in.OwnerID, l.MinCharge)
+			if err != nil {
+				return err
+			}
+			var pending int
+			var reserved int64
+			if err := tx.NewSelect().Table("upload_intents").ColumnExpr("COUNT(*)").ColumnExpr("COALESCE(SUM(reserved), 0)").
+				Where("owner_id = ?", in.OwnerID).Scan(ctx, &pending, &reserved); err != nil {
+				return err
+			}
+			if l.MaxCount > 0 && u.Count+pending >= l.MaxCount {
+				return errs.New(errs.ErrResourceExhausted, "file limit reached: at most %d files per user, counting uploads in progress; delete some first", l.MaxCount)
+			}
+			if l.Quota > 0 {
+				left := l.Quota - u.Bytes - reserved
+				need := l.Charge(max(size, 0))
+				quotaErr := func() error {
+					if l.Quota-u.Bytes >= need {
+						// Only uploads in progress are in the way, and they end.
+						return &errs.Limited{
+							Msg: fmt.Sprintf("the %d bytes left of your storage quota are reserved by your uploads in progress; retry when one has finished (an upload of unknown length reserves what is left, up to the largest file)",
+								l.Quota-u.Bytes),
+							RetryAfter: time.Second,
+						}
+					}
+					return errs.New(errs.ErrResourceExhausted, "storage quota of %d bytes exceeded: %d bytes used, this file needs %d (every file counts at least %d)", l.Quota, u.Bytes, need, l.MinCharge)
+				}
+				if size >= 0 {
+					if need > left {
+						return quotaErr()
+					}
+					in.Reserved = need
+				} else {
+					if left < need {
+						return quotaErr()
+					}
+					limit = min(maxBytes, left)
+					in.Reserved = l.Charge(limit)
+				}
+			}
+		}
+		_, err := tx.NewInsert().Model(in).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return limit, nil
 }
 
 // CreateUploadIntent records that an upload is about to write content

@@ -221,13 +221,18 @@ type Slot int32
 const (
 	// The call holds no slot.
 	Slot_SLOT_UNSPECIFIED Slot = 0
-	// One of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER), taken
-	// before the body is read: a message is decoded whole before the handler
-	// runs.
+	// One of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER) and
+	// one of the process's (FOXHOLE_MAX_UPLOADS), taken before the body is
+	// read: a message is decoded whole before the handler runs.
 	Slot_SLOT_UPLOAD Slot = 1
 	// One of the slots of health and reflection streams, shared by all
 	// callers (FOXHOLE_MAX_PROBE_STREAMS).
 	Slot_SLOT_PROBE_STREAM Slot = 2
+	// One of the caller's download slots (FOXHOLE_MAX_DOWNLOADS_PER_USER)
+	// and one of the process's (FOXHOLE_MAX_DOWNLOADS). A signed link has no
+	// caller: its download counts against the file's owner, taken once the
+	// signature is checked and before any content is sent.
+	Slot_SLOT_DOWNLOAD Slot = 3
 )
 
 // Enum value maps for Slot.
@@ -236,11 +241,13 @@ var (
 		0: "SLOT_UNSPECIFIED",
 		1: "SLOT_UPLOAD",
 		2: "SLOT_PROBE_STREAM",
+		3: "SLOT_DOWNLOAD",
 	}
 	Slot_value = map[string]int32{
 		"SLOT_UNSPECIFIED":  0,
 		"SLOT_UPLOAD":       1,
 		"SLOT_PROBE_STREAM": 2,
+		"SLOT_DOWNLOAD":     3,
 	}
 )
 
@@ -303,9 +310,13 @@ type Policy struct {
 	// and its credential allow.
 	MaxDuration *durationpb.Duration `protobuf:"bytes,8,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
 	// A slot the call holds from before its body is read until it ends.
-	Slot          Slot `protobuf:"varint,9,opt,name=slot,proto3,enum=foxhole.v1.Slot" json:"slot,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Slot Slot `protobuf:"varint,9,opt,name=slot,proto3,enum=foxhole.v1.Slot" json:"slot,omitempty"`
+	// How long a stream's request may take to arrive: a server stream's one
+	// message, a client stream's first. The server lifts this read deadline
+	// as soon as it has: a deadline left on a long response would end it.
+	RequestTimeout *durationpb.Duration `protobuf:"bytes,10,opt,name=request_timeout,json=requestTimeout,proto3" json:"request_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -401,6 +412,13 @@ func (x *Policy) GetSlot() Slot {
 	return Slot_SLOT_UNSPECIFIED
 }
 
+func (x *Policy) GetRequestTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.RequestTimeout
+	}
+	return nil
+}
+
 var file_foxhole_v1_policy_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -425,7 +443,7 @@ var File_foxhole_v1_policy_proto protoreflect.FileDescriptor
 const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\n" +
 	"\x17foxhole/v1/policy.proto\x12\n" +
-	"foxhole.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\xa4\x03\n" +
+	"foxhole.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe8\x03\n" +
 	"\x06Policy\x12*\n" +
 	"\x06access\x18\x01 \x01(\x0e2\x12.foxhole.v1.AccessR\x06access\x12$\n" +
 	"\x04body\x18\x02 \x01(\x0e2\x10.foxhole.v1.BodyR\x04body\x12\x1e\n" +
@@ -438,7 +456,9 @@ const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\fread_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vreadTimeout\x12)\n" +
 	"\x10stream_deadlines\x18\a \x01(\bR\x0fstreamDeadlines\x12<\n" +
 	"\fmax_duration\x18\b \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\x12$\n" +
-	"\x04slot\x18\t \x01(\x0e2\x10.foxhole.v1.SlotR\x04slot*E\n" +
+	"\x04slot\x18\t \x01(\x0e2\x10.foxhole.v1.SlotR\x04slot\x12B\n" +
+	"\x0frequest_timeout\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x0erequestTimeout*E\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fACCESS_TOKEN\x10\x01\x12\x11\n" +
@@ -459,11 +479,12 @@ const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\x12RATE_LIMIT_ADDRESS\x10\x02\x12\x13\n" +
 	"\x0fRATE_LIMIT_USER\x10\x03\x12\x18\n" +
 	"\x14RATE_LIMIT_USER_LIST\x10\x04\x12\x17\n" +
-	"\x13RATE_LIMIT_REGISTER\x10\x05*D\n" +
+	"\x13RATE_LIMIT_REGISTER\x10\x05*W\n" +
 	"\x04Slot\x12\x14\n" +
 	"\x10SLOT_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSLOT_UPLOAD\x10\x01\x12\x15\n" +
-	"\x11SLOT_PROBE_STREAM\x10\x02:L\n" +
+	"\x11SLOT_PROBE_STREAM\x10\x02\x12\x11\n" +
+	"\rSLOT_DOWNLOAD\x10\x03:L\n" +
 	"\x06policy\x12\x1e.google.protobuf.MethodOptions\x18\xf5\x93\x03 \x01(\v2\x12.foxhole.v1.PolicyR\x06policyB.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
@@ -496,13 +517,14 @@ var file_foxhole_v1_policy_proto_depIdxs = []int32{
 	5, // 3: foxhole.v1.Policy.read_timeout:type_name -> google.protobuf.Duration
 	5, // 4: foxhole.v1.Policy.max_duration:type_name -> google.protobuf.Duration
 	3, // 5: foxhole.v1.Policy.slot:type_name -> foxhole.v1.Slot
-	6, // 6: foxhole.v1.policy:extendee -> google.protobuf.MethodOptions
-	4, // 7: foxhole.v1.policy:type_name -> foxhole.v1.Policy
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	7, // [7:8] is the sub-list for extension type_name
-	6, // [6:7] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 6: foxhole.v1.Policy.request_timeout:type_name -> google.protobuf.Duration
+	6, // 7: foxhole.v1.policy:extendee -> google.protobuf.MethodOptions
+	4, // 8: foxhole.v1.policy:type_name -> foxhole.v1.Policy
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	8, // [8:9] is the sub-list for extension type_name
+	7, // [7:8] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_foxhole_v1_policy_proto_init() }

@@ -944,10 +944,9 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tpageToken\"i\n" +
 	"\x14ListPresenceResponse\x12)\n" +
 	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb3\x02\n" +
-	"\x0fRealtimeService\x12Z\n" +
-	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x0e\xaa\x9f\x19\n" +
-	"\b\x01\x10\x01 \x01(\x018\x010\x01\x12^\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb7\x02\n" +
+	"\x0fRealtimeService\x12^\n" +
+	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x12\xaa\x9f\x19\x0e\b\x01\x10\x01 \x01(\x018\x01R\x02\b\x1e0\x01\x12^\n" +
 	"\vSendMessage\x12\x1e.foxhole.v1.SendMessageRequest\x1a\x1f.foxhole.v1.SendMessageResponse\"\x0e\xaa\x9f\x19\n" +
 	"\b\x01\x10\x02 \x032\x02\b\x1e\x12d\n" +
 	"\fListPresence\x12\x1f.foxhole.v1.ListPresenceRequest\x1a .foxhole.v1.ListPresenceResponse\"\x11\xaa\x9f\x19\n" +

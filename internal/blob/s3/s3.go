@@ -24,9 +24,24 @@ import (
 
 var _ blob.Store = (*Store)(nil)
 
-// PartSize is the size of each part of a multipart upload. An upload holds
-// one part in memory at a time, so this bounds its memory.
-const PartSize = 16 << 20
+// MinPartSize is the smallest part S3 takes (but for the last), and the
+// size of each part of an upload of unknown length unless the largest
+// object needs larger ones. Such an upload holds one part in memory at a
+// time, so this bounds its memory; the server's cap on uploads in progress
+// bounds the number of such buffers.
+const MinPartSize = 5 << 20
+
+// maxParts is S3's limit on the parts of one object.
+const maxParts = 10_000
+
+// partSize returns the smallest part size, a whole number of MiB, whose
+// maxParts parts hold an object of maxObject bytes.
+func partSize(maxObject int64) uint64 {
+	const mib = 1 << 20
+	need := (maxObject + maxParts - 1) / maxParts
+	need = (need + mib - 1) / mib * mib
+	return uint64(max(MinPartSize, need))
+}
 
 // Prefix is where Foxhole keeps its objects in the bucket. Walk, and so the
 // sweep of orphans, looks nowhere else, so a bucket shared with other
@@ -35,8 +50,9 @@ const Prefix = "foxhole/files/"
 
 // Store keeps objects in one bucket, under Prefix.
 type Store struct {
-	client *minio.Client
-	bucket string
+	client   *minio.Client
+	bucket   string
+	partSize uint64
 }
 
 // Options locates the object store.
@@ -46,6 +62,9 @@ type Options struct {
 	SecretKey string
 	Bucket    string
 	Secure    bool // HTTPS
+	// MaxObjectBytes is the largest object Put must take (the largest
+	// file); it sets the part size of uploads of unknown length. 0: 1 GiB.
+	MaxObjectBytes int64
 }
 
 // New connects to the store and creates the bucket if it is missing.
@@ -57,7 +76,10 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 client: %w", err)
 	}
-	s := &Store{client: c, bucket: o.Bucket}
+	if o.MaxObjectBytes <= 0 {
+		o.MaxObjectBytes = 1 << 30
+	}
+	s := &Store{client: c, bucket: o.Bucket, partSize: partSize(o.MaxObjectBytes)}
 	exists, err := c.BucketExists(ctx, o.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("s3 bucket %q: %w", o.Bucket, err)
@@ -85,7 +107,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Put implements blob.Store. Content of known size goes up in one request,
 // streamed from r (minio-go buffers nothing when it sends no MD5 and the
 // reader cannot seek); content of unknown length goes up in parts of
-// PartSize. A failed or cancelled upload is aborted and leaves no object.
+// MinPartSize (larger only when MaxObjectBytes needs it), one part in
+// memory at a time. A failed or cancelled upload is aborted and leaves no object.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
 	if !blob.ValidKey(key) {
 		return 0, fmt.Errorf("invalid blob key %q", key)
@@ -97,7 +120,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (i
 		// to read sections, and the length check must see every byte.
 		r = struct{ io.Reader }{blob.SizedReader(r, size)}
 	} else {
-		opts.PartSize = PartSize
+		opts.PartSize = s.partSize
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, Prefix+key, r, size, opts)
 	if err != nil {
@@ -188,6 +211,38 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// RemoveStaleUploads aborts the multipart uploads under Prefix begun
+// before olderThan ago: those of a process that crashed midway, whose
+// parts the store would otherwise keep (and bill) forever. An upload of
+// this process is never that old while it runs: transfers have a minimum
+// rate. It returns how many it removed.
+func (s *Store) RemoveStaleUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cutoff := time.Now().Add(-olderThan)
+	core := minio.Core{Client: s.client}
+	removed := 0
+	var errList []error
+	// The whole bucket's, filtered here: MinIO lists uploads by a whole
+	// key or by none, not by a part of one as S3 does.
+	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, "", true) {
+		if u.Err != nil {
+			return removed, errors.Join(append(errList, mapErr(u.Err))...)
+		}
+		if !strings.HasPrefix(u.Key, Prefix) || !blob.ValidKey(strings.TrimPrefix(u.Key, Prefix)) || !u.Initiated.Before(cutoff) {
+			continue
+		}
+		// By upload id: a key's content is written by one upload only, but
+		// aborting that one alone is what the listing justifies.
+		if err := core.AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID); err != nil {
+			errList = append(errList, fmt.Errorf("abort upload of %s: %w", u.Key, mapErr(err)))
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(append(errList, ctx.Err())...)
 }
 
 // mapErr turns minio-go's errors into blob's and errs' kinds: a missing

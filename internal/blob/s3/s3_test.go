@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -63,5 +64,68 @@ func TestWalkSeesOnlyFoxholeObjects(t *testing.T) {
 	}
 	if _, err := s.Stat(ctx, "aaaa00000001"); !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("Stat of a foreign object = %v, want ErrNotFound", err)
+	}
+}
+
+// TestStaleMultipartUploadsAreRemoved leaves multipart uploads as a crashed
+// process would: the old ones under Foxhole's prefix go, a young one and
+// another program's stay.
+func TestStaleMultipartUploadsAreRemoved(t *testing.T) {
+	m := testutil.StartMinIO(t)
+	ctx := context.Background()
+	s, err := s3.New(ctx, s3.Options{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "stale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := minio.Core{Client: c}
+	begin := func(key string) {
+		t.Helper()
+		id, err := core.NewMultipartUpload(ctx, "stale", key, minio.PutObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := core.PutObjectPart(ctx, "stale", key, id, 1, strings.NewReader("part"), 4, minio.PutObjectPartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The whole bucket's, filtered here: MinIO lists uploads by a whole
+	// key or by none, not by a part of one.
+	incomplete := func(prefix string) []string {
+		t.Helper()
+		var keys []string
+		for u := range c.ListIncompleteUploads(ctx, "stale", "", true) {
+			if u.Err != nil {
+				t.Fatal(u.Err)
+			}
+			if strings.HasPrefix(u.Key, prefix) {
+				keys = append(keys, u.Key)
+			}
+		}
+		return keys
+	}
+	begin(s3.Prefix + "dead00000001")
+	begin(s3.Prefix + "dead00000002")
+	begin("backups/theirs.tar")
+
+	// None is an hour old yet: nothing goes.
+	if n, err := s.RemoveStaleUploads(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("RemoveStaleUploads(1h) = %d, %v; want nothing removed", n, err)
+	}
+	if keys := incomplete(s3.Prefix); len(keys) != 2 {
+		t.Fatalf("incomplete uploads after a sweep of none: %v", keys)
+	}
+	// Every one is older than a nanosecond.
+	if n, err := s.RemoveStaleUploads(ctx, time.Nanosecond); err != nil || n != 2 {
+		t.Fatalf("RemoveStaleUploads = %d, %v; want both of Foxhole's removed", n, err)
+	}
+	if keys := incomplete(s3.Prefix); len(keys) != 0 {
+		t.Errorf("incomplete uploads left under %s: %v", s3.Prefix, keys)
+	}
+	if keys := incomplete("backups/"); len(keys) != 1 {
+		t.Errorf("another program's upload: %v, want it kept", keys)
 	}
 }

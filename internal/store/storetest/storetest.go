@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("file paging", func(t *testing.T) { t.Parallel(); testFilePaging(t, open(t)) })
 	t.Run("file limits", func(t *testing.T) { t.Parallel(); testFileLimits(t, open(t)) })
 	t.Run("concurrent uploads share the quota", func(t *testing.T) { t.Parallel(); testConcurrentQuota(t, open(t)) })
+	t.Run("concurrent reservations share the quota", func(t *testing.T) { t.Parallel(); testConcurrentReservations(t, open(t)) })
 	t.Run("upload intents", func(t *testing.T) { t.Parallel(); testUploadIntents(t, open(t)) })
 	t.Run("events", func(t *testing.T) { t.Parallel(); testEvents(t, open(t)) })
 	t.Run("event retention", func(t *testing.T) { t.Parallel(); testPruneEvents(t, open(t)) })
@@ -441,6 +442,69 @@ func testConcurrentQuota(t *testing.T, s *store.Store) {
 	}
 	if ok != fit || u.Bytes != fit*100 {
 		t.Errorf("%d uploads succeeded and %d bytes are stored, want %d and %d", ok, u.Bytes, fit, fit*100)
+	}
+}
+
+// testConcurrentReservations starts many uploads at once against a quota
+// that holds a few of them: the reservations together never overshoot it,
+// an upload of unknown size gets what is left, and a reservation ends with
+// its upload.
+func testConcurrentReservations(t *testing.T, s *store.Store) {
+	mustCreateUser(t, s, "reserver")
+	const n, fit = 24, 5
+	l := store.FileLimits{Quota: fit * 100, MaxCount: 1000, MinCharge: 10}
+	errors := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			in := &store.UploadIntent{ID: fmt.Sprintf("q%02d", i), OwnerID: "reserver", CreatedAt: int64(i)}
+			var limit int64
+			limit, errors[i] = s.ReserveUpload(ctx, in, 100, 1000, l)
+			if errors[i] == nil && limit != 1000 {
+				t.Errorf("reservation %d: limit %d, want the 1000 asked for", i, limit)
+			}
+		})
+	}
+	wg.Wait()
+	var ok []string
+	for i, err := range errors {
+		switch {
+		case err == nil:
+			ok = append(ok, fmt.Sprintf("q%02d", i))
+		case !isExhausted(err):
+			t.Errorf("reservation %d: %v", i, err)
+		}
+	}
+	if len(ok) != fit {
+		t.Fatalf("%d reservations succeeded, want %d", len(ok), fit)
+	}
+	unknown := &store.UploadIntent{ID: "qunknown", OwnerID: "reserver", CreatedAt: 100}
+	if _, err := s.ReserveUpload(ctx, unknown, -1, 1000, l); !isExhausted(err) {
+		t.Errorf("an upload of unknown size with the quota reserved: %v, want resource exhausted", err)
+	}
+	if in, _ := s.KeyInUse(ctx, "qunknown"); in {
+		t.Error("a refused reservation left an intent")
+	}
+	// A failed upload gives its share back; a committed one keeps it as a file.
+	if err := s.DeleteUploadIntent(ctx, ok[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateFile(ctx, &store.File{ID: ok[1], OwnerID: "reserver", Size: 100, CreatedAt: 1}, l); err != nil {
+		t.Fatalf("CreateFile within its reservation: %v", err)
+	}
+	if limit, err := s.ReserveUpload(ctx, unknown, -1, 1000, l); err != nil || limit != 100 {
+		t.Errorf("unknown size after one upload failed: limit %d, %v; want the 100 bytes left", limit, err)
+	}
+	if _, err := s.ReserveUpload(ctx, &store.UploadIntent{ID: "qmore", OwnerID: "reserver"}, 0, 1000, l); !isExhausted(err) {
+		t.Errorf("an empty file with nothing left: %v, want resource exhausted", err)
+	}
+	// A file larger than its reservation cannot commit into others' shares.
+	if err := s.CreateFile(ctx, &store.File{ID: ok[2], OwnerID: "reserver", Size: 150, CreatedAt: 2}, l); !isExhausted(err) {
+		t.Errorf("CreateFile past its reservation: %v, want resource exhausted", err)
+	}
+	u, err := s.FileUsage(ctx, "reserver", l.MinCharge)
+	if err != nil || u.Bytes != 100 || u.Count != 1 {
+		t.Errorf("usage %+v, %v; want the one file of 100 bytes", u, err)
 	}
 }
 

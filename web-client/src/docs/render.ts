@@ -41,6 +41,7 @@ interface Policy {
   streamDeadlines?: boolean;
   maxDuration?: string;
   slot?: string;
+  requestTimeout?: string;
 }
 interface Method {
   name: string;
@@ -174,11 +175,12 @@ function policyList(p: Policy): string {
     ["Access", p.access === "ACCESS_PUBLIC" ? "public" : "access token"],
     ["Body", (bodies[p.body ?? ""] ?? p.body ?? "") + (p.compressed ? ", may be gzipped" : "")],
     ["Rate limit", rates[p.rateLimit ?? ""] ?? p.rateLimit ?? ""],
-    ["Request deadline", p.readTimeout ? `${p.readTimeout} to send the whole request` : "none"],
+    ["Request deadline", p.readTimeout ? `${p.readTimeout} to send the whole request` : p.requestTimeout ? `${p.requestTimeout} to send the request (a stream's first message), then lifted` : "none"],
   ];
   if (p.streamDeadlines) items.push(["Stream", "cut off when the peer stops sending or reading (idle limits)"]);
   if (p.maxDuration) items.push(["Lasts at most", p.maxDuration]);
-  if (p.slot === "SLOT_UPLOAD") items.push(["Holds", "one of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER)"]);
+  if (p.slot === "SLOT_UPLOAD") items.push(["Holds", "one of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER) and one of the server's (FOXHOLE_MAX_UPLOADS); moves at least FOXHOLE_TRANSFER_MIN_RATE"]);
+  if (p.slot === "SLOT_DOWNLOAD") items.push(["Holds", "one of the caller's download slots (FOXHOLE_MAX_DOWNLOADS_PER_USER) and one of the server's (FOXHOLE_MAX_DOWNLOADS); moves at least FOXHOLE_TRANSFER_MIN_RATE"]);
   if (p.clientAddress) items.push(["Client address", "read (through FOXHOLE_TRUSTED_PROXIES) for limits per address"]);
   return `<dl class="policy">${items.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>`;
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/policy.proto.
  */
 export const file_foxhole_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("Chdmb3hob2xlL3YxL3BvbGljeS5wcm90bxIKZm94aG9sZS52MSK/AgoGUG9saWN5EiIKBmFjY2VzcxgBIAEoDjISLmZveGhvbGUudjEuQWNjZXNzEh4KBGJvZHkYAiABKA4yEC5mb3hob2xlLnYxLkJvZHkSEgoKY29tcHJlc3NlZBgDIAEoCBIpCgpyYXRlX2xpbWl0GAQgASgOMhUuZm94aG9sZS52MS5SYXRlTGltaXQSFgoOY2xpZW50X2FkZHJlc3MYBSABKAgSLwoMcmVhZF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKEHN0cmVhbV9kZWFkbGluZXMYByABKAgSLwoMbWF4X2R1cmF0aW9uGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh4KBHNsb3QYCSABKA4yEC5mb3hob2xlLnYxLlNsb3QqRQoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEhAKDEFDQ0VTU19UT0tFThABEhEKDUFDQ0VTU19QVUJMSUMQAiqBAQoEQm9keRIUChBCT0RZX1VOU1BFQ0lGSUVEEAASDgoKQk9EWV9TTUFMTBABEhAKDEJPRFlfTUVTU0FHRRACEg0KCUJPRFlfRklMRRADEhQKEEJPRFlfRklMRV9TVFJFQU0QBBIOCgpCT0RZX1BST0JFEAUSDAoIQk9EWV9SQVcQBiqcAQoJUmF0ZUxpbWl0EhoKFlJBVEVfTElNSVRfVU5TUEVDSUZJRUQQABITCg9SQVRFX0xJTUlUX05PTkUQARIWChJSQVRFX0xJTUlUX0FERFJFU1MQAhITCg9SQVRFX0xJTUlUX1VTRVIQAxIYChRSQVRFX0xJTUlUX1VTRVJfTElTVBAEEhcKE1JBVEVfTElNSVRfUkVHSVNURVIQBSpECgRTbG90EhQKEFNMT1RfVU5TUEVDSUZJRUQQABIPCgtTTE9UX1VQTE9BRBABEhUKEVNMT1RfUFJPQkVfU1RSRUFNEAI6TAoGcG9saWN5Eh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY9ZMDIAEoCzISLmZveGhvbGUudjEuUG9saWN5UgZwb2xpY3lCLlosZm94aG9sZS5kZXYvZm94aG9sZS9nZW4vZm94aG9sZS92MTtmb3hob2xldjFiBnByb3RvMw", [file_google_protobuf_descriptor, file_google_protobuf_duration]);
+  fileDesc("Chdmb3hob2xlL3YxL3BvbGljeS5wcm90bxIKZm94aG9sZS52MSLzAgoGUG9saWN5EiIKBmFjY2VzcxgBIAEoDjISLmZveGhvbGUudjEuQWNjZXNzEh4KBGJvZHkYAiABKA4yEC5mb3hob2xlLnYxLkJvZHkSEgoKY29tcHJlc3NlZBgDIAEoCBIpCgpyYXRlX2xpbWl0GAQgASgOMhUuZm94aG9sZS52MS5SYXRlTGltaXQSFgoOY2xpZW50X2FkZHJlc3MYBSABKAgSLwoMcmVhZF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKEHN0cmVhbV9kZWFkbGluZXMYByABKAgSLwoMbWF4X2R1cmF0aW9uGAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh4KBHNsb3QYCSABKA4yEC5mb3hob2xlLnYxLlNsb3QSMgoPcmVxdWVzdF90aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKkUKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIQCgxBQ0NFU1NfVE9LRU4QARIRCg1BQ0NFU1NfUFVCTElDEAIqgQEKBEJvZHkSFAoQQk9EWV9VTlNQRUNJRklFRBAAEg4KCkJPRFlfU01BTEwQARIQCgxCT0RZX01FU1NBR0UQAhINCglCT0RZX0ZJTEUQAxIUChBCT0RZX0ZJTEVfU1RSRUFNEAQSDgoKQk9EWV9QUk9CRRAFEgwKCEJPRFlfUkFXEAYqnAEKCVJhdGVMaW1pdBIaChZSQVRFX0xJTUlUX1VOU1BFQ0lGSUVEEAASEwoPUkFURV9MSU1JVF9OT05FEAESFgoSUkFURV9MSU1JVF9BRERSRVNTEAISEwoPUkFURV9MSU1JVF9VU0VSEAMSGAoUUkFURV9MSU1JVF9VU0VSX0xJU1QQBBIXChNSQVRFX0xJTUlUX1JFR0lTVEVSEAUqVwoEU2xvdBIUChBTTE9UX1VOU1BFQ0lGSUVEEAASDwoLU0xPVF9VUExPQUQQARIVChFTTE9UX1BST0JFX1NUUkVBTRACEhEKDVNMT1RfRE9XTkxPQUQQAzpMCgZwb2xpY3kSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxj1kwMgASgLMhIuZm94aG9sZS52MS5Qb2xpY3lSBnBvbGljeUIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_duration]);
 
 /**
  * Policy is everything the server enforces about one procedure before its
@@ -94,6 +94,15 @@ export type Policy = Message<"foxhole.v1.Policy"> & {
    * @generated from field: foxhole.v1.Slot slot = 9;
    */
   slot: Slot;
+
+  /**
+   * How long a stream's request may take to arrive: a server stream's one
+   * message, a client stream's first. The server lifts this read deadline
+   * as soon as it has: a deadline left on a long response would end it.
+   *
+   * @generated from field: google.protobuf.Duration request_timeout = 10;
+   */
+  requestTimeout?: Duration | undefined;
 };
 
 /**
@@ -273,9 +282,9 @@ export enum Slot {
   UNSPECIFIED = 0,
 
   /**
-   * One of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER), taken
-   * before the body is read: a message is decoded whole before the handler
-   * runs.
+   * One of the caller's upload slots (FOXHOLE_MAX_UPLOADS_PER_USER) and
+   * one of the process's (FOXHOLE_MAX_UPLOADS), taken before the body is
+   * read: a message is decoded whole before the handler runs.
    *
    * @generated from enum value: SLOT_UPLOAD = 1;
    */
@@ -288,6 +297,16 @@ export enum Slot {
    * @generated from enum value: SLOT_PROBE_STREAM = 2;
    */
   PROBE_STREAM = 2,
+
+  /**
+   * One of the caller's download slots (FOXHOLE_MAX_DOWNLOADS_PER_USER)
+   * and one of the process's (FOXHOLE_MAX_DOWNLOADS). A signed link has no
+   * caller: its download counts against the file's owner, taken once the
+   * signature is checked and before any content is sent.
+   *
+   * @generated from enum value: SLOT_DOWNLOAD = 3;
+   */
+  DOWNLOAD = 3,
 }
 
 /**
