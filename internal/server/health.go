@@ -39,12 +39,13 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// One check at a time; callers meanwhile wait for its answer.
 	rd.mu.Lock()
-	defer rd.mu.Unlock()
 	if rd.body == nil || time.Since(rd.at) >= readyFor {
 		rd.status, rd.body = rd.check(r.Context())
 		rd.at = time.Now()
 	}
-	writeJSON(w, rd.status, rd.body)
+	status, body := rd.status, rd.body
+	rd.mu.Unlock()
+	writeJSON(w, status, body)
 }
 
 func (rd *readiness) check(ctx context.Context) (int, map[string]any) {
