@@ -39,7 +39,7 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 func benchFanout(b *testing.B, n int) {
-	srv := testutil.StartProcess(b, "FOXHOLE_MESSAGE_RATE=1000", "FOXHOLE_MESSAGE_BURST=1000")
+	srv := testutil.StartProcess(b, "FOXHOLE_MESSAGE_RATE=1000", "FOXHOLE_MESSAGE_BURST=1000", "FOXHOLE_AUTH_RATE=0", "FOXHOLE_MAX_SESSIONS_PER_ADDR=1000000")
 	s := &testutil.Server{URL: srv.URL}
 	p := client.ConnectJSON
 	// Users with ten sessions each, like people with several tabs.
