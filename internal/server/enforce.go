@@ -148,18 +148,19 @@ func (e *enforcer) admit(w http.ResponseWriter, r *http.Request) bool {
 	if ru.body >= 0 && r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, ru.body)
 	}
-	if ru.read > 0 {
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ru.read))
-	}
-	if d := ru.request; d > 0 {
-		// Lifted once the request has arrived (requestDeadline).
+	if ru.read > 0 || ru.request > 0 || p.GetStreamDeadlines() {
 		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(d))
-		rec.SetRequestDeadline(func() { _ = rc.SetReadDeadline(time.Time{}) })
-	}
-	if p.GetStreamDeadlines() {
-		rc := http.NewResponseController(w)
-		rec.SetDeadlines(call.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline})
+		if ru.read > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(ru.read))
+		}
+		if d := ru.request; d > 0 {
+			// Lifted once the request has arrived (requestDeadline).
+			_ = rc.SetReadDeadline(time.Now().Add(d))
+			rec.SetRequestDeadline(func() { _ = rc.SetReadDeadline(time.Time{}) })
+		}
+		if p.GetStreamDeadlines() {
+			rec.SetDeadlines(call.Deadlines{Read: rc.SetReadDeadline, Write: rc.SetWriteDeadline})
+		}
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -262,19 +263,15 @@ func (e *enforcer) afterAuth(next http.Handler) http.Handler {
 // memory before its handler runs, so a slot taken by the handler alone
 // would not bound that memory.
 func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *http.Request, rec *call.Record) {
-	switch rec.Policy.GetSlot() {
-	case foxholev1.Slot_SLOT_UPLOAD:
-		release, err := e.uploadSlot(rec.UserID)
-		if err != nil {
-			refuseUnread(w, r, err)
-			return
+	switch slot := rec.Policy.GetSlot(); slot {
+	case foxholev1.Slot_SLOT_UPLOAD, foxholev1.Slot_SLOT_DOWNLOAD:
+		take := e.uploadSlot
+		if slot == foxholev1.Slot_SLOT_DOWNLOAD {
+			take = e.downloadSlot
 		}
-		defer release()
-		rec.HoldSlot(release)
-	case foxholev1.Slot_SLOT_DOWNLOAD:
 		if rec.Policy.GetAccess() == foxholev1.Access_ACCESS_PUBLIC {
-			// A signed link: the handler takes the slot on the file
-			// owner's behalf once it has checked the signature.
+			// A signed link has no caller: the handler takes the slot on
+			// the file owner's behalf once it has checked the signature.
 			var release func()
 			defer func() {
 				if release != nil {
@@ -282,7 +279,7 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 				}
 			}()
 			rec.DeferSlot(func(owner string) error {
-				r, err := e.downloadSlot(owner)
+				r, err := take(owner)
 				if err == nil {
 					release = r
 					rec.HoldSlot(r)
@@ -291,7 +288,7 @@ func (e *enforcer) serveBounded(next http.Handler, w http.ResponseWriter, r *htt
 			})
 			break
 		}
-		release, err := e.downloadSlot(rec.UserID)
+		release, err := take(rec.UserID)
 		if err != nil {
 			refuseUnread(w, r, err)
 			return
