@@ -166,6 +166,11 @@ const (
 	// then per IPv6 /56 and /48 and across all callers
 	// (FOXHOLE_REGISTER_RATE_*), all before the body is read.
 	RateLimit_RATE_LIMIT_REGISTER RateLimit = 5
+	// Per user, for creating rooms (CreateRoom): FOXHOLE_ROOM_CREATE_RATE.
+	RateLimit_RATE_LIMIT_ROOM_CREATE RateLimit = 6
+	// Per user, for inviting to rooms (InviteMember):
+	// FOXHOLE_ROOM_INVITE_RATE.
+	RateLimit_RATE_LIMIT_ROOM_INVITE RateLimit = 7
 )
 
 // Enum value maps for RateLimit.
@@ -177,6 +182,8 @@ var (
 		3: "RATE_LIMIT_USER",
 		4: "RATE_LIMIT_USER_LIST",
 		5: "RATE_LIMIT_REGISTER",
+		6: "RATE_LIMIT_ROOM_CREATE",
+		7: "RATE_LIMIT_ROOM_INVITE",
 	}
 	RateLimit_value = map[string]int32{
 		"RATE_LIMIT_UNSPECIFIED": 0,
@@ -185,6 +192,8 @@ var (
 		"RATE_LIMIT_USER":        3,
 		"RATE_LIMIT_USER_LIST":   4,
 		"RATE_LIMIT_REGISTER":    5,
+		"RATE_LIMIT_ROOM_CREATE": 6,
+		"RATE_LIMIT_ROOM_INVITE": 7,
 	}
 )
 
@@ -472,14 +481,16 @@ const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\x10BODY_FILE_STREAM\x10\x04\x12\x0e\n" +
 	"\n" +
 	"BODY_PROBE\x10\x05\x12\f\n" +
-	"\bBODY_RAW\x10\x06*\x9c\x01\n" +
+	"\bBODY_RAW\x10\x06*\xd4\x01\n" +
 	"\tRateLimit\x12\x1a\n" +
 	"\x16RATE_LIMIT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fRATE_LIMIT_NONE\x10\x01\x12\x16\n" +
 	"\x12RATE_LIMIT_ADDRESS\x10\x02\x12\x13\n" +
 	"\x0fRATE_LIMIT_USER\x10\x03\x12\x18\n" +
 	"\x14RATE_LIMIT_USER_LIST\x10\x04\x12\x17\n" +
-	"\x13RATE_LIMIT_REGISTER\x10\x05*W\n" +
+	"\x13RATE_LIMIT_REGISTER\x10\x05\x12\x1a\n" +
+	"\x16RATE_LIMIT_ROOM_CREATE\x10\x06\x12\x1a\n" +
+	"\x16RATE_LIMIT_ROOM_INVITE\x10\a*W\n" +
 	"\x04Slot\x12\x14\n" +
 	"\x10SLOT_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSLOT_UPLOAD\x10\x01\x12\x15\n" +

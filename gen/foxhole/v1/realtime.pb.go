@@ -145,6 +145,7 @@ type Event struct {
 	//	*Event_ChatMessage
 	//	*Event_FileEvent
 	//	*Event_Presence
+	//	*Event_RoomEvent
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -228,6 +229,15 @@ func (x *Event) GetPresence() *PresenceEvent {
 	return nil
 }
 
+func (x *Event) GetRoomEvent() *RoomEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_RoomEvent); ok {
+			return x.RoomEvent
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -247,11 +257,18 @@ type Event_Presence struct {
 	Presence *PresenceEvent `protobuf:"bytes,5,opt,name=presence,proto3,oneof"`
 }
 
+type Event_RoomEvent struct {
+	// A room or its membership changed.
+	RoomEvent *RoomEvent `protobuf:"bytes,6,opt,name=room_event,json=roomEvent,proto3,oneof"`
+}
+
 func (*Event_ChatMessage) isEvent_Payload() {}
 
 func (*Event_FileEvent) isEvent_Payload() {}
 
 func (*Event_Presence) isEvent_Payload() {}
+
+func (*Event_RoomEvent) isEvent_Payload() {}
 
 // ChatMessage is a broadcast or personal message.
 type ChatMessage struct {
@@ -262,7 +279,9 @@ type ChatMessage struct {
 	// newline and tab.
 	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
 	// Recipient's user id for a personal message; empty for a broadcast.
-	RecipientId   string `protobuf:"bytes,3,opt,name=recipient_id,json=recipientId,proto3" json:"recipient_id,omitempty"`
+	RecipientId string `protobuf:"bytes,3,opt,name=recipient_id,json=recipientId,proto3" json:"recipient_id,omitempty"`
+	// The room of a room message; empty otherwise.
+	RoomId        string `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +333,13 @@ func (x *ChatMessage) GetContent() string {
 func (x *ChatMessage) GetRecipientId() string {
 	if x != nil {
 		return x.RecipientId
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
 	}
 	return ""
 }
@@ -537,7 +563,11 @@ type SubscribeRequest struct {
 	AfterEventId *int64 `protobuf:"varint,1,opt,name=after_event_id,json=afterEventId,proto3,oneof" json:"after_event_id,omitempty"`
 	// Leave out presence events, the snapshot included: for clients that do
 	// not show who is online, or that poll ListPresence instead.
-	SkipPresence  bool `protobuf:"varint,2,opt,name=skip_presence,json=skipPresence,proto3" json:"skip_presence,omitempty"`
+	SkipPresence bool `protobuf:"varint,2,opt,name=skip_presence,json=skipPresence,proto3" json:"skip_presence,omitempty"`
+	// Narrow room events to these rooms (each one the caller can see);
+	// empty: every room the caller belongs to. Direct messages, the lobby and
+	// file events come through either way.
+	RoomIds       []string `protobuf:"bytes,3,rep,name=room_ids,json=roomIds,proto3" json:"room_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -584,6 +614,13 @@ func (x *SubscribeRequest) GetSkipPresence() bool {
 		return x.SkipPresence
 	}
 	return false
+}
+
+func (x *SubscribeRequest) GetRoomIds() []string {
+	if x != nil {
+		return x.RoomIds
+	}
+	return nil
 }
 
 // SubscribeResponse is one message of an event stream.
@@ -680,7 +717,10 @@ type SendMessageRequest struct {
 	// newline and tab.
 	Content string `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
 	// Recipient's user id for a personal message; empty for a broadcast.
-	RecipientId   string `protobuf:"bytes,2,opt,name=recipient_id,json=recipientId,proto3" json:"recipient_id,omitempty"`
+	RecipientId string `protobuf:"bytes,2,opt,name=recipient_id,json=recipientId,proto3" json:"recipient_id,omitempty"`
+	// The room to send to; the caller must be a member. Not with
+	// `recipient_id`.
+	RoomId        string `protobuf:"bytes,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -725,6 +765,13 @@ func (x *SendMessageRequest) GetContent() string {
 func (x *SendMessageRequest) GetRecipientId() string {
 	if x != nil {
 		return x.RecipientId
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
 	}
 	return ""
 }
@@ -781,7 +828,9 @@ type ListPresenceRequest struct {
 	// The most users to return: 1 to 1,000; 0 means 1,000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The previous response's `next_page_token`; empty for the first page.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only the members of this room (the caller must be one).
+	RoomId        string `protobuf:"bytes,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -826,6 +875,13 @@ func (x *ListPresenceRequest) GetPageSize() int32 {
 func (x *ListPresenceRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPresenceRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
 	}
 	return ""
 }
@@ -885,12 +941,152 @@ func (x *ListPresenceResponse) GetNextPageToken() string {
 	return ""
 }
 
+// ListMessagesRequest names a conversation and a page of its history.
+type ListMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A room the caller belongs to.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The other user of a direct conversation. Not with `room_id`.
+	PeerId string `protobuf:"bytes,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	// The page ending just before this event id. Not with `after_event_id`.
+	BeforeEventId *int64 `protobuf:"varint,3,opt,name=before_event_id,json=beforeEventId,proto3,oneof" json:"before_event_id,omitempty"`
+	// The page starting just after this event id.
+	AfterEventId *int64 `protobuf:"varint,4,opt,name=after_event_id,json=afterEventId,proto3,oneof" json:"after_event_id,omitempty"`
+	// The most events to return: 1 to 200; 0 means 50.
+	PageSize      int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListMessagesRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetPeerId() string {
+	if x != nil {
+		return x.PeerId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetBeforeEventId() int64 {
+	if x != nil && x.BeforeEventId != nil {
+		return *x.BeforeEventId
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetAfterEventId() int64 {
+	if x != nil && x.AfterEventId != nil {
+		return *x.AfterEventId
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListMessagesResponse is one page of a conversation's history.
+type ListMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stored events, in ascending id order: chat messages, and in a room its
+	// membership changes.
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Whether stored events lie beyond this page in the direction of travel:
+	// older ones for `before_event_id` or no cursor, newer ones for
+	// `after_event_id`.
+	HasMore       bool `protobuf:"varint,2,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListMessagesResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
 var File_foxhole_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\n" +
 	"\x19foxhole/v1/realtime.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/file.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x02\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/file.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/room.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x02\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x129\n" +
 	"\n" +
@@ -898,12 +1094,15 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\fchat_message\x18\x03 \x01(\v2\x17.foxhole.v1.ChatMessageH\x00R\vchatMessage\x126\n" +
 	"\n" +
 	"file_event\x18\x04 \x01(\v2\x15.foxhole.v1.FileEventH\x00R\tfileEvent\x127\n" +
-	"\bpresence\x18\x05 \x01(\v2\x19.foxhole.v1.PresenceEventH\x00R\bpresenceB\t\n" +
-	"\apayload\"w\n" +
+	"\bpresence\x18\x05 \x01(\v2\x19.foxhole.v1.PresenceEventH\x00R\bpresence\x126\n" +
+	"\n" +
+	"room_event\x18\x06 \x01(\v2\x15.foxhole.v1.RoomEventH\x00R\troomEventB\t\n" +
+	"\apayload\"\x90\x01\n" +
 	"\vChatMessage\x12+\n" +
 	"\x06sender\x18\x01 \x01(\v2\x13.foxhole.v1.UserRefR\x06sender\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12!\n" +
-	"\frecipient_id\x18\x03 \x01(\tR\vrecipientId\"\xa3\x01\n" +
+	"\frecipient_id\x18\x03 \x01(\tR\vrecipientId\x12\x17\n" +
+	"\aroom_id\x18\x04 \x01(\tR\x06roomId\"\xa3\x01\n" +
 	"\tFileEvent\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.foxhole.v1.FileEvent.KindR\x04kind\x12$\n" +
 	"\x04file\x18\x02 \x01(\v2\x10.foxhole.v1.FileR\x04file\"@\n" +
@@ -923,33 +1122,50 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\rCHANGE_JOINED\x10\x01\x12\x0f\n" +
 	"\vCHANGE_LEFT\x10\x02\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"~\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xaa\x01\n" +
 	"\x10SubscribeRequest\x122\n" +
 	"\x0eafter_event_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\fafterEventId\x88\x01\x01\x12#\n" +
-	"\rskip_presence\x18\x02 \x01(\bR\fskipPresenceB\x11\n" +
+	"\rskip_presence\x18\x02 \x01(\bR\fskipPresence\x12*\n" +
+	"\broom_ids\x18\x03 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10\xe8\a\"\x04r\x02\x18@R\aroomIdsB\x11\n" +
 	"\x0f_after_event_id\"}\n" +
 	"\x11SubscribeResponse\x12)\n" +
 	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventH\x00R\x05event\x125\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x15.foxhole.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
-	"\x04kind\"e\n" +
+	"\x04kind\"\x87\x01\n" +
 	"\x12SendMessageRequest\x12#\n" +
 	"\acontent\x18\x01 \x01(\tB\t\xbaH\x06r\x04(\x80\x80\x04R\acontent\x12*\n" +
-	"\frecipient_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vrecipientId\">\n" +
+	"\frecipient_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vrecipientId\x12 \n" +
+	"\aroom_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06roomId\">\n" +
 	"\x13SendMessageResponse\x12'\n" +
-	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventR\x05event\"g\n" +
+	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventR\x05event\"\x89\x01\n" +
 	"\x13ListPresenceRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tpageToken\"i\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tpageToken\x12 \n" +
+	"\aroom_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06roomId\"i\n" +
 	"\x14ListPresenceResponse\x12)\n" +
 	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb7\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x02\n" +
+	"\x13ListMessagesRequest\x12 \n" +
+	"\aroom_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06roomId\x12 \n" +
+	"\apeer_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06peerId\x124\n" +
+	"\x0fbefore_event_id\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\rbeforeEventId\x88\x01\x01\x122\n" +
+	"\x0eafter_event_id\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x01R\fafterEventId\x88\x01\x01\x12'\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xc8\x01(\x00R\bpageSizeB\x12\n" +
+	"\x10_before_event_idB\x11\n" +
+	"\x0f_after_event_id\"\\\n" +
+	"\x14ListMessagesResponse\x12)\n" +
+	"\x06events\x18\x01 \x03(\v2\x11.foxhole.v1.EventR\x06events\x12\x19\n" +
+	"\bhas_more\x18\x02 \x01(\bR\ahasMore2\x9d\x03\n" +
 	"\x0fRealtimeService\x12^\n" +
 	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x12\xaa\x9f\x19\x0e\b\x01\x10\x01 \x01(\x018\x01R\x02\b\x1e0\x01\x12^\n" +
 	"\vSendMessage\x12\x1e.foxhole.v1.SendMessageRequest\x1a\x1f.foxhole.v1.SendMessageResponse\"\x0e\xaa\x9f\x19\n" +
 	"\b\x01\x10\x02 \x032\x02\b\x1e\x12d\n" +
 	"\fListPresence\x12\x1f.foxhole.v1.ListPresenceRequest\x1a .foxhole.v1.ListPresenceResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x042\x02\b\x1e\x90\x02\x01\x12d\n" +
+	"\fListMessages\x12\x1f.foxhole.v1.ListMessagesRequest\x1a .foxhole.v1.ListMessagesResponse\"\x11\xaa\x9f\x19\n" +
 	"\b\x01\x10\x01 \x042\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
@@ -965,7 +1181,7 @@ func file_foxhole_v1_realtime_proto_rawDescGZIP() []byte {
 }
 
 var file_foxhole_v1_realtime_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_foxhole_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_foxhole_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_foxhole_v1_realtime_proto_goTypes = []any{
 	(FileEvent_Kind)(0),           // 0: foxhole.v1.FileEvent.Kind
 	(PresenceEvent_Change)(0),     // 1: foxhole.v1.PresenceEvent.Change
@@ -980,38 +1196,45 @@ var file_foxhole_v1_realtime_proto_goTypes = []any{
 	(*SendMessageResponse)(nil),   // 10: foxhole.v1.SendMessageResponse
 	(*ListPresenceRequest)(nil),   // 11: foxhole.v1.ListPresenceRequest
 	(*ListPresenceResponse)(nil),  // 12: foxhole.v1.ListPresenceResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*UserRef)(nil),               // 14: foxhole.v1.UserRef
-	(*File)(nil),                  // 15: foxhole.v1.File
+	(*ListMessagesRequest)(nil),   // 13: foxhole.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),  // 14: foxhole.v1.ListMessagesResponse
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*RoomEvent)(nil),             // 16: foxhole.v1.RoomEvent
+	(*UserRef)(nil),               // 17: foxhole.v1.UserRef
+	(*File)(nil),                  // 18: foxhole.v1.File
 }
 var file_foxhole_v1_realtime_proto_depIdxs = []int32{
-	13, // 0: foxhole.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	15, // 0: foxhole.v1.Event.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: foxhole.v1.Event.chat_message:type_name -> foxhole.v1.ChatMessage
 	4,  // 2: foxhole.v1.Event.file_event:type_name -> foxhole.v1.FileEvent
 	5,  // 3: foxhole.v1.Event.presence:type_name -> foxhole.v1.PresenceEvent
-	14, // 4: foxhole.v1.ChatMessage.sender:type_name -> foxhole.v1.UserRef
-	0,  // 5: foxhole.v1.FileEvent.kind:type_name -> foxhole.v1.FileEvent.Kind
-	15, // 6: foxhole.v1.FileEvent.file:type_name -> foxhole.v1.File
-	14, // 7: foxhole.v1.PresenceEvent.user:type_name -> foxhole.v1.UserRef
-	1,  // 8: foxhole.v1.PresenceEvent.change:type_name -> foxhole.v1.PresenceEvent.Change
-	14, // 9: foxhole.v1.PresenceEvent.joined:type_name -> foxhole.v1.UserRef
-	14, // 10: foxhole.v1.PresenceEvent.left:type_name -> foxhole.v1.UserRef
-	13, // 11: foxhole.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	2,  // 12: foxhole.v1.SubscribeResponse.event:type_name -> foxhole.v1.Event
-	6,  // 13: foxhole.v1.SubscribeResponse.heartbeat:type_name -> foxhole.v1.Heartbeat
-	2,  // 14: foxhole.v1.SendMessageResponse.event:type_name -> foxhole.v1.Event
-	14, // 15: foxhole.v1.ListPresenceResponse.users:type_name -> foxhole.v1.UserRef
-	7,  // 16: foxhole.v1.RealtimeService.Subscribe:input_type -> foxhole.v1.SubscribeRequest
-	9,  // 17: foxhole.v1.RealtimeService.SendMessage:input_type -> foxhole.v1.SendMessageRequest
-	11, // 18: foxhole.v1.RealtimeService.ListPresence:input_type -> foxhole.v1.ListPresenceRequest
-	8,  // 19: foxhole.v1.RealtimeService.Subscribe:output_type -> foxhole.v1.SubscribeResponse
-	10, // 20: foxhole.v1.RealtimeService.SendMessage:output_type -> foxhole.v1.SendMessageResponse
-	12, // 21: foxhole.v1.RealtimeService.ListPresence:output_type -> foxhole.v1.ListPresenceResponse
-	19, // [19:22] is the sub-list for method output_type
-	16, // [16:19] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 4: foxhole.v1.Event.room_event:type_name -> foxhole.v1.RoomEvent
+	17, // 5: foxhole.v1.ChatMessage.sender:type_name -> foxhole.v1.UserRef
+	0,  // 6: foxhole.v1.FileEvent.kind:type_name -> foxhole.v1.FileEvent.Kind
+	18, // 7: foxhole.v1.FileEvent.file:type_name -> foxhole.v1.File
+	17, // 8: foxhole.v1.PresenceEvent.user:type_name -> foxhole.v1.UserRef
+	1,  // 9: foxhole.v1.PresenceEvent.change:type_name -> foxhole.v1.PresenceEvent.Change
+	17, // 10: foxhole.v1.PresenceEvent.joined:type_name -> foxhole.v1.UserRef
+	17, // 11: foxhole.v1.PresenceEvent.left:type_name -> foxhole.v1.UserRef
+	15, // 12: foxhole.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	2,  // 13: foxhole.v1.SubscribeResponse.event:type_name -> foxhole.v1.Event
+	6,  // 14: foxhole.v1.SubscribeResponse.heartbeat:type_name -> foxhole.v1.Heartbeat
+	2,  // 15: foxhole.v1.SendMessageResponse.event:type_name -> foxhole.v1.Event
+	17, // 16: foxhole.v1.ListPresenceResponse.users:type_name -> foxhole.v1.UserRef
+	2,  // 17: foxhole.v1.ListMessagesResponse.events:type_name -> foxhole.v1.Event
+	7,  // 18: foxhole.v1.RealtimeService.Subscribe:input_type -> foxhole.v1.SubscribeRequest
+	9,  // 19: foxhole.v1.RealtimeService.SendMessage:input_type -> foxhole.v1.SendMessageRequest
+	11, // 20: foxhole.v1.RealtimeService.ListPresence:input_type -> foxhole.v1.ListPresenceRequest
+	13, // 21: foxhole.v1.RealtimeService.ListMessages:input_type -> foxhole.v1.ListMessagesRequest
+	8,  // 22: foxhole.v1.RealtimeService.Subscribe:output_type -> foxhole.v1.SubscribeResponse
+	10, // 23: foxhole.v1.RealtimeService.SendMessage:output_type -> foxhole.v1.SendMessageResponse
+	12, // 24: foxhole.v1.RealtimeService.ListPresence:output_type -> foxhole.v1.ListPresenceResponse
+	14, // 25: foxhole.v1.RealtimeService.ListMessages:output_type -> foxhole.v1.ListMessagesResponse
+	22, // [22:26] is the sub-list for method output_type
+	18, // [18:22] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_foxhole_v1_realtime_proto_init() }
@@ -1021,24 +1244,27 @@ func file_foxhole_v1_realtime_proto_init() {
 	}
 	file_foxhole_v1_file_proto_init()
 	file_foxhole_v1_policy_proto_init()
+	file_foxhole_v1_room_proto_init()
 	file_foxhole_v1_user_proto_init()
 	file_foxhole_v1_realtime_proto_msgTypes[0].OneofWrappers = []any{
 		(*Event_ChatMessage)(nil),
 		(*Event_FileEvent)(nil),
 		(*Event_Presence)(nil),
+		(*Event_RoomEvent)(nil),
 	}
 	file_foxhole_v1_realtime_proto_msgTypes[5].OneofWrappers = []any{}
 	file_foxhole_v1_realtime_proto_msgTypes[6].OneofWrappers = []any{
 		(*SubscribeResponse_Event)(nil),
 		(*SubscribeResponse_Heartbeat)(nil),
 	}
+	file_foxhole_v1_realtime_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foxhole_v1_realtime_proto_rawDesc), len(file_foxhole_v1_realtime_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

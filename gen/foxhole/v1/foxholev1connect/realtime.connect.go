@@ -42,6 +42,9 @@ const (
 	// RealtimeServiceListPresenceProcedure is the fully-qualified name of the RealtimeService's
 	// ListPresence RPC.
 	RealtimeServiceListPresenceProcedure = "/foxhole.v1.RealtimeService/ListPresence"
+	// RealtimeServiceListMessagesProcedure is the fully-qualified name of the RealtimeService's
+	// ListMessages RPC.
+	RealtimeServiceListMessagesProcedure = "/foxhole.v1.RealtimeService/ListMessages"
 )
 
 // RealtimeServiceClient is a client for the foxhole.v1.RealtimeService service.
@@ -55,15 +58,26 @@ type RealtimeServiceClient interface {
 	// arrive at a fixed interval and carry no event.
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.SubscribeResponse], error)
 	// SendMessage stores a chat message, then delivers it. Without
-	// `recipient_id` it is a broadcast visible to every user; with it, it is
-	// visible only to the recipient and the sender. An unknown recipient
-	// answers `not_found`. Once this call answers, the message is durable.
+	// `recipient_id` or `room_id` it is a broadcast in the lobby, visible to
+	// every user; with `recipient_id`, it is visible only to the recipient
+	// and the sender; with `room_id`, to the room's members (the caller must
+	// be one). An unknown recipient answers `not_found`. Once this call
+	// answers, the message is durable.
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
 	// ListPresence lists the users connected now, as the process answering
 	// sees them (the same view its streams' presence events are built from),
-	// a page at a time, in order of user id. Calls are limited per user
-	// (FOXHOLE_LIST_RATE); past the limit, RESOURCE_EXHAUSTED.
+	// a page at a time, in order of user id; with `room_id`, the room's
+	// members connected now. Calls are limited per user (FOXHOLE_LIST_RATE);
+	// past the limit, RESOURCE_EXHAUSTED.
 	ListPresence(context.Context, *connect.Request[v1.ListPresenceRequest]) (*connect.Response[v1.ListPresenceResponse], error)
+	// ListMessages pages through one conversation's stored history, in
+	// ascending id order: a room's (`room_id`: members only), the direct
+	// conversation with `peer_id`, or, with neither, the lobby. With
+	// `before_event_id` it returns the page that ends just before that id
+	// (scrolling back); with `after_event_id`, the page that starts just after
+	// it; with neither, the latest page. Calls are limited per user
+	// (FOXHOLE_LIST_RATE).
+	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
 }
 
 // NewRealtimeServiceClient constructs a client for the foxhole.v1.RealtimeService service. By
@@ -96,6 +110,13 @@ func NewRealtimeServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listMessages: connect.NewClient[v1.ListMessagesRequest, v1.ListMessagesResponse](
+			httpClient,
+			baseURL+RealtimeServiceListMessagesProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("ListMessages")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -104,6 +125,7 @@ type realtimeServiceClient struct {
 	subscribe    *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
 	sendMessage  *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
 	listPresence *connect.Client[v1.ListPresenceRequest, v1.ListPresenceResponse]
+	listMessages *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
 }
 
 // Subscribe calls foxhole.v1.RealtimeService.Subscribe.
@@ -121,6 +143,11 @@ func (c *realtimeServiceClient) ListPresence(ctx context.Context, req *connect.R
 	return c.listPresence.CallUnary(ctx, req)
 }
 
+// ListMessages calls foxhole.v1.RealtimeService.ListMessages.
+func (c *realtimeServiceClient) ListMessages(ctx context.Context, req *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
+	return c.listMessages.CallUnary(ctx, req)
+}
+
 // RealtimeServiceHandler is an implementation of the foxhole.v1.RealtimeService service.
 type RealtimeServiceHandler interface {
 	// Subscribe streams the events visible to the caller. With
@@ -132,15 +159,26 @@ type RealtimeServiceHandler interface {
 	// arrive at a fixed interval and carry no event.
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.SubscribeResponse]) error
 	// SendMessage stores a chat message, then delivers it. Without
-	// `recipient_id` it is a broadcast visible to every user; with it, it is
-	// visible only to the recipient and the sender. An unknown recipient
-	// answers `not_found`. Once this call answers, the message is durable.
+	// `recipient_id` or `room_id` it is a broadcast in the lobby, visible to
+	// every user; with `recipient_id`, it is visible only to the recipient
+	// and the sender; with `room_id`, to the room's members (the caller must
+	// be one). An unknown recipient answers `not_found`. Once this call
+	// answers, the message is durable.
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
 	// ListPresence lists the users connected now, as the process answering
 	// sees them (the same view its streams' presence events are built from),
-	// a page at a time, in order of user id. Calls are limited per user
-	// (FOXHOLE_LIST_RATE); past the limit, RESOURCE_EXHAUSTED.
+	// a page at a time, in order of user id; with `room_id`, the room's
+	// members connected now. Calls are limited per user (FOXHOLE_LIST_RATE);
+	// past the limit, RESOURCE_EXHAUSTED.
 	ListPresence(context.Context, *connect.Request[v1.ListPresenceRequest]) (*connect.Response[v1.ListPresenceResponse], error)
+	// ListMessages pages through one conversation's stored history, in
+	// ascending id order: a room's (`room_id`: members only), the direct
+	// conversation with `peer_id`, or, with neither, the lobby. With
+	// `before_event_id` it returns the page that ends just before that id
+	// (scrolling back); with `after_event_id`, the page that starts just after
+	// it; with neither, the latest page. Calls are limited per user
+	// (FOXHOLE_LIST_RATE).
+	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
 }
 
 // NewRealtimeServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -169,6 +207,13 @@ func NewRealtimeServiceHandler(svc RealtimeServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	realtimeServiceListMessagesHandler := connect.NewUnaryHandler(
+		RealtimeServiceListMessagesProcedure,
+		svc.ListMessages,
+		connect.WithSchema(realtimeServiceMethods.ByName("ListMessages")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/foxhole.v1.RealtimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RealtimeServiceSubscribeProcedure:
@@ -177,6 +222,8 @@ func NewRealtimeServiceHandler(svc RealtimeServiceHandler, opts ...connect.Handl
 			realtimeServiceSendMessageHandler.ServeHTTP(w, r)
 		case RealtimeServiceListPresenceProcedure:
 			realtimeServiceListPresenceHandler.ServeHTTP(w, r)
+		case RealtimeServiceListMessagesProcedure:
+			realtimeServiceListMessagesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -196,4 +243,8 @@ func (UnimplementedRealtimeServiceHandler) SendMessage(context.Context, *connect
 
 func (UnimplementedRealtimeServiceHandler) ListPresence(context.Context, *connect.Request[v1.ListPresenceRequest]) (*connect.Response[v1.ListPresenceResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.ListPresence is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.ListMessages is not implemented"))
 }

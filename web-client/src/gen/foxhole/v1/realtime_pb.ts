@@ -8,6 +8,8 @@ import { file_buf_validate_validate } from "../../buf/validate/validate_pb";
 import type { File } from "./file_pb";
 import { file_foxhole_v1_file } from "./file_pb";
 import { file_foxhole_v1_policy } from "./policy_pb";
+import type { RoomEvent } from "./room_pb";
+import { file_foxhole_v1_room } from "./room_pb";
 import type { UserRef } from "./user_pb";
 import { file_foxhole_v1_user } from "./user_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -18,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/realtime.proto.
  */
 export const file_foxhole_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxItsBCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIAEIJCgdwYXlsb2FkIlkKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCSKXAQoJRmlsZUV2ZW50EigKBGtpbmQYASABKA4yGi5mb3hob2xlLnYxLkZpbGVFdmVudC5LaW5kEh4KBGZpbGUYAiABKAsyEC5mb3hob2xlLnYxLkZpbGUiQAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASEAoMS0lORF9DUkVBVEVEEAESEAoMS0lORF9ERUxFVEVEEAIilwIKDVByZXNlbmNlRXZlbnQSIQoEdXNlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIwCgZjaGFuZ2UYAiABKA4yIC5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnQuQ2hhbmdlEiMKBmpvaW5lZBgDIAMoCzITLmZveGhvbGUudjEuVXNlclJlZhIhCgRsZWZ0GAQgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEhAKCHNuYXBzaG90GAUgASgIEhEKCXRydW5jYXRlZBgGIAEoCCJECgZDaGFuZ2USFgoSQ0hBTkdFX1VOU1BFQ0lGSUVEEAASEQoNQ0hBTkdFX0pPSU5FRBABEg8KC0NIQU5HRV9MRUZUEAIiNQoJSGVhcnRiZWF0EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImIKEFN1YnNjcmliZVJlcXVlc3QSJAoOYWZ0ZXJfZXZlbnRfaWQYASABKANCB7pIBCICKABIAIgBARIVCg1za2lwX3ByZXNlbmNlGAIgASgIQhEKD19hZnRlcl9ldmVudF9pZCJrChFTdWJzY3JpYmVSZXNwb25zZRIiCgVldmVudBgBIAEoCzIRLmZveGhvbGUudjEuRXZlbnRIABIqCgloZWFydGJlYXQYAiABKAsyFS5mb3hob2xlLnYxLkhlYXJ0YmVhdEgAQgYKBGtpbmQiTwoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhoKB2NvbnRlbnQYASABKAlCCbpIBnIEKICABBIdCgxyZWNpcGllbnRfaWQYAiABKAlCB7pIBHICGEAiNwoTU2VuZE1lc3NhZ2VSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmZveGhvbGUudjEuRXZlbnQiUgoTTGlzdFByZXNlbmNlUmVxdWVzdBIdCglwYWdlX3NpemUYASABKAVCCrpIBxoFGOgHKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAEiUwoUTGlzdFByZXNlbmNlUmVzcG9uc2USIgoFdXNlcnMYASADKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMrcCCg9SZWFsdGltZVNlcnZpY2USXgoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSISqp8ZDggBEAEgASgBOAFSAggeMAESXgoLU2VuZE1lc3NhZ2USHi5mb3hob2xlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIOqp8ZCggBEAIgAzICCB4SZAoMTGlzdFByZXNlbmNlEh8uZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB5CLlosZm94aG9sZS5kZXYvZm94aG9sZS9nZW4vZm94aG9sZS92MTtmb3hob2xldjFiBnByb3RvMw", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxIogCCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIABIrCgpyb29tX2V2ZW50GAYgASgLMhUuZm94aG9sZS52MS5Sb29tRXZlbnRIAEIJCgdwYXlsb2FkImoKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCRIPCgdyb29tX2lkGAQgASgJIpcBCglGaWxlRXZlbnQSKAoEa2luZBgBIAEoDjIaLmZveGhvbGUudjEuRmlsZUV2ZW50LktpbmQSHgoEZmlsZRgCIAEoCzIQLmZveGhvbGUudjEuRmlsZSJACgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIQCgxLSU5EX0NSRUFURUQQARIQCgxLSU5EX0RFTEVURUQQAiKXAgoNUHJlc2VuY2VFdmVudBIhCgR1c2VyGAEgASgLMhMuZm94aG9sZS52MS5Vc2VyUmVmEjAKBmNoYW5nZRgCIAEoDjIgLmZveGhvbGUudjEuUHJlc2VuY2VFdmVudC5DaGFuZ2USIwoGam9pbmVkGAMgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEiEKBGxlZnQYBCADKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSEAoIc25hcHNob3QYBSABKAgSEQoJdHJ1bmNhdGVkGAYgASgIIkQKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABIRCg1DSEFOR0VfSk9JTkVEEAESDwoLQ0hBTkdFX0xFRlQQAiI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihQEKEFN1YnNjcmliZVJlcXVlc3QSJAoOYWZ0ZXJfZXZlbnRfaWQYASABKANCB7pIBCICKABIAIgBARIVCg1za2lwX3ByZXNlbmNlGAIgASgIEiEKCHJvb21faWRzGAMgAygJQg+6SAySAQkQ6AciBHICGEBCEQoPX2FmdGVyX2V2ZW50X2lkImsKEVN1YnNjcmliZVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudEgAEioKCWhlYXJ0YmVhdBgCIAEoCzIVLmZveGhvbGUudjEuSGVhcnRiZWF0SABCBgoEa2luZCJpChJTZW5kTWVzc2FnZVJlcXVlc3QSGgoHY29udGVudBgBIAEoCUIJukgGcgQogIAEEh0KDHJlY2lwaWVudF9pZBgCIAEoCUIHukgEcgIYQBIYCgdyb29tX2lkGAMgASgJQge6SARyAhhAIjcKE1NlbmRNZXNzYWdlUmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5mb3hob2xlLnYxLkV2ZW50ImwKE0xpc3RQcmVzZW5jZVJlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIABEhgKB3Jvb21faWQYAyABKAlCB7pIBHICGEAiUwoUTGlzdFByZXNlbmNlUmVzcG9uc2USIgoFdXNlcnMYASADKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASGAoHcGVlcl9pZBgCIAEoCUIHukgEcgIYQBIlCg9iZWZvcmVfZXZlbnRfaWQYAyABKANCB7pIBCICKABIAIgBARIkCg5hZnRlcl9ldmVudF9pZBgEIAEoA0IHukgEIgIoAEgBiAEBEh0KCXBhZ2Vfc2l6ZRgFIAEoBUIKukgHGgUYyAEoAEISChBfYmVmb3JlX2V2ZW50X2lkQhEKD19hZnRlcl9ldmVudF9pZCJLChRMaXN0TWVzc2FnZXNSZXNwb25zZRIhCgZldmVudHMYASADKAsyES5mb3hob2xlLnYxLkV2ZW50EhAKCGhhc19tb3JlGAIgASgIMp0DCg9SZWFsdGltZVNlcnZpY2USXgoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSISqp8ZDggBEAEgASgBOAFSAggeMAESXgoLU2VuZE1lc3NhZ2USHi5mb3hob2xlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIOqp8ZCggBEAIgAzICCB4SZAoMTGlzdFByZXNlbmNlEh8uZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB4SZAoMTGlzdE1lc3NhZ2VzEh8uZm94aG9sZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB5CLlosZm94aG9sZS5kZXYvZm94aG9sZS9nZW4vZm94aG9sZS92MTtmb3hob2xldjFiBnByb3RvMw", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_policy, file_foxhole_v1_room, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Event is one thing that happened. Chat messages and file events are
@@ -71,6 +73,14 @@ export type Event = Message<"foxhole.v1.Event"> & {
      */
     value: PresenceEvent;
     case: "presence";
+  } | {
+    /**
+     * A room or its membership changed.
+     *
+     * @generated from field: foxhole.v1.RoomEvent room_event = 6;
+     */
+    value: RoomEvent;
+    case: "roomEvent";
   } | { case: undefined; value?: undefined };
 };
 
@@ -108,6 +118,13 @@ export type ChatMessage = Message<"foxhole.v1.ChatMessage"> & {
    * @generated from field: string recipient_id = 3;
    */
   recipientId: string;
+
+  /**
+   * The room of a room message; empty otherwise.
+   *
+   * @generated from field: string room_id = 4;
+   */
+  roomId: string;
 };
 
 /**
@@ -330,6 +347,15 @@ export type SubscribeRequest = Message<"foxhole.v1.SubscribeRequest"> & {
    * @generated from field: bool skip_presence = 2;
    */
   skipPresence: boolean;
+
+  /**
+   * Narrow room events to these rooms (each one the caller can see);
+   * empty: every room the caller belongs to. Direct messages, the lobby and
+   * file events come through either way.
+   *
+   * @generated from field: repeated string room_ids = 3;
+   */
+  roomIds: string[];
 };
 
 /**
@@ -396,6 +422,14 @@ export type SendMessageRequest = Message<"foxhole.v1.SendMessageRequest"> & {
    * @generated from field: string recipient_id = 2;
    */
   recipientId: string;
+
+  /**
+   * The room to send to; the caller must be a member. Not with
+   * `recipient_id`.
+   *
+   * @generated from field: string room_id = 3;
+   */
+  roomId: string;
 };
 
 /**
@@ -445,6 +479,13 @@ export type ListPresenceRequest = Message<"foxhole.v1.ListPresenceRequest"> & {
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * Only the members of this room (the caller must be one).
+   *
+   * @generated from field: string room_id = 3;
+   */
+  roomId: string;
 };
 
 /**
@@ -483,6 +524,86 @@ export const ListPresenceResponseSchema: GenMessage<ListPresenceResponse> = /*@_
   messageDesc(file_foxhole_v1_realtime, 10);
 
 /**
+ * ListMessagesRequest names a conversation and a page of its history.
+ *
+ * @generated from message foxhole.v1.ListMessagesRequest
+ */
+export type ListMessagesRequest = Message<"foxhole.v1.ListMessagesRequest"> & {
+  /**
+   * A room the caller belongs to.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The other user of a direct conversation. Not with `room_id`.
+   *
+   * @generated from field: string peer_id = 2;
+   */
+  peerId: string;
+
+  /**
+   * The page ending just before this event id. Not with `after_event_id`.
+   *
+   * @generated from field: optional int64 before_event_id = 3;
+   */
+  beforeEventId?: bigint | undefined;
+
+  /**
+   * The page starting just after this event id.
+   *
+   * @generated from field: optional int64 after_event_id = 4;
+   */
+  afterEventId?: bigint | undefined;
+
+  /**
+   * The most events to return: 1 to 200; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message foxhole.v1.ListMessagesRequest.
+ * Use `create(ListMessagesRequestSchema)` to create a new message.
+ */
+export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 11);
+
+/**
+ * ListMessagesResponse is one page of a conversation's history.
+ *
+ * @generated from message foxhole.v1.ListMessagesResponse
+ */
+export type ListMessagesResponse = Message<"foxhole.v1.ListMessagesResponse"> & {
+  /**
+   * Stored events, in ascending id order: chat messages, and in a room its
+   * membership changes.
+   *
+   * @generated from field: repeated foxhole.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * Whether stored events lie beyond this page in the direction of travel:
+   * older ones for `before_event_id` or no cursor, newer ones for
+   * `after_event_id`.
+   *
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message foxhole.v1.ListMessagesResponse.
+ * Use `create(ListMessagesResponseSchema)` to create a new message.
+ */
+export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 12);
+
+/**
  * RealtimeService carries chat messages, file events and presence changes.
  * Every call is authenticated. The same events are also delivered over the
  * WebSocket at `GET /ws`, one SubscribeResponse as JSON per text frame.
@@ -508,9 +629,11 @@ export const RealtimeService: GenService<{
   },
   /**
    * SendMessage stores a chat message, then delivers it. Without
-   * `recipient_id` it is a broadcast visible to every user; with it, it is
-   * visible only to the recipient and the sender. An unknown recipient
-   * answers `not_found`. Once this call answers, the message is durable.
+   * `recipient_id` or `room_id` it is a broadcast in the lobby, visible to
+   * every user; with `recipient_id`, it is visible only to the recipient
+   * and the sender; with `room_id`, to the room's members (the caller must
+   * be one). An unknown recipient answers `not_found`. Once this call
+   * answers, the message is durable.
    *
    * @generated from rpc foxhole.v1.RealtimeService.SendMessage
    */
@@ -522,8 +645,9 @@ export const RealtimeService: GenService<{
   /**
    * ListPresence lists the users connected now, as the process answering
    * sees them (the same view its streams' presence events are built from),
-   * a page at a time, in order of user id. Calls are limited per user
-   * (FOXHOLE_LIST_RATE); past the limit, RESOURCE_EXHAUSTED.
+   * a page at a time, in order of user id; with `room_id`, the room's
+   * members connected now. Calls are limited per user (FOXHOLE_LIST_RATE);
+   * past the limit, RESOURCE_EXHAUSTED.
    *
    * @generated from rpc foxhole.v1.RealtimeService.ListPresence
    */
@@ -531,6 +655,22 @@ export const RealtimeService: GenService<{
     methodKind: "unary";
     input: typeof ListPresenceRequestSchema;
     output: typeof ListPresenceResponseSchema;
+  },
+  /**
+   * ListMessages pages through one conversation's stored history, in
+   * ascending id order: a room's (`room_id`: members only), the direct
+   * conversation with `peer_id`, or, with neither, the lobby. With
+   * `before_event_id` it returns the page that ends just before that id
+   * (scrolling back); with `after_event_id`, the page that starts just after
+   * it; with neither, the latest page. Calls are limited per user
+   * (FOXHOLE_LIST_RATE).
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.ListMessages
+   */
+  listMessages: {
+    methodKind: "unary";
+    input: typeof ListMessagesRequestSchema;
+    output: typeof ListMessagesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_foxhole_v1_realtime, 0);
