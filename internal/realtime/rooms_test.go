@@ -238,7 +238,9 @@ func TestSubscribeNarrowsToRooms(t *testing.T) {
 // TestRoomHistoryPages scrolls back through a room, a direct conversation
 // and the lobby, in both directions.
 func TestRoomHistoryPages(t *testing.T) {
-	srv := testutil.Start(t, func(c *config.Config) { c.ListRate, c.ListBurst, c.MessageRate, c.MessageBurst = 1000, 1000, 1000, 1000 })
+	srv := testutil.Start(t, func(c *config.Config) {
+		c.ListRate, c.ListBurst, c.MessageRate, c.MessageBurst = 1000, 1000, 1000, 1000
+	})
 	ctx := context.Background()
 	p := client.ConnectJSON
 	u, peer := srv.Register(t, p, "u"), srv.Register(t, p, "peer")
