@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -441,4 +442,31 @@ func TestRoomDirectoryListsAndMarks(t *testing.T) {
 	outsider := srv.Register(t, p, "c")
 	_, err := rooms(srv, p, outsider).Realtime.ListPresence(ctx, connect.NewRequest(&foxholev1.ListPresenceRequest{RoomId: pub.GetId()}))
 	wantCode(t, "ListPresence of a room by an outsider", err, connect.CodePermissionDenied)
+}
+
+// TestRoomRatesPerUser checks FOXHOLE_ROOM_CREATE_* and
+// FOXHOLE_ROOM_INVITE_*: past the burst a user is refused, another is not.
+func TestRoomRatesPerUser(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) {
+		c.RoomCreateRate, c.RoomCreateBurst = 0.001, 2
+		c.RoomInviteRate, c.RoomInviteBurst = 0.001, 1
+	})
+	ctx := context.Background()
+	p := client.ConnectJSON
+	a, b, c := srv.Register(t, p, "a"), srv.Register(t, p, "b"), srv.Register(t, p, "c")
+	ac := rooms(srv, p, a)
+	room := createRoom(t, ac, "one", 0)
+	createRoom(t, ac, "two", 0)
+	_, err := ac.Rooms.CreateRoom(ctx, connect.NewRequest(&foxholev1.CreateRoomRequest{Name: "three"}))
+	wantCode(t, "a third room in the burst of two", err, connect.CodeResourceExhausted)
+	if ce := new(connect.Error); errors.As(err, &ce) && ce.Meta().Get("Retry-After") == "" {
+		t.Error("the refusal carries no Retry-After")
+	}
+	createRoom(t, rooms(srv, p, b), "b's", 0)
+	must(ac.Rooms.InviteMember(ctx, connect.NewRequest(&foxholev1.InviteMemberRequest{RoomId: room.GetId(), UserId: b.ID})))(t, "invite")
+	_, err = ac.Rooms.InviteMember(ctx, connect.NewRequest(&foxholev1.InviteMemberRequest{RoomId: room.GetId(), UserId: c.ID}))
+	wantCode(t, "a second invitation in the burst of one", err, connect.CodeResourceExhausted)
+	if v := must(ac.Rooms.GetRoom(ctx, connect.NewRequest(&foxholev1.GetRoomRequest{RoomId: room.GetId()})))(t, "get"); v.GetRoom().GetMemberCount() != 1 {
+		t.Errorf("refused calls changed the room: %v", v.GetRoom())
+	}
 }
