@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		RetainCount:     cfg.EventRetainCount,
 		RetainAge:       cfg.EventRetainAge,
 		Limiter:         sh.limiter("message", cfg.MessageRate, cfg.MessageBurst),
+		MaxBlocks:       cfg.MaxBlocks,
 		MaxSessionsUser: cfg.MaxSessionsUser,
 		MaxSessionsAddr: cfg.MaxSessionsAddr,
 
@@ -183,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		ListLimiter:       sh.limiter("list", cfg.ListRate, cfg.ListBurst),
 		RoomCreateLimiter: sh.limiter("roomcreate", cfg.RoomCreateRate, cfg.RoomCreateBurst),
 		RoomInviteLimiter: sh.limiter("roominvite", cfg.RoomInviteRate, cfg.RoomInviteBurst),
+		TypingLimiter:     sh.limiter("typing", cfg.TypingRate, cfg.TypingBurst),
 		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})

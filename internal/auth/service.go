@@ -156,6 +156,12 @@ func (s *Service) CreateToken(ctx context.Context, secret string) (string, time.
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	// A banned user gets no token. Checked before its secret is cached:
+	// the ban changed the token version, so no entry cached before it
+	// matches, and none is cached after.
+	if u.BannedAt != nil {
+		return "", time.Time{}, errs.New(errs.ErrPermissionDenied, "this account is banned")
+	}
 	// The account's first token makes it used: it no longer expires as
 	// unused. Before the secret is cached, so that a cached secret's
 	// account is always used.

@@ -51,6 +51,12 @@ type Config struct {
 	MaxRoomsPerUser, MaxRoomMembers, MaxRoomName, MaxRoomTopic int
 	RoomCreateRate, RoomInviteRate                             float64
 	RoomCreateBurst, RoomInviteBurst                           int
+	// MaxBlocks bounds the users a user may block (FOXHOLE_MAX_BLOCKS);
+	// typing notifications are limited per user (FOXHOLE_TYPING_RATE and
+	// _BURST).
+	MaxBlocks   int
+	TypingRate  float64
+	TypingBurst int
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (FOXHOLE_TRUSTED_PROXIES, comma-separated CIDRs).
 	TrustedProxies []netip.Prefix
@@ -158,6 +164,9 @@ func Default() Config {
 		RoomCreateBurst:     10,
 		RoomInviteRate:      1,
 		RoomInviteBurst:     50,
+		MaxBlocks:           1000,
+		TypingRate:          1,
+		TypingBurst:         5,
 		PresenceSnapshotMax: 1000,
 		MaxProbeStreams:     64,
 		LogLevel:            "info",
@@ -247,6 +256,9 @@ func Load(getenv func(string) string) (Config, error) {
 	p.integer("FOXHOLE_ROOM_CREATE_BURST", &c.RoomCreateBurst, 1, 1e6)
 	p.number("FOXHOLE_ROOM_INVITE_RATE", &c.RoomInviteRate, 0.0001, 1e6)
 	p.integer("FOXHOLE_ROOM_INVITE_BURST", &c.RoomInviteBurst, 1, 1e6)
+	p.integer("FOXHOLE_MAX_BLOCKS", &c.MaxBlocks, 1, 1e6)
+	p.number("FOXHOLE_TYPING_RATE", &c.TypingRate, 0.0001, 1e6)
+	p.integer("FOXHOLE_TYPING_BURST", &c.TypingBurst, 1, 1e6)
 	if s := getenv("FOXHOLE_TRUSTED_PROXIES"); s != "" {
 		for _, cidr := range strings.Split(s, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr == "" {

@@ -72,7 +72,7 @@ func (s *Service) History(ctx context.Context, user string, q HistoryQuery) ([]*
 	if q.After != nil {
 		after = *q.After
 	}
-	rows, err := s.db.History(ctx, conv, before, after, size+1)
+	rows, err := s.db.History(ctx, user, conv, before, after, size+1)
 	if err != nil {
 		return nil, false, err
 	}

@@ -32,6 +32,9 @@ type envelope struct {
 	// some events it stored, and every process reads them back from the
 	// database.
 	CatchUp bool `json:"c,omitempty"`
+	// Block, when set, carries no event: a user blocked another, or
+	// unblocked it.
+	Block *blockNews `json:"b,omitempty"`
 }
 
 // revocation says that the user's tokens older than Version are void.
@@ -52,7 +55,10 @@ type Delivery struct {
 	sender    string
 	recipient string
 	room      string // a room's event: for its members (and the recipient)
-	msg       *foxholev1.SubscribeResponse
+	// from is the user whose message, revision or typing d carries (not
+	// delivered to those who block it); empty for other events.
+	from string
+	msg  *foxholev1.SubscribeResponse
 
 	jsonOnce sync.Once
 	json     []byte
@@ -104,8 +110,21 @@ func (env *envelope) delivery() (*Delivery, error) {
 		sender:    env.Sender,
 		recipient: env.Recipient,
 		room:      env.Room,
+		from:      fromOf(ev, env.Sender),
 		msg:       &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}},
 	}, nil
+}
+
+// fromOf is the user whose message, revision or typing ev carries, whom
+// its blockers do not hear; "" for other events.
+func fromOf(ev *foxholev1.Event, sender string) string {
+	switch ev.GetPayload().(type) {
+	case *foxholev1.Event_ChatMessage, *foxholev1.Event_MessageEdited, *foxholev1.Event_MessageDeleted:
+		return sender
+	case *foxholev1.Event_Typing:
+		return ev.GetTyping().GetUser().GetId()
+	}
+	return ""
 }
 
 // Session is one open subscription, whatever the transport that carries
@@ -453,10 +472,15 @@ func (ss *sessions) deliver(d *Delivery) {
 	}
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
+	ss.rooms.mu.RLock()
+	defer ss.rooms.mu.RUnlock()
+	blockers := ss.rooms.blockersOf(d.from)
 	if d.recipient != "" {
 		for _, u := range []string{d.recipient, d.sender} {
-			for s := range ss.byUser[u] {
-				s.offer(d)
+			if _, blocks := blockers[u]; !blocks {
+				for s := range ss.byUser[u] {
+					s.offer(d)
+				}
 			}
 			if d.recipient == d.sender {
 				break
@@ -464,7 +488,17 @@ func (ss *sessions) deliver(d *Delivery) {
 		}
 		return
 	}
-	offerAll(d, ss.all)
+	if len(blockers) == 0 {
+		offerAll(d, ss.all)
+		return
+	}
+	to := make([]*Session, 0, len(ss.all))
+	for _, s := range ss.all {
+		if _, blocks := blockers[s.user]; !blocks {
+			to = append(to, s)
+		}
+	}
+	offerAll(d, to)
 }
 
 // offerAll offers d to every session of to, a chunk of fanOutChunk at a

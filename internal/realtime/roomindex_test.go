@@ -21,9 +21,11 @@ func TestRoomIndexKeepsChangesHeardWhileLoading(t *testing.T) {
 	x.apply(roomChange{room: "c", user: "u", join: true})
 	x.apply(roomChange{room: "d"})
 	x.apply(roomChange{room: "b", user: "other", join: true}) // not tracked: ignored
+	x.block(blockNews{Blocker: "u", Blocked: "v"})            // unblocked v
+	x.block(blockNews{Blocker: "u", Blocked: "w", On: true})
 	x.events.Add(1)
 	// The read began before all of it: it still has a and d.
-	if missed := x.loaded("u", []string{"a", "b", "d"}); !missed {
+	if missed := x.loaded("u", []string{"a", "b", "d"}, []string{"v"}); !missed {
 		t.Error("a room event offered while loading was not reported")
 	}
 	if got := slices.Sorted(maps.Keys(x.byUser["u"].rooms)); !slices.Equal(got, []string{"b", "c"}) {
@@ -32,8 +34,11 @@ func TestRoomIndexKeepsChangesHeardWhileLoading(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(x.byRoom)); !slices.Equal(got, []string{"b", "c"}) {
 		t.Errorf("rooms with members here = %v, want [b c]", got)
 	}
+	if got := slices.Sorted(maps.Keys(x.blockers)); !slices.Equal(got, []string{"w"}) {
+		t.Errorf("blocked users = %v, want [w]", got)
+	}
 	// A second load (another session) leaves the known rooms alone.
-	if x.loaded("u", []string{"z"}); len(x.byUser["u"].rooms) != 2 {
+	if x.loaded("u", []string{"z"}, nil); len(x.byUser["u"].rooms) != 2 {
 		t.Error("a second load replaced the rooms kept by events")
 	}
 	x.apply(roomChange{room: "b", user: "u"})
@@ -41,7 +46,7 @@ func TestRoomIndexKeepsChangesHeardWhileLoading(t *testing.T) {
 		t.Error("room b still lists u after it left")
 	}
 	x.untrack("u")
-	if len(x.byRoom) != 0 || len(x.byUser) != 0 {
+	if len(x.byRoom) != 0 || len(x.byUser) != 0 || len(x.blockers) != 0 {
 		t.Errorf("untracked, the index still holds %v %v", x.byRoom, x.byUser)
 	}
 }

@@ -21,10 +21,15 @@ import (
 // on top of what was read, in order; a room event heard meanwhile makes
 // the user's sessions catch up from the database, which checks membership
 // as it reads.
+//
+// It keeps the users each of them blocks the same way: read with the
+// rooms, then kept by the news of blocks that every process hears through
+// the hub (read again when the hub reconnects, as news may have been lost).
 type roomIndex struct {
-	mu     sync.RWMutex
-	byUser map[string]*userRooms
-	byRoom map[string]map[string]struct{} // users here who are members
+	mu       sync.RWMutex
+	byUser   map[string]*userRooms
+	byRoom   map[string]map[string]struct{} // users here who are members
+	blockers map[string]map[string]struct{} // by blocked user: users here who block it
 
 	events atomic.Uint64 // room events offered so far
 }
@@ -32,16 +37,18 @@ type roomIndex struct {
 // userRooms are one user's rooms.
 type userRooms struct {
 	rooms   map[string]struct{}
-	ready   bool         // read from the database
-	pending []roomChange // heard while not ready, in order
-	since   uint64       // roomIndex.events when the user was first tracked
+	blocked map[string]struct{} // the users it blocks
+	ready   bool                // read from the database
+	pending []roomChange        // heard while not ready, in order
+	since   uint64              // roomIndex.events when the user was first tracked
 }
 
 // roomChange is a change of membership: user joined or left room, or, with
-// no user, the room was deleted.
+// no user, the room was deleted; or, with block set, a block.
 type roomChange struct {
 	room, user string
 	join       bool
+	block      *blockNews
 }
 
 // roomChangeOf returns the change of membership d makes, if it makes one.
@@ -71,8 +78,9 @@ func (x *roomIndex) track(user string) {
 	if x.byUser == nil {
 		x.byUser = map[string]*userRooms{}
 		x.byRoom = map[string]map[string]struct{}{}
+		x.blockers = map[string]map[string]struct{}{}
 	}
-	x.byUser[user] = &userRooms{rooms: map[string]struct{}{}, since: x.events.Load()}
+	x.byUser[user] = &userRooms{rooms: map[string]struct{}{}, blocked: map[string]struct{}{}, since: x.events.Load()}
 }
 
 // untrack forgets user's rooms: its last session here closed.
@@ -85,6 +93,9 @@ func (x *roomIndex) untrack(user string) {
 	}
 	for room := range ur.rooms {
 		x.leave(user, room)
+	}
+	for blocked := range ur.blocked {
+		x.unblock(user, blocked)
 	}
 	delete(x.byUser, user)
 }
@@ -102,7 +113,7 @@ func (x *roomIndex) ready(user string) bool {
 // was offered since the user was tracked: its sessions may have missed it.
 // A user whose rooms are known already (another session loaded them) is
 // left alone.
-func (x *roomIndex) loaded(user string, rooms []string) (missed bool) {
+func (x *roomIndex) loaded(user string, rooms, blocked []string) (missed bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	ur := x.byUser[user]
@@ -111,6 +122,9 @@ func (x *roomIndex) loaded(user string, rooms []string) (missed bool) {
 	}
 	for _, room := range rooms {
 		x.join(ur, user, room)
+	}
+	for _, b := range blocked {
+		x.setBlock(ur, user, b, true)
 	}
 	ur.ready = true
 	for _, c := range ur.pending {
@@ -128,6 +142,16 @@ func (x *roomIndex) apply(c roomChange) {
 }
 
 func (x *roomIndex) applyLocked(c roomChange) {
+	if c.block != nil {
+		switch ur := x.byUser[c.block.Blocker]; {
+		case ur == nil: // no session here
+		case !ur.ready:
+			ur.pending = append(ur.pending, c)
+		default:
+			x.setBlock(ur, c.block.Blocker, c.block.Blocked, c.block.On)
+		}
+		return
+	}
 	if c.user == "" { // the room was deleted
 		for user := range x.byRoom[c.room] {
 			delete(x.byUser[user].rooms, c.room)
@@ -161,6 +185,70 @@ func (x *roomIndex) join(ur *userRooms, user, room string) {
 	x.byRoom[room][user] = struct{}{}
 }
 
+// block applies the news of a block.
+func (x *roomIndex) block(news blockNews) { x.apply(roomChange{block: &news}) }
+
+func (x *roomIndex) setBlock(ur *userRooms, user, blocked string, on bool) {
+	if !on {
+		delete(ur.blocked, blocked)
+		x.unblock(user, blocked)
+		return
+	}
+	ur.blocked[blocked] = struct{}{}
+	if x.blockers[blocked] == nil {
+		x.blockers[blocked] = map[string]struct{}{}
+	}
+	x.blockers[blocked][user] = struct{}{}
+}
+
+func (x *roomIndex) unblock(user, blocked string) {
+	if m := x.blockers[blocked]; m != nil {
+		delete(m, user)
+		if len(m) == 0 {
+			delete(x.blockers, blocked)
+		}
+	}
+}
+
+// blockersOf returns the users here who block user (nil: none), for the
+// caller to read while it holds mu.
+func (x *roomIndex) blockersOf(user string) map[string]struct{} {
+	if user == "" {
+		return nil
+	}
+	return x.blockers[user]
+}
+
+// setBlocked replaces the users user blocks with those read from the
+// database, when its rooms are known (else its load reads them).
+func (x *roomIndex) setBlocked(user string, blocked []string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ur := x.byUser[user]
+	if ur == nil || !ur.ready {
+		return
+	}
+	for b := range ur.blocked {
+		x.setBlock(ur, user, b, false)
+	}
+	for _, b := range blocked {
+		x.setBlock(ur, user, b, true)
+	}
+}
+
+// readyUsers lists the users whose rooms and blocks are known.
+func (x *roomIndex) readyUsers() []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var users []string
+	for u, ur := range x.byUser {
+		if ur.ready {
+			users = append(users, u)
+		}
+	}
+	return users
+}
+
 func (x *roomIndex) leave(user, room string) {
 	if m := x.byRoom[room]; m != nil {
 		delete(m, user)
@@ -184,7 +272,12 @@ func (ss *sessions) deliverRoom(d *Delivery) {
 	defer ss.mu.RUnlock()
 	ss.rooms.mu.RLock()
 	members := ss.rooms.byRoom[d.room]
+	blockers := ss.rooms.blockersOf(d.from)
+	typing := d.msg.GetEvent().GetTyping() != nil // not for the typist
 	for user := range members {
+		if _, blocks := blockers[user]; blocks || typing && user == d.from {
+			continue
+		}
 		for s := range ss.byUser[user] {
 			if s.wants(d.room) {
 				to = append(to, s)

@@ -17,7 +17,6 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -50,11 +49,17 @@ type Store interface {
 	EventsAfter(ctx context.Context, userID string, after int64, limit int, rooms []string) ([]store.Event, error)
 	EventsBetween(ctx context.Context, after, through int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (prunedThrough, last int64, err error)
-	History(ctx context.Context, conv string, before, after int64, limit int) ([]store.Event, error)
+	History(ctx context.Context, user, conv string, before, after int64, limit int) ([]store.Event, error)
 	Conversations(ctx context.Context, after int64) ([]string, error)
 	PruneEvents(ctx context.Context, convs []string, keep int, cutoff int64) (int64, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
 	RoomsOf(ctx context.Context, user string) ([]string, error)
+	EventByID(ctx context.Context, id int64) (*store.Event, error)
+	ReviseMessage(ctx context.Context, id int64, erase bool, revise func(context.Context, *store.Event) ([]byte, *store.Event, error)) error
+	AddBlock(ctx context.Context, blocker, blocked string, at int64, max int) error
+	RemoveBlock(ctx context.Context, blocker, blocked string) error
+	Blocks(ctx context.Context, blocker string) ([]string, error)
+	Blocking(ctx context.Context, blocker, blocked string) (bool, error)
 	RoomFor(ctx context.Context, roomID, user string) (*store.RoomView, error)
 	Membership(ctx context.Context, roomID, user string) (*store.Room, *store.Member, error)
 	MemberIDs(ctx context.Context, roomID, after string, limit int) ([]string, error)
@@ -81,6 +86,8 @@ type Options struct {
 	// published again, until it takes it: past the tokens' lifetime there
 	// is nothing left to revoke. 0: an hour.
 	RevocationRetryFor time.Duration
+
+	MaxBlocks int // users a user may block
 
 	MaxSessionsUser int // open streams and WebSockets per user, in this process; 0: no limit
 	MaxSessionsAddr int // and per client address
@@ -160,6 +167,10 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 			s.seq.lost()
 			return
 		}
+		if err == nil && env.Block != nil {
+			s.live.rooms.block(*env.Block)
+			return
+		}
 		if err == nil && env.Presence {
 			// A hint that the user came or went, checked at the next look.
 			ev := new(foxholev1.Event)
@@ -190,6 +201,7 @@ func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Servic
 		s.seq.lost()
 		s.pres.reconcile()
 		go s.recheckRevocations()
+		go s.reloadBlocks()
 	})
 	return s
 }
@@ -473,9 +485,7 @@ func (s *Service) send(ctx context.Context, sess *Session, senderID, content, re
 		}
 	}
 	if recipientID != "" {
-		if _, err := s.db.UserByID(ctx, recipientID); errors.Is(err, errs.ErrNotFound) {
-			return nil, errs.New(errs.ErrNotFound, "recipient %q not found", recipientID)
-		} else if err != nil {
+		if err := s.mayWrite(ctx, senderID, recipientID); err != nil {
 			return nil, err
 		}
 	}
@@ -722,7 +732,7 @@ func storedDelivery(row store.Event) (*Delivery, error) {
 		return nil, fmt.Errorf("decode stored event %d: %w", row.ID, err)
 	}
 	ev.Id = row.ID
-	d := &Delivery{id: row.ID, sender: row.SenderID, msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}}}
+	d := &Delivery{id: row.ID, sender: row.SenderID, from: fromOf(ev, row.SenderID), msg: &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}}}
 	if row.RecipientID != nil {
 		d.recipient = *row.RecipientID
 	}

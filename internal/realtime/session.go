@@ -122,14 +122,18 @@ func (s *Service) Open(ctx context.Context, sub Subscription) (*Session, error) 
 func (s *Service) loadRooms(ctx context.Context, sess *Session) error {
 	var rooms []string
 	if !s.live.rooms.ready(sess.user) || sess.rooms != nil {
+		var blocked []string
 		var err error
-		if rooms, err = s.db.RoomsOf(ctx, sess.user); err != nil {
+		if rooms, err = s.db.RoomsOf(ctx, sess.user); err == nil {
+			blocked, err = s.db.Blocks(ctx, sess.user)
+		}
+		if err != nil {
 			// Its other sessions here may be waiting for the same rooms:
 			// they end too, and load them again as they reopen.
 			s.live.endUser(sess.user, errRoomsUnread)
 			return err
 		}
-		if s.live.rooms.loaded(sess.user, rooms) {
+		if s.live.rooms.loaded(sess.user, rooms, blocked) {
 			s.live.userRoomsBehind(sess.user)
 		}
 	}

@@ -38,7 +38,8 @@ type enforcer struct {
 	perAddr     ratelimit.Limiter                            // nil: no limit
 	perUser     func(ctx context.Context, user string) error // nil: no limit
 	perUserList ratelimit.Limiter                            // nil: no limit
-	// perUserRoom are the limits per user of RATE_LIMIT_ROOM_*, by kind.
+	// perUserRoom are the limits per user of RATE_LIMIT_ROOM_* and
+	// RATE_LIMIT_TYPING, by kind.
 	perUserRoom map[foxholev1.RateLimit]userLimit
 	register    RegisterLimits
 	publicURL   string
@@ -83,6 +84,7 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		perUserRoom: map[foxholev1.RateLimit]userLimit{
 			foxholev1.RateLimit_RATE_LIMIT_ROOM_CREATE: {o.RoomCreateLimiter, "too many rooms created; retry later"},
 			foxholev1.RateLimit_RATE_LIMIT_ROOM_INVITE: {o.RoomInviteLimiter, "too many invitations; retry later"},
+			foxholev1.RateLimit_RATE_LIMIT_TYPING:      {o.TypingLimiter, "too many typing notifications; slow down"},
 		},
 		register:     o.Register,
 		publicURL:    o.PublicURL,

@@ -86,6 +86,9 @@ type Options struct {
 	// declares RATE_LIMIT_ROOM_CREATE or RATE_LIMIT_ROOM_INVITE, per user;
 	// nil: no limit.
 	RoomCreateLimiter, RoomInviteLimiter ratelimit.Limiter
+	// TypingLimiter bounds the calls whose policy declares
+	// RATE_LIMIT_TYPING, per user; nil: no limit.
+	TypingLimiter ratelimit.Limiter
 	// AllowPerUser counts a call whose policy declares RATE_LIMIT_USER
 	// against its caller's rate, and refuses it past the rate; nil: no
 	// limit.

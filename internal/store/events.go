@@ -24,6 +24,8 @@ type Event struct {
 	// RoomID is the room of a room event or message; nil otherwise.
 	RoomID *string   `bun:"room_id"`
 	Kind   EventKind `bun:"kind"`
+	// RefID is the message an edit or a deletion (KindRevision) is about.
+	RefID *int64 `bun:"ref_id"`
 }
 
 // EventKind says what a stored event is.
@@ -33,6 +35,8 @@ const (
 	KindChat EventKind = 1 // a chat message
 	KindFile EventKind = 2 // a file event
 	KindRoom EventKind = 3 // a change to a room or its membership
+	// KindRevision is a message's edit or deletion.
+	KindRevision EventKind = 4
 )
 
 // Lobby is the conversation of broadcasts.
@@ -73,9 +77,9 @@ func (s *Store) addEvent(ctx context.Context, db bun.IDB, e *Event) error {
 		return err
 	}
 	return db.NewRaw(`WITH n AS (UPDATE event_counter SET last = last + 1 WHERE id = 1 RETURNING last)
-		INSERT INTO events (id, sender_id, recipient_id, body, created_at, conv, room_id, kind)
-		SELECT last, ?, ?, ?, ?, ?, ?, ? FROM n RETURNING id`,
-		e.SenderID, e.RecipientID, e.Body, e.CreatedAt, e.Conv, e.RoomID, e.Kind).Scan(ctx, &e.ID)
+		INSERT INTO events (id, sender_id, recipient_id, body, created_at, conv, room_id, kind, ref_id)
+		SELECT last, ?, ?, ?, ?, ?, ?, ?, ? FROM n RETURNING id`,
+		e.SenderID, e.RecipientID, e.Body, e.CreatedAt, e.Conv, e.RoomID, e.Kind, e.RefID).Scan(ctx, &e.ID)
 }
 
 // AddRoomMessage adds e, a message to the room e.RoomID, if its sender is
@@ -115,6 +119,7 @@ func (s *Store) EventsAfter(ctx context.Context, userID string, after int64, lim
 	var evs []Event
 	q := s.r.NewSelect().Model(&evs).
 		Where("id > ?", after).
+		Where(notBlocked, userID).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			return q.Where("room_id IS NULL AND (recipient_id IS NULL OR recipient_id = ? OR sender_id = ?)", userID, userID).
 				WhereOr("room_id IS NOT NULL AND (recipient_id = ? OR room_id IN (SELECT room_id FROM room_members WHERE user_id = ? AND state = ?))", userID, userID, Joined)
@@ -126,12 +131,17 @@ func (s *Store) EventsAfter(ctx context.Context, userID string, after int64, lim
 	return evs, err
 }
 
-// History returns up to limit events of the conversation conv: those
+// notBlocked leaves out the messages, and their revisions, sent by the
+// users the user given as its argument blocks.
+const notBlocked = "NOT (kind IN (1, 4) AND sender_id IN (SELECT blocked_id FROM user_blocks WHERE blocker_id = ?))"
+
+// History returns up to limit events of the conversation conv that userID
+// may see (none from the users it blocks): those
 // after `after` in ascending order when after >= 0, else those before
 // `before` (before < 0: the newest) in descending order.
-func (s *Store) History(ctx context.Context, conv string, before, after int64, limit int) ([]Event, error) {
+func (s *Store) History(ctx context.Context, userID, conv string, before, after int64, limit int) ([]Event, error) {
 	var evs []Event
-	q := s.r.NewSelect().Model(&evs).Where("conv = ?", conv)
+	q := s.r.NewSelect().Model(&evs).Where("conv = ?", conv).Where(notBlocked, userID)
 	switch {
 	case after >= 0:
 		q = q.Where("id > ?", after).OrderExpr("id")
@@ -247,4 +257,44 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) ([]User, error) {
 		users = append(users, found...)
 	}
 	return users, nil
+}
+
+// EventByID returns the stored event with that id, or errs.ErrNotFound.
+func (s *Store) EventByID(ctx context.Context, id int64) (*Event, error) {
+	e := new(Event)
+	if err := s.r.NewSelect().Model(e).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, notFound(err, "message")
+	}
+	return e, nil
+}
+
+// ReviseMessage changes the chat message of event id, in one transaction:
+// revise gets the row as stored and returns its new body and the event
+// recording the change (its RefID set to id), or an error that leaves
+// everything as it was. With erase (a deletion), the edits recorded
+// earlier for the message, whose bodies hold its text, are deleted.
+func (s *Store) ReviseMessage(ctx context.Context, id int64, erase bool, revise func(context.Context, *Event) (body []byte, record *Event, err error)) error {
+	return s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewSelect().Model((*Event)(nil)).Where("id = ? AND kind = ?", id, KindChat)
+		if s.pg {
+			q = q.For("UPDATE")
+		}
+		e := new(Event)
+		if err := q.Scan(ctx, e); err != nil {
+			return notFound(err, "message")
+		}
+		body, record, err := revise(ctx, e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*Event)(nil)).Set("body = ?", body).Where("id = ?", id).Exec(ctx); err != nil {
+			return err
+		}
+		if erase {
+			if _, err := tx.NewDelete().Model((*Event)(nil)).Where("ref_id = ? AND kind = ?", id, KindRevision).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return s.addEvent(ctx, tx, record)
+	})
 }

@@ -26,6 +26,8 @@ type User struct {
 	// UsedAt is when the user's first access token was created; nil while
 	// none was: the account is unused, and expires (DeleteUnusedUsers).
 	UsedAt *int64 `bun:"used_at"`
+	// BannedAt is when an operator banned the user; nil: not banned.
+	BannedAt *int64 `bun:"banned_at"`
 }
 
 // MaxScreenName is the longest screen name, in characters.
@@ -171,4 +173,20 @@ func notFound(err error, what string) error {
 		return errs.New(errs.ErrNotFound, "%s not found", what)
 	}
 	return err
+}
+
+// SetBanned bans the user (at, Unix microseconds) or lifts its ban (at
+// nil). A ban revokes every token the user holds: it returns the new token
+// version, to be announced as a rotation is. An unknown user is
+// errs.ErrNotFound.
+func (s *Store) SetBanned(ctx context.Context, id string, at *int64) (int64, error) {
+	q := s.w.NewUpdate().Model((*User)(nil)).Set("banned_at = ?", at).Where("id = ?", id).Returning("token_version")
+	if at != nil {
+		q = q.Set("token_version = token_version + 1")
+	}
+	var version int64
+	if err := q.Scan(ctx, &version); err != nil {
+		return 0, notFound(err, "user")
+	}
+	return version, nil
 }

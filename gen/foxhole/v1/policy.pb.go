@@ -171,6 +171,8 @@ const (
 	// Per user, for inviting to rooms (InviteMember):
 	// FOXHOLE_ROOM_INVITE_RATE.
 	RateLimit_RATE_LIMIT_ROOM_INVITE RateLimit = 7
+	// Per user, for typing notifications (SendTyping): FOXHOLE_TYPING_RATE.
+	RateLimit_RATE_LIMIT_TYPING RateLimit = 8
 )
 
 // Enum value maps for RateLimit.
@@ -184,6 +186,7 @@ var (
 		5: "RATE_LIMIT_REGISTER",
 		6: "RATE_LIMIT_ROOM_CREATE",
 		7: "RATE_LIMIT_ROOM_INVITE",
+		8: "RATE_LIMIT_TYPING",
 	}
 	RateLimit_value = map[string]int32{
 		"RATE_LIMIT_UNSPECIFIED": 0,
@@ -194,6 +197,7 @@ var (
 		"RATE_LIMIT_REGISTER":    5,
 		"RATE_LIMIT_ROOM_CREATE": 6,
 		"RATE_LIMIT_ROOM_INVITE": 7,
+		"RATE_LIMIT_TYPING":      8,
 	}
 )
 
@@ -481,7 +485,7 @@ const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\x10BODY_FILE_STREAM\x10\x04\x12\x0e\n" +
 	"\n" +
 	"BODY_PROBE\x10\x05\x12\f\n" +
-	"\bBODY_RAW\x10\x06*\xd4\x01\n" +
+	"\bBODY_RAW\x10\x06*\xeb\x01\n" +
 	"\tRateLimit\x12\x1a\n" +
 	"\x16RATE_LIMIT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fRATE_LIMIT_NONE\x10\x01\x12\x16\n" +
@@ -490,7 +494,8 @@ const file_foxhole_v1_policy_proto_rawDesc = "" +
 	"\x14RATE_LIMIT_USER_LIST\x10\x04\x12\x17\n" +
 	"\x13RATE_LIMIT_REGISTER\x10\x05\x12\x1a\n" +
 	"\x16RATE_LIMIT_ROOM_CREATE\x10\x06\x12\x1a\n" +
-	"\x16RATE_LIMIT_ROOM_INVITE\x10\a*W\n" +
+	"\x16RATE_LIMIT_ROOM_INVITE\x10\a\x12\x15\n" +
+	"\x11RATE_LIMIT_TYPING\x10\b*W\n" +
 	"\x04Slot\x12\x14\n" +
 	"\x10SLOT_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSLOT_UPLOAD\x10\x01\x12\x15\n" +

@@ -73,7 +73,7 @@ func (x FileEvent_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FileEvent_Kind.Descriptor instead.
 func (FileEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{2, 0}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // What changed, for `user`.
@@ -126,7 +126,7 @@ func (x PresenceEvent_Change) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PresenceEvent_Change.Descriptor instead.
 func (PresenceEvent_Change) EnumDescriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{3, 0}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{6, 0}
 }
 
 // Event is one thing that happened. Chat messages and file events are
@@ -146,6 +146,9 @@ type Event struct {
 	//	*Event_FileEvent
 	//	*Event_Presence
 	//	*Event_RoomEvent
+	//	*Event_MessageEdited
+	//	*Event_MessageDeleted
+	//	*Event_Typing
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -238,6 +241,33 @@ func (x *Event) GetRoomEvent() *RoomEvent {
 	return nil
 }
 
+func (x *Event) GetMessageEdited() *MessageEdited {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_MessageEdited); ok {
+			return x.MessageEdited
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetMessageDeleted() *MessageDeleted {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetTyping() *Typing {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_Typing); ok {
+			return x.Typing
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -262,6 +292,21 @@ type Event_RoomEvent struct {
 	RoomEvent *RoomEvent `protobuf:"bytes,6,opt,name=room_event,json=roomEvent,proto3,oneof"`
 }
 
+type Event_MessageEdited struct {
+	// A message was edited.
+	MessageEdited *MessageEdited `protobuf:"bytes,7,opt,name=message_edited,json=messageEdited,proto3,oneof"`
+}
+
+type Event_MessageDeleted struct {
+	// A message was deleted.
+	MessageDeleted *MessageDeleted `protobuf:"bytes,8,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
+}
+
+type Event_Typing struct {
+	// Someone is typing. Live only: no id.
+	Typing *Typing `protobuf:"bytes,9,opt,name=typing,proto3,oneof"`
+}
+
 func (*Event_ChatMessage) isEvent_Payload() {}
 
 func (*Event_FileEvent) isEvent_Payload() {}
@@ -269,6 +314,12 @@ func (*Event_FileEvent) isEvent_Payload() {}
 func (*Event_Presence) isEvent_Payload() {}
 
 func (*Event_RoomEvent) isEvent_Payload() {}
+
+func (*Event_MessageEdited) isEvent_Payload() {}
+
+func (*Event_MessageDeleted) isEvent_Payload() {}
+
+func (*Event_Typing) isEvent_Payload() {}
 
 // ChatMessage is a broadcast or personal message.
 type ChatMessage struct {
@@ -281,7 +332,12 @@ type ChatMessage struct {
 	// Recipient's user id for a personal message; empty for a broadcast.
 	RecipientId string `protobuf:"bytes,3,opt,name=recipient_id,json=recipientId,proto3" json:"recipient_id,omitempty"`
 	// The room of a room message; empty otherwise.
-	RoomId        string `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	RoomId string `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// True when the message was deleted: `content` is empty, and the text is
+	// gone from storage.
+	Deleted bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// When the content was last edited; unset if never.
+	EditedAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,6 +400,213 @@ func (x *ChatMessage) GetRoomId() string {
 	return ""
 }
 
+func (x *ChatMessage) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *ChatMessage) GetEditedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EditedAt
+	}
+	return nil
+}
+
+// MessageEdited says that a message's content changed.
+type MessageEdited struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the message's event.
+	EventId int64 `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The new content.
+	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// When it was edited.
+	EditedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
+	// The room of a room message; empty otherwise.
+	RoomId        string `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageEdited) Reset() {
+	*x = MessageEdited{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageEdited) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageEdited) ProtoMessage() {}
+
+func (x *MessageEdited) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageEdited.ProtoReflect.Descriptor instead.
+func (*MessageEdited) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MessageEdited) GetEventId() int64 {
+	if x != nil {
+		return x.EventId
+	}
+	return 0
+}
+
+func (x *MessageEdited) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *MessageEdited) GetEditedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EditedAt
+	}
+	return nil
+}
+
+func (x *MessageEdited) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+// MessageDeleted says that a message was deleted.
+type MessageDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the message's event.
+	EventId int64 `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The room of a room message; empty otherwise.
+	RoomId string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Who deleted it: the sender, or a room's owner or admin.
+	Actor         *UserRef `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageDeleted) Reset() {
+	*x = MessageDeleted{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageDeleted) ProtoMessage() {}
+
+func (x *MessageDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageDeleted.ProtoReflect.Descriptor instead.
+func (*MessageDeleted) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MessageDeleted) GetEventId() int64 {
+	if x != nil {
+		return x.EventId
+	}
+	return 0
+}
+
+func (x *MessageDeleted) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *MessageDeleted) GetActor() *UserRef {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+// Typing says that a user is typing. A client shows it for a few seconds
+// (the README says how long), or until that user's next message.
+type Typing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who is typing.
+	User *UserRef `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The room they are typing in; empty in a direct conversation.
+	RoomId        string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Typing) Reset() {
+	*x = Typing{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Typing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Typing) ProtoMessage() {}
+
+func (x *Typing) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Typing.ProtoReflect.Descriptor instead.
+func (*Typing) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Typing) GetUser() *UserRef {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *Typing) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
 // FileEvent reports a change to one of the caller's files.
 type FileEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -357,7 +620,7 @@ type FileEvent struct {
 
 func (x *FileEvent) Reset() {
 	*x = FileEvent{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[2]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +632,7 @@ func (x *FileEvent) String() string {
 func (*FileEvent) ProtoMessage() {}
 
 func (x *FileEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[2]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +645,7 @@ func (x *FileEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileEvent.ProtoReflect.Descriptor instead.
 func (*FileEvent) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{2}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FileEvent) GetKind() FileEvent_Kind {
@@ -439,7 +702,7 @@ type PresenceEvent struct {
 
 func (x *PresenceEvent) Reset() {
 	*x = PresenceEvent{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[3]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +714,7 @@ func (x *PresenceEvent) String() string {
 func (*PresenceEvent) ProtoMessage() {}
 
 func (x *PresenceEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[3]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +727,7 @@ func (x *PresenceEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceEvent.ProtoReflect.Descriptor instead.
 func (*PresenceEvent) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{3}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PresenceEvent) GetUser() *UserRef {
@@ -520,7 +783,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[4]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +795,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[4]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +808,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{4}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -574,7 +837,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[5]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +849,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[5]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +862,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{5}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubscribeRequest) GetAfterEventId() int64 {
@@ -639,7 +902,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[6]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +914,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[6]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +927,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{6}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubscribeResponse) GetKind() isSubscribeResponse_Kind {
@@ -727,7 +990,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[7]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +1002,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[7]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +1015,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{7}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SendMessageRequest) GetContent() string {
@@ -787,7 +1050,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[8]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +1062,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[8]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +1075,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{8}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendMessageResponse) GetEvent() *Event {
@@ -837,7 +1100,7 @@ type ListPresenceRequest struct {
 
 func (x *ListPresenceRequest) Reset() {
 	*x = ListPresenceRequest{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[9]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +1112,7 @@ func (x *ListPresenceRequest) String() string {
 func (*ListPresenceRequest) ProtoMessage() {}
 
 func (x *ListPresenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[9]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1125,7 @@ func (x *ListPresenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPresenceRequest.ProtoReflect.Descriptor instead.
 func (*ListPresenceRequest) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{9}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListPresenceRequest) GetPageSize() int32 {
@@ -899,7 +1162,7 @@ type ListPresenceResponse struct {
 
 func (x *ListPresenceResponse) Reset() {
 	*x = ListPresenceResponse{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[10]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1174,7 @@ func (x *ListPresenceResponse) String() string {
 func (*ListPresenceResponse) ProtoMessage() {}
 
 func (x *ListPresenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[10]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1187,7 @@ func (x *ListPresenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPresenceResponse.ProtoReflect.Descriptor instead.
 func (*ListPresenceResponse) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{10}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListPresenceResponse) GetUsers() []*UserRef {
@@ -960,7 +1223,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[11]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1235,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[11]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1248,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{11}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListMessagesRequest) GetRoomId() string {
@@ -1039,7 +1302,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[12]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1314,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_foxhole_v1_realtime_proto_msgTypes[12]
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1327,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{12}
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListMessagesResponse) GetEvents() []*Event {
@@ -1081,12 +1344,537 @@ func (x *ListMessagesResponse) GetHasMore() bool {
 	return false
 }
 
+// EditMessageRequest names a message and its new content.
+type EditMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the message's event.
+	EventId int64 `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The new text, under the rules of SendMessageRequest.content.
+	Content       string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditMessageRequest) Reset() {
+	*x = EditMessageRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditMessageRequest) ProtoMessage() {}
+
+func (x *EditMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditMessageRequest.ProtoReflect.Descriptor instead.
+func (*EditMessageRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EditMessageRequest) GetEventId() int64 {
+	if x != nil {
+		return x.EventId
+	}
+	return 0
+}
+
+func (x *EditMessageRequest) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+// EditMessageResponse carries the message as it is now.
+type EditMessageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's event, with the new content and `edited_at`.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditMessageResponse) Reset() {
+	*x = EditMessageResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditMessageResponse) ProtoMessage() {}
+
+func (x *EditMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditMessageResponse.ProtoReflect.Descriptor instead.
+func (*EditMessageResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *EditMessageResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// DeleteMessageRequest names a message to delete.
+type DeleteMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the message's event.
+	EventId       int64 `protobuf:"varint,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessageRequest) Reset() {
+	*x = DeleteMessageRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessageRequest) ProtoMessage() {}
+
+func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessageRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMessageRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteMessageRequest) GetEventId() int64 {
+	if x != nil {
+		return x.EventId
+	}
+	return 0
+}
+
+// DeleteMessageResponse is empty.
+type DeleteMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessageResponse) Reset() {
+	*x = DeleteMessageResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessageResponse) ProtoMessage() {}
+
+func (x *DeleteMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessageResponse.ProtoReflect.Descriptor instead.
+func (*DeleteMessageResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{19}
+}
+
+// SendTypingRequest names where the caller is typing: a room, or a user.
+type SendTypingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A room the caller is a member of.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The peer of a direct conversation. Exactly one of the two is set.
+	RecipientId   string `protobuf:"bytes,2,opt,name=recipient_id,json=recipientId,proto3" json:"recipient_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTypingRequest) Reset() {
+	*x = SendTypingRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTypingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTypingRequest) ProtoMessage() {}
+
+func (x *SendTypingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTypingRequest.ProtoReflect.Descriptor instead.
+func (*SendTypingRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SendTypingRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *SendTypingRequest) GetRecipientId() string {
+	if x != nil {
+		return x.RecipientId
+	}
+	return ""
+}
+
+// SendTypingResponse is empty.
+type SendTypingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTypingResponse) Reset() {
+	*x = SendTypingResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTypingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTypingResponse) ProtoMessage() {}
+
+func (x *SendTypingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTypingResponse.ProtoReflect.Descriptor instead.
+func (*SendTypingResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{21}
+}
+
+// BlockUserRequest names a user to block.
+type BlockUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockUserRequest) Reset() {
+	*x = BlockUserRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockUserRequest) ProtoMessage() {}
+
+func (x *BlockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockUserRequest.ProtoReflect.Descriptor instead.
+func (*BlockUserRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *BlockUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// BlockUserResponse is empty.
+type BlockUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockUserResponse) Reset() {
+	*x = BlockUserResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockUserResponse) ProtoMessage() {}
+
+func (x *BlockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockUserResponse.ProtoReflect.Descriptor instead.
+func (*BlockUserResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{23}
+}
+
+// UnblockUserRequest names a user to unblock.
+type UnblockUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockUserRequest) Reset() {
+	*x = UnblockUserRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockUserRequest) ProtoMessage() {}
+
+func (x *UnblockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockUserRequest.ProtoReflect.Descriptor instead.
+func (*UnblockUserRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UnblockUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// UnblockUserResponse is empty.
+type UnblockUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockUserResponse) Reset() {
+	*x = UnblockUserResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockUserResponse) ProtoMessage() {}
+
+func (x *UnblockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockUserResponse.ProtoReflect.Descriptor instead.
+func (*UnblockUserResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{25}
+}
+
+// ListBlockedUsersRequest asks for the users the caller blocks.
+type ListBlockedUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlockedUsersRequest) Reset() {
+	*x = ListBlockedUsersRequest{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlockedUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlockedUsersRequest) ProtoMessage() {}
+
+func (x *ListBlockedUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlockedUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListBlockedUsersRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{26}
+}
+
+// ListBlockedUsersResponse lists blocked users.
+type ListBlockedUsersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The users, in order of id.
+	Users         []*UserRef `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlockedUsersResponse) Reset() {
+	*x = ListBlockedUsersResponse{}
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlockedUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlockedUsersResponse) ProtoMessage() {}
+
+func (x *ListBlockedUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_realtime_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlockedUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListBlockedUsersResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_realtime_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListBlockedUsersResponse) GetUsers() []*UserRef {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_foxhole_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\n" +
 	"\x19foxhole/v1/realtime.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/file.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/room.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x02\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x15foxhole/v1/file.proto\x1a\x17foxhole/v1/policy.proto\x1a\x15foxhole/v1/room.proto\x1a\x15foxhole/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x03\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x129\n" +
 	"\n" +
@@ -1096,13 +1884,30 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"file_event\x18\x04 \x01(\v2\x15.foxhole.v1.FileEventH\x00R\tfileEvent\x127\n" +
 	"\bpresence\x18\x05 \x01(\v2\x19.foxhole.v1.PresenceEventH\x00R\bpresence\x126\n" +
 	"\n" +
-	"room_event\x18\x06 \x01(\v2\x15.foxhole.v1.RoomEventH\x00R\troomEventB\t\n" +
-	"\apayload\"\x90\x01\n" +
+	"room_event\x18\x06 \x01(\v2\x15.foxhole.v1.RoomEventH\x00R\troomEvent\x12B\n" +
+	"\x0emessage_edited\x18\a \x01(\v2\x19.foxhole.v1.MessageEditedH\x00R\rmessageEdited\x12E\n" +
+	"\x0fmessage_deleted\x18\b \x01(\v2\x1a.foxhole.v1.MessageDeletedH\x00R\x0emessageDeleted\x12,\n" +
+	"\x06typing\x18\t \x01(\v2\x12.foxhole.v1.TypingH\x00R\x06typingB\t\n" +
+	"\apayload\"\xe3\x01\n" +
 	"\vChatMessage\x12+\n" +
 	"\x06sender\x18\x01 \x01(\v2\x13.foxhole.v1.UserRefR\x06sender\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12!\n" +
 	"\frecipient_id\x18\x03 \x01(\tR\vrecipientId\x12\x17\n" +
-	"\aroom_id\x18\x04 \x01(\tR\x06roomId\"\xa3\x01\n" +
+	"\aroom_id\x18\x04 \x01(\tR\x06roomId\x12\x18\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\x127\n" +
+	"\tedited_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\"\x96\x01\n" +
+	"\rMessageEdited\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\x03R\aeventId\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x127\n" +
+	"\tedited_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\x12\x17\n" +
+	"\aroom_id\x18\x04 \x01(\tR\x06roomId\"o\n" +
+	"\x0eMessageDeleted\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\x03R\aeventId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12)\n" +
+	"\x05actor\x18\x03 \x01(\v2\x13.foxhole.v1.UserRefR\x05actor\"J\n" +
+	"\x06Typing\x12'\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.foxhole.v1.UserRefR\x04user\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\"\xa3\x01\n" +
 	"\tFileEvent\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.foxhole.v1.FileEvent.KindR\x04kind\x12$\n" +
 	"\x04file\x18\x02 \x01(\v2\x10.foxhole.v1.FileR\x04file\"@\n" +
@@ -1158,7 +1963,28 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\x0f_after_event_id\"\\\n" +
 	"\x14ListMessagesResponse\x12)\n" +
 	"\x06events\x18\x01 \x03(\v2\x11.foxhole.v1.EventR\x06events\x12\x19\n" +
-	"\bhas_more\x18\x02 \x01(\bR\ahasMore2\x9d\x03\n" +
+	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"]\n" +
+	"\x12EditMessageRequest\x12\"\n" +
+	"\bevent_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aeventId\x12#\n" +
+	"\acontent\x18\x02 \x01(\tB\t\xbaH\x06r\x04(\x80\x80\x04R\acontent\">\n" +
+	"\x13EditMessageResponse\x12'\n" +
+	"\x05event\x18\x01 \x01(\v2\x11.foxhole.v1.EventR\x05event\":\n" +
+	"\x14DeleteMessageRequest\x12\"\n" +
+	"\bevent_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aeventId\"\x17\n" +
+	"\x15DeleteMessageResponse\"a\n" +
+	"\x11SendTypingRequest\x12 \n" +
+	"\aroom_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06roomId\x12*\n" +
+	"\frecipient_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vrecipientId\"\x14\n" +
+	"\x12SendTypingResponse\"4\n" +
+	"\x10BlockUserRequest\x12 \n" +
+	"\auser_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06userId\"\x13\n" +
+	"\x11BlockUserResponse\"6\n" +
+	"\x12UnblockUserRequest\x12 \n" +
+	"\auser_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06userId\"\x15\n" +
+	"\x13UnblockUserResponse\"\x19\n" +
+	"\x17ListBlockedUsersRequest\"E\n" +
+	"\x18ListBlockedUsersResponse\x12)\n" +
+	"\x05users\x18\x01 \x03(\v2\x13.foxhole.v1.UserRefR\x05users2\xec\a\n" +
 	"\x0fRealtimeService\x12^\n" +
 	"\tSubscribe\x12\x1c.foxhole.v1.SubscribeRequest\x1a\x1d.foxhole.v1.SubscribeResponse\"\x12\xaa\x9f\x19\x0e\b\x01\x10\x01 \x01(\x018\x01R\x02\b\x1e0\x01\x12^\n" +
 	"\vSendMessage\x12\x1e.foxhole.v1.SendMessageRequest\x1a\x1f.foxhole.v1.SendMessageResponse\"\x0e\xaa\x9f\x19\n" +
@@ -1166,6 +1992,19 @@ const file_foxhole_v1_realtime_proto_rawDesc = "" +
 	"\fListPresence\x12\x1f.foxhole.v1.ListPresenceRequest\x1a .foxhole.v1.ListPresenceResponse\"\x11\xaa\x9f\x19\n" +
 	"\b\x01\x10\x01 \x042\x02\b\x1e\x90\x02\x01\x12d\n" +
 	"\fListMessages\x12\x1f.foxhole.v1.ListMessagesRequest\x1a .foxhole.v1.ListMessagesResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x042\x02\b\x1e\x90\x02\x01\x12^\n" +
+	"\vEditMessage\x12\x1e.foxhole.v1.EditMessageRequest\x1a\x1f.foxhole.v1.EditMessageResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x02 \x032\x02\b\x1e\x12d\n" +
+	"\rDeleteMessage\x12 .foxhole.v1.DeleteMessageRequest\x1a!.foxhole.v1.DeleteMessageResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x032\x02\b\x1e\x12[\n" +
+	"\n" +
+	"SendTyping\x12\x1d.foxhole.v1.SendTypingRequest\x1a\x1e.foxhole.v1.SendTypingResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \b2\x02\b\x1e\x12X\n" +
+	"\tBlockUser\x12\x1c.foxhole.v1.BlockUserRequest\x1a\x1d.foxhole.v1.BlockUserResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x032\x02\b\x1e\x12^\n" +
+	"\vUnblockUser\x12\x1e.foxhole.v1.UnblockUserRequest\x1a\x1f.foxhole.v1.UnblockUserResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x032\x02\b\x1e\x12p\n" +
+	"\x10ListBlockedUsers\x12#.foxhole.v1.ListBlockedUsersRequest\x1a$.foxhole.v1.ListBlockedUsersResponse\"\x11\xaa\x9f\x19\n" +
 	"\b\x01\x10\x01 \x042\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
@@ -1181,60 +2020,96 @@ func file_foxhole_v1_realtime_proto_rawDescGZIP() []byte {
 }
 
 var file_foxhole_v1_realtime_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_foxhole_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_foxhole_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_foxhole_v1_realtime_proto_goTypes = []any{
-	(FileEvent_Kind)(0),           // 0: foxhole.v1.FileEvent.Kind
-	(PresenceEvent_Change)(0),     // 1: foxhole.v1.PresenceEvent.Change
-	(*Event)(nil),                 // 2: foxhole.v1.Event
-	(*ChatMessage)(nil),           // 3: foxhole.v1.ChatMessage
-	(*FileEvent)(nil),             // 4: foxhole.v1.FileEvent
-	(*PresenceEvent)(nil),         // 5: foxhole.v1.PresenceEvent
-	(*Heartbeat)(nil),             // 6: foxhole.v1.Heartbeat
-	(*SubscribeRequest)(nil),      // 7: foxhole.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 8: foxhole.v1.SubscribeResponse
-	(*SendMessageRequest)(nil),    // 9: foxhole.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),   // 10: foxhole.v1.SendMessageResponse
-	(*ListPresenceRequest)(nil),   // 11: foxhole.v1.ListPresenceRequest
-	(*ListPresenceResponse)(nil),  // 12: foxhole.v1.ListPresenceResponse
-	(*ListMessagesRequest)(nil),   // 13: foxhole.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 14: foxhole.v1.ListMessagesResponse
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*RoomEvent)(nil),             // 16: foxhole.v1.RoomEvent
-	(*UserRef)(nil),               // 17: foxhole.v1.UserRef
-	(*File)(nil),                  // 18: foxhole.v1.File
+	(FileEvent_Kind)(0),              // 0: foxhole.v1.FileEvent.Kind
+	(PresenceEvent_Change)(0),        // 1: foxhole.v1.PresenceEvent.Change
+	(*Event)(nil),                    // 2: foxhole.v1.Event
+	(*ChatMessage)(nil),              // 3: foxhole.v1.ChatMessage
+	(*MessageEdited)(nil),            // 4: foxhole.v1.MessageEdited
+	(*MessageDeleted)(nil),           // 5: foxhole.v1.MessageDeleted
+	(*Typing)(nil),                   // 6: foxhole.v1.Typing
+	(*FileEvent)(nil),                // 7: foxhole.v1.FileEvent
+	(*PresenceEvent)(nil),            // 8: foxhole.v1.PresenceEvent
+	(*Heartbeat)(nil),                // 9: foxhole.v1.Heartbeat
+	(*SubscribeRequest)(nil),         // 10: foxhole.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),        // 11: foxhole.v1.SubscribeResponse
+	(*SendMessageRequest)(nil),       // 12: foxhole.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),      // 13: foxhole.v1.SendMessageResponse
+	(*ListPresenceRequest)(nil),      // 14: foxhole.v1.ListPresenceRequest
+	(*ListPresenceResponse)(nil),     // 15: foxhole.v1.ListPresenceResponse
+	(*ListMessagesRequest)(nil),      // 16: foxhole.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),     // 17: foxhole.v1.ListMessagesResponse
+	(*EditMessageRequest)(nil),       // 18: foxhole.v1.EditMessageRequest
+	(*EditMessageResponse)(nil),      // 19: foxhole.v1.EditMessageResponse
+	(*DeleteMessageRequest)(nil),     // 20: foxhole.v1.DeleteMessageRequest
+	(*DeleteMessageResponse)(nil),    // 21: foxhole.v1.DeleteMessageResponse
+	(*SendTypingRequest)(nil),        // 22: foxhole.v1.SendTypingRequest
+	(*SendTypingResponse)(nil),       // 23: foxhole.v1.SendTypingResponse
+	(*BlockUserRequest)(nil),         // 24: foxhole.v1.BlockUserRequest
+	(*BlockUserResponse)(nil),        // 25: foxhole.v1.BlockUserResponse
+	(*UnblockUserRequest)(nil),       // 26: foxhole.v1.UnblockUserRequest
+	(*UnblockUserResponse)(nil),      // 27: foxhole.v1.UnblockUserResponse
+	(*ListBlockedUsersRequest)(nil),  // 28: foxhole.v1.ListBlockedUsersRequest
+	(*ListBlockedUsersResponse)(nil), // 29: foxhole.v1.ListBlockedUsersResponse
+	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
+	(*RoomEvent)(nil),                // 31: foxhole.v1.RoomEvent
+	(*UserRef)(nil),                  // 32: foxhole.v1.UserRef
+	(*File)(nil),                     // 33: foxhole.v1.File
 }
 var file_foxhole_v1_realtime_proto_depIdxs = []int32{
-	15, // 0: foxhole.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	30, // 0: foxhole.v1.Event.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: foxhole.v1.Event.chat_message:type_name -> foxhole.v1.ChatMessage
-	4,  // 2: foxhole.v1.Event.file_event:type_name -> foxhole.v1.FileEvent
-	5,  // 3: foxhole.v1.Event.presence:type_name -> foxhole.v1.PresenceEvent
-	16, // 4: foxhole.v1.Event.room_event:type_name -> foxhole.v1.RoomEvent
-	17, // 5: foxhole.v1.ChatMessage.sender:type_name -> foxhole.v1.UserRef
-	0,  // 6: foxhole.v1.FileEvent.kind:type_name -> foxhole.v1.FileEvent.Kind
-	18, // 7: foxhole.v1.FileEvent.file:type_name -> foxhole.v1.File
-	17, // 8: foxhole.v1.PresenceEvent.user:type_name -> foxhole.v1.UserRef
-	1,  // 9: foxhole.v1.PresenceEvent.change:type_name -> foxhole.v1.PresenceEvent.Change
-	17, // 10: foxhole.v1.PresenceEvent.joined:type_name -> foxhole.v1.UserRef
-	17, // 11: foxhole.v1.PresenceEvent.left:type_name -> foxhole.v1.UserRef
-	15, // 12: foxhole.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	2,  // 13: foxhole.v1.SubscribeResponse.event:type_name -> foxhole.v1.Event
-	6,  // 14: foxhole.v1.SubscribeResponse.heartbeat:type_name -> foxhole.v1.Heartbeat
-	2,  // 15: foxhole.v1.SendMessageResponse.event:type_name -> foxhole.v1.Event
-	17, // 16: foxhole.v1.ListPresenceResponse.users:type_name -> foxhole.v1.UserRef
-	2,  // 17: foxhole.v1.ListMessagesResponse.events:type_name -> foxhole.v1.Event
-	7,  // 18: foxhole.v1.RealtimeService.Subscribe:input_type -> foxhole.v1.SubscribeRequest
-	9,  // 19: foxhole.v1.RealtimeService.SendMessage:input_type -> foxhole.v1.SendMessageRequest
-	11, // 20: foxhole.v1.RealtimeService.ListPresence:input_type -> foxhole.v1.ListPresenceRequest
-	13, // 21: foxhole.v1.RealtimeService.ListMessages:input_type -> foxhole.v1.ListMessagesRequest
-	8,  // 22: foxhole.v1.RealtimeService.Subscribe:output_type -> foxhole.v1.SubscribeResponse
-	10, // 23: foxhole.v1.RealtimeService.SendMessage:output_type -> foxhole.v1.SendMessageResponse
-	12, // 24: foxhole.v1.RealtimeService.ListPresence:output_type -> foxhole.v1.ListPresenceResponse
-	14, // 25: foxhole.v1.RealtimeService.ListMessages:output_type -> foxhole.v1.ListMessagesResponse
-	22, // [22:26] is the sub-list for method output_type
-	18, // [18:22] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	7,  // 2: foxhole.v1.Event.file_event:type_name -> foxhole.v1.FileEvent
+	8,  // 3: foxhole.v1.Event.presence:type_name -> foxhole.v1.PresenceEvent
+	31, // 4: foxhole.v1.Event.room_event:type_name -> foxhole.v1.RoomEvent
+	4,  // 5: foxhole.v1.Event.message_edited:type_name -> foxhole.v1.MessageEdited
+	5,  // 6: foxhole.v1.Event.message_deleted:type_name -> foxhole.v1.MessageDeleted
+	6,  // 7: foxhole.v1.Event.typing:type_name -> foxhole.v1.Typing
+	32, // 8: foxhole.v1.ChatMessage.sender:type_name -> foxhole.v1.UserRef
+	30, // 9: foxhole.v1.ChatMessage.edited_at:type_name -> google.protobuf.Timestamp
+	30, // 10: foxhole.v1.MessageEdited.edited_at:type_name -> google.protobuf.Timestamp
+	32, // 11: foxhole.v1.MessageDeleted.actor:type_name -> foxhole.v1.UserRef
+	32, // 12: foxhole.v1.Typing.user:type_name -> foxhole.v1.UserRef
+	0,  // 13: foxhole.v1.FileEvent.kind:type_name -> foxhole.v1.FileEvent.Kind
+	33, // 14: foxhole.v1.FileEvent.file:type_name -> foxhole.v1.File
+	32, // 15: foxhole.v1.PresenceEvent.user:type_name -> foxhole.v1.UserRef
+	1,  // 16: foxhole.v1.PresenceEvent.change:type_name -> foxhole.v1.PresenceEvent.Change
+	32, // 17: foxhole.v1.PresenceEvent.joined:type_name -> foxhole.v1.UserRef
+	32, // 18: foxhole.v1.PresenceEvent.left:type_name -> foxhole.v1.UserRef
+	30, // 19: foxhole.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	2,  // 20: foxhole.v1.SubscribeResponse.event:type_name -> foxhole.v1.Event
+	9,  // 21: foxhole.v1.SubscribeResponse.heartbeat:type_name -> foxhole.v1.Heartbeat
+	2,  // 22: foxhole.v1.SendMessageResponse.event:type_name -> foxhole.v1.Event
+	32, // 23: foxhole.v1.ListPresenceResponse.users:type_name -> foxhole.v1.UserRef
+	2,  // 24: foxhole.v1.ListMessagesResponse.events:type_name -> foxhole.v1.Event
+	2,  // 25: foxhole.v1.EditMessageResponse.event:type_name -> foxhole.v1.Event
+	32, // 26: foxhole.v1.ListBlockedUsersResponse.users:type_name -> foxhole.v1.UserRef
+	10, // 27: foxhole.v1.RealtimeService.Subscribe:input_type -> foxhole.v1.SubscribeRequest
+	12, // 28: foxhole.v1.RealtimeService.SendMessage:input_type -> foxhole.v1.SendMessageRequest
+	14, // 29: foxhole.v1.RealtimeService.ListPresence:input_type -> foxhole.v1.ListPresenceRequest
+	16, // 30: foxhole.v1.RealtimeService.ListMessages:input_type -> foxhole.v1.ListMessagesRequest
+	18, // 31: foxhole.v1.RealtimeService.EditMessage:input_type -> foxhole.v1.EditMessageRequest
+	20, // 32: foxhole.v1.RealtimeService.DeleteMessage:input_type -> foxhole.v1.DeleteMessageRequest
+	22, // 33: foxhole.v1.RealtimeService.SendTyping:input_type -> foxhole.v1.SendTypingRequest
+	24, // 34: foxhole.v1.RealtimeService.BlockUser:input_type -> foxhole.v1.BlockUserRequest
+	26, // 35: foxhole.v1.RealtimeService.UnblockUser:input_type -> foxhole.v1.UnblockUserRequest
+	28, // 36: foxhole.v1.RealtimeService.ListBlockedUsers:input_type -> foxhole.v1.ListBlockedUsersRequest
+	11, // 37: foxhole.v1.RealtimeService.Subscribe:output_type -> foxhole.v1.SubscribeResponse
+	13, // 38: foxhole.v1.RealtimeService.SendMessage:output_type -> foxhole.v1.SendMessageResponse
+	15, // 39: foxhole.v1.RealtimeService.ListPresence:output_type -> foxhole.v1.ListPresenceResponse
+	17, // 40: foxhole.v1.RealtimeService.ListMessages:output_type -> foxhole.v1.ListMessagesResponse
+	19, // 41: foxhole.v1.RealtimeService.EditMessage:output_type -> foxhole.v1.EditMessageResponse
+	21, // 42: foxhole.v1.RealtimeService.DeleteMessage:output_type -> foxhole.v1.DeleteMessageResponse
+	23, // 43: foxhole.v1.RealtimeService.SendTyping:output_type -> foxhole.v1.SendTypingResponse
+	25, // 44: foxhole.v1.RealtimeService.BlockUser:output_type -> foxhole.v1.BlockUserResponse
+	27, // 45: foxhole.v1.RealtimeService.UnblockUser:output_type -> foxhole.v1.UnblockUserResponse
+	29, // 46: foxhole.v1.RealtimeService.ListBlockedUsers:output_type -> foxhole.v1.ListBlockedUsersResponse
+	37, // [37:47] is the sub-list for method output_type
+	27, // [27:37] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_foxhole_v1_realtime_proto_init() }
@@ -1251,20 +2126,23 @@ func file_foxhole_v1_realtime_proto_init() {
 		(*Event_FileEvent)(nil),
 		(*Event_Presence)(nil),
 		(*Event_RoomEvent)(nil),
+		(*Event_MessageEdited)(nil),
+		(*Event_MessageDeleted)(nil),
+		(*Event_Typing)(nil),
 	}
-	file_foxhole_v1_realtime_proto_msgTypes[5].OneofWrappers = []any{}
-	file_foxhole_v1_realtime_proto_msgTypes[6].OneofWrappers = []any{
+	file_foxhole_v1_realtime_proto_msgTypes[8].OneofWrappers = []any{}
+	file_foxhole_v1_realtime_proto_msgTypes[9].OneofWrappers = []any{
 		(*SubscribeResponse_Event)(nil),
 		(*SubscribeResponse_Heartbeat)(nil),
 	}
-	file_foxhole_v1_realtime_proto_msgTypes[11].OneofWrappers = []any{}
+	file_foxhole_v1_realtime_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foxhole_v1_realtime_proto_rawDesc), len(file_foxhole_v1_realtime_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -295,3 +295,77 @@ func (h *Handler) ListMessages(ctx context.Context, req *connect.Request[foxhole
 	}
 	return connect.NewResponse(&foxholev1.ListMessagesResponse{Events: evs, HasMore: more}), nil
 }
+
+// EditMessage implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) EditMessage(ctx context.Context, req *connect.Request[foxholev1.EditMessageRequest]) (*connect.Response[foxholev1.EditMessageResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := h.svc.Edit(ctx, user, req.Msg.GetEventId(), req.Msg.GetContent())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.EditMessageResponse{Event: ev}), nil
+}
+
+// DeleteMessage implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) DeleteMessage(ctx context.Context, req *connect.Request[foxholev1.DeleteMessageRequest]) (*connect.Response[foxholev1.DeleteMessageResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.DeleteMessage(ctx, user, req.Msg.GetEventId()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.DeleteMessageResponse{}), nil
+}
+
+// SendTyping implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) SendTyping(ctx context.Context, req *connect.Request[foxholev1.SendTypingRequest]) (*connect.Response[foxholev1.SendTypingResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.Typing(ctx, user, req.Msg.GetRoomId(), req.Msg.GetRecipientId()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.SendTypingResponse{}), nil
+}
+
+// BlockUser implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) BlockUser(ctx context.Context, req *connect.Request[foxholev1.BlockUserRequest]) (*connect.Response[foxholev1.BlockUserResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.Block(ctx, user, req.Msg.GetUserId(), true); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.BlockUserResponse{}), nil
+}
+
+// UnblockUser implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) UnblockUser(ctx context.Context, req *connect.Request[foxholev1.UnblockUserRequest]) (*connect.Response[foxholev1.UnblockUserResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.Block(ctx, user, req.Msg.GetUserId(), false); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.UnblockUserResponse{}), nil
+}
+
+// ListBlockedUsers implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) ListBlockedUsers(ctx context.Context, _ *connect.Request[foxholev1.ListBlockedUsersRequest]) (*connect.Response[foxholev1.ListBlockedUsersResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users, err := h.svc.Blocked(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.ListBlockedUsersResponse{Users: users}), nil
+}

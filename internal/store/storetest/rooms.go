@@ -225,7 +225,7 @@ func testRooms(t *testing.T, s *store.Store) {
 	}
 	_, err = s.RoomFor(ctx, "r1", "owner")
 	wantNotFound(t, "RoomFor(deleted)", err)
-	if evs, err := s.History(ctx, store.RoomConversation("r1"), -1, -1, 100); err != nil || len(evs) != 0 {
+	if evs, err := s.History(ctx, "", store.RoomConversation("r1"), -1, -1, 100); err != nil || len(evs) != 0 {
 		t.Errorf("a deleted room's history = %d events, %v", len(evs), err)
 	}
 	wantNotFound(t, "ChangeRoom(deleted)", s.ChangeRoom(ctx, "r1", func(contextT, *store.RoomTx) error { return nil }))
@@ -296,7 +296,7 @@ func testHistory(t *testing.T, s *store.Store) {
 	all := append([]int64{1}, ids...) // the room's 14 events
 	page := func(before, after int64, n int) []int64 {
 		t.Helper()
-		evs, err := s.History(ctx, store.RoomConversation("r1"), before, after, n)
+		evs, err := s.History(ctx, "", store.RoomConversation("r1"), before, after, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +321,7 @@ func testHistory(t *testing.T, s *store.Store) {
 	if got := page(-1, all[len(all)-1], 3); len(got) != 0 {
 		t.Errorf("page after the last = %v", got)
 	}
-	if evs, err := s.History(ctx, store.Lobby, -1, -1, 100); err != nil || len(evs) != 12 {
+	if evs, err := s.History(ctx, "", store.Lobby, -1, -1, 100); err != nil || len(evs) != 12 {
 		t.Errorf("lobby history = %d events, %v; want 12", len(evs), err)
 	}
 }
@@ -357,10 +357,10 @@ func testRetentionPerConversation(t *testing.T, s *store.Store) {
 	if err != nil || n != 6 {
 		t.Fatalf("PruneEvents kept 4 per conversation: removed %d, %v; want 6", n, err)
 	}
-	if evs, _ := s.History(ctx, store.Lobby, -1, -1, 100); len(evs) != 4 {
+	if evs, _ := s.History(ctx, "", store.Lobby, -1, -1, 100); len(evs) != 4 {
 		t.Errorf("lobby kept %d, want 4", len(evs))
 	}
-	if evs, _ := s.History(ctx, store.DirectConversation("a", "b"), -1, -1, 100); len(evs) != 3 {
+	if evs, _ := s.History(ctx, "", store.DirectConversation("a", "b"), -1, -1, 100); len(evs) != 3 {
 		t.Errorf("the direct conversation kept %d, want all 3", len(evs))
 	}
 	if pruned, _, err := s.EventBounds(ctx); err != nil || pruned != 6 {

@@ -45,6 +45,24 @@ const (
 	// RealtimeServiceListMessagesProcedure is the fully-qualified name of the RealtimeService's
 	// ListMessages RPC.
 	RealtimeServiceListMessagesProcedure = "/foxhole.v1.RealtimeService/ListMessages"
+	// RealtimeServiceEditMessageProcedure is the fully-qualified name of the RealtimeService's
+	// EditMessage RPC.
+	RealtimeServiceEditMessageProcedure = "/foxhole.v1.RealtimeService/EditMessage"
+	// RealtimeServiceDeleteMessageProcedure is the fully-qualified name of the RealtimeService's
+	// DeleteMessage RPC.
+	RealtimeServiceDeleteMessageProcedure = "/foxhole.v1.RealtimeService/DeleteMessage"
+	// RealtimeServiceSendTypingProcedure is the fully-qualified name of the RealtimeService's
+	// SendTyping RPC.
+	RealtimeServiceSendTypingProcedure = "/foxhole.v1.RealtimeService/SendTyping"
+	// RealtimeServiceBlockUserProcedure is the fully-qualified name of the RealtimeService's BlockUser
+	// RPC.
+	RealtimeServiceBlockUserProcedure = "/foxhole.v1.RealtimeService/BlockUser"
+	// RealtimeServiceUnblockUserProcedure is the fully-qualified name of the RealtimeService's
+	// UnblockUser RPC.
+	RealtimeServiceUnblockUserProcedure = "/foxhole.v1.RealtimeService/UnblockUser"
+	// RealtimeServiceListBlockedUsersProcedure is the fully-qualified name of the RealtimeService's
+	// ListBlockedUsers RPC.
+	RealtimeServiceListBlockedUsersProcedure = "/foxhole.v1.RealtimeService/ListBlockedUsers"
 )
 
 // RealtimeServiceClient is a client for the foxhole.v1.RealtimeService service.
@@ -78,6 +96,29 @@ type RealtimeServiceClient interface {
 	// it; with neither, the latest page. Calls are limited per user
 	// (FOXHOLE_LIST_RATE).
 	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
+	// EditMessage replaces the content of a message the caller sent (the
+	// sender only; a deleted message cannot be edited). Whoever can read the
+	// message hears of it (Event.message_edited), and history and resumes
+	// return the latest content with `edited_at` set.
+	EditMessage(context.Context, *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error)
+	// DeleteMessage erases a message's content from storage, keeping a
+	// tombstone (ChatMessage.deleted) in history: its sender may delete it,
+	// and so may a room's owners and admins in their room. Whoever can read
+	// the message hears of it (Event.message_deleted).
+	DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error)
+	// SendTyping tells the room's members online, or the peer, that the
+	// caller is typing (Event.typing). Live only, never stored; limited per
+	// user (FOXHOLE_TYPING_RATE).
+	SendTyping(context.Context, *connect.Request[v1.SendTypingRequest]) (*connect.Response[v1.SendTypingResponse], error)
+	// BlockUser blocks a user: its direct messages to the caller answer
+	// `permission_denied`, and none of its messages or typing reach the
+	// caller's sessions or history pages. At most FOXHOLE_MAX_BLOCKS.
+	BlockUser(context.Context, *connect.Request[v1.BlockUserRequest]) (*connect.Response[v1.BlockUserResponse], error)
+	// UnblockUser lifts a block: the user's messages reach the caller again
+	// from then on.
+	UnblockUser(context.Context, *connect.Request[v1.UnblockUserRequest]) (*connect.Response[v1.UnblockUserResponse], error)
+	// ListBlockedUsers lists the users the caller blocks, in order of id.
+	ListBlockedUsers(context.Context, *connect.Request[v1.ListBlockedUsersRequest]) (*connect.Response[v1.ListBlockedUsersResponse], error)
 }
 
 // NewRealtimeServiceClient constructs a client for the foxhole.v1.RealtimeService service. By
@@ -117,15 +158,58 @@ func NewRealtimeServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		editMessage: connect.NewClient[v1.EditMessageRequest, v1.EditMessageResponse](
+			httpClient,
+			baseURL+RealtimeServiceEditMessageProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("EditMessage")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteMessage: connect.NewClient[v1.DeleteMessageRequest, v1.DeleteMessageResponse](
+			httpClient,
+			baseURL+RealtimeServiceDeleteMessageProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("DeleteMessage")),
+			connect.WithClientOptions(opts...),
+		),
+		sendTyping: connect.NewClient[v1.SendTypingRequest, v1.SendTypingResponse](
+			httpClient,
+			baseURL+RealtimeServiceSendTypingProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("SendTyping")),
+			connect.WithClientOptions(opts...),
+		),
+		blockUser: connect.NewClient[v1.BlockUserRequest, v1.BlockUserResponse](
+			httpClient,
+			baseURL+RealtimeServiceBlockUserProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("BlockUser")),
+			connect.WithClientOptions(opts...),
+		),
+		unblockUser: connect.NewClient[v1.UnblockUserRequest, v1.UnblockUserResponse](
+			httpClient,
+			baseURL+RealtimeServiceUnblockUserProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("UnblockUser")),
+			connect.WithClientOptions(opts...),
+		),
+		listBlockedUsers: connect.NewClient[v1.ListBlockedUsersRequest, v1.ListBlockedUsersResponse](
+			httpClient,
+			baseURL+RealtimeServiceListBlockedUsersProcedure,
+			connect.WithSchema(realtimeServiceMethods.ByName("ListBlockedUsers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // realtimeServiceClient implements RealtimeServiceClient.
 type realtimeServiceClient struct {
-	subscribe    *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
-	sendMessage  *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
-	listPresence *connect.Client[v1.ListPresenceRequest, v1.ListPresenceResponse]
-	listMessages *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	subscribe        *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	sendMessage      *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	listPresence     *connect.Client[v1.ListPresenceRequest, v1.ListPresenceResponse]
+	listMessages     *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	editMessage      *connect.Client[v1.EditMessageRequest, v1.EditMessageResponse]
+	deleteMessage    *connect.Client[v1.DeleteMessageRequest, v1.DeleteMessageResponse]
+	sendTyping       *connect.Client[v1.SendTypingRequest, v1.SendTypingResponse]
+	blockUser        *connect.Client[v1.BlockUserRequest, v1.BlockUserResponse]
+	unblockUser      *connect.Client[v1.UnblockUserRequest, v1.UnblockUserResponse]
+	listBlockedUsers *connect.Client[v1.ListBlockedUsersRequest, v1.ListBlockedUsersResponse]
 }
 
 // Subscribe calls foxhole.v1.RealtimeService.Subscribe.
@@ -146,6 +230,36 @@ func (c *realtimeServiceClient) ListPresence(ctx context.Context, req *connect.R
 // ListMessages calls foxhole.v1.RealtimeService.ListMessages.
 func (c *realtimeServiceClient) ListMessages(ctx context.Context, req *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
 	return c.listMessages.CallUnary(ctx, req)
+}
+
+// EditMessage calls foxhole.v1.RealtimeService.EditMessage.
+func (c *realtimeServiceClient) EditMessage(ctx context.Context, req *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error) {
+	return c.editMessage.CallUnary(ctx, req)
+}
+
+// DeleteMessage calls foxhole.v1.RealtimeService.DeleteMessage.
+func (c *realtimeServiceClient) DeleteMessage(ctx context.Context, req *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error) {
+	return c.deleteMessage.CallUnary(ctx, req)
+}
+
+// SendTyping calls foxhole.v1.RealtimeService.SendTyping.
+func (c *realtimeServiceClient) SendTyping(ctx context.Context, req *connect.Request[v1.SendTypingRequest]) (*connect.Response[v1.SendTypingResponse], error) {
+	return c.sendTyping.CallUnary(ctx, req)
+}
+
+// BlockUser calls foxhole.v1.RealtimeService.BlockUser.
+func (c *realtimeServiceClient) BlockUser(ctx context.Context, req *connect.Request[v1.BlockUserRequest]) (*connect.Response[v1.BlockUserResponse], error) {
+	return c.blockUser.CallUnary(ctx, req)
+}
+
+// UnblockUser calls foxhole.v1.RealtimeService.UnblockUser.
+func (c *realtimeServiceClient) UnblockUser(ctx context.Context, req *connect.Request[v1.UnblockUserRequest]) (*connect.Response[v1.UnblockUserResponse], error) {
+	return c.unblockUser.CallUnary(ctx, req)
+}
+
+// ListBlockedUsers calls foxhole.v1.RealtimeService.ListBlockedUsers.
+func (c *realtimeServiceClient) ListBlockedUsers(ctx context.Context, req *connect.Request[v1.ListBlockedUsersRequest]) (*connect.Response[v1.ListBlockedUsersResponse], error) {
+	return c.listBlockedUsers.CallUnary(ctx, req)
 }
 
 // RealtimeServiceHandler is an implementation of the foxhole.v1.RealtimeService service.
@@ -179,6 +293,29 @@ type RealtimeServiceHandler interface {
 	// it; with neither, the latest page. Calls are limited per user
 	// (FOXHOLE_LIST_RATE).
 	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
+	// EditMessage replaces the content of a message the caller sent (the
+	// sender only; a deleted message cannot be edited). Whoever can read the
+	// message hears of it (Event.message_edited), and history and resumes
+	// return the latest content with `edited_at` set.
+	EditMessage(context.Context, *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error)
+	// DeleteMessage erases a message's content from storage, keeping a
+	// tombstone (ChatMessage.deleted) in history: its sender may delete it,
+	// and so may a room's owners and admins in their room. Whoever can read
+	// the message hears of it (Event.message_deleted).
+	DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error)
+	// SendTyping tells the room's members online, or the peer, that the
+	// caller is typing (Event.typing). Live only, never stored; limited per
+	// user (FOXHOLE_TYPING_RATE).
+	SendTyping(context.Context, *connect.Request[v1.SendTypingRequest]) (*connect.Response[v1.SendTypingResponse], error)
+	// BlockUser blocks a user: its direct messages to the caller answer
+	// `permission_denied`, and none of its messages or typing reach the
+	// caller's sessions or history pages. At most FOXHOLE_MAX_BLOCKS.
+	BlockUser(context.Context, *connect.Request[v1.BlockUserRequest]) (*connect.Response[v1.BlockUserResponse], error)
+	// UnblockUser lifts a block: the user's messages reach the caller again
+	// from then on.
+	UnblockUser(context.Context, *connect.Request[v1.UnblockUserRequest]) (*connect.Response[v1.UnblockUserResponse], error)
+	// ListBlockedUsers lists the users the caller blocks, in order of id.
+	ListBlockedUsers(context.Context, *connect.Request[v1.ListBlockedUsersRequest]) (*connect.Response[v1.ListBlockedUsersResponse], error)
 }
 
 // NewRealtimeServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -214,6 +351,43 @@ func NewRealtimeServiceHandler(svc RealtimeServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	realtimeServiceEditMessageHandler := connect.NewUnaryHandler(
+		RealtimeServiceEditMessageProcedure,
+		svc.EditMessage,
+		connect.WithSchema(realtimeServiceMethods.ByName("EditMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	realtimeServiceDeleteMessageHandler := connect.NewUnaryHandler(
+		RealtimeServiceDeleteMessageProcedure,
+		svc.DeleteMessage,
+		connect.WithSchema(realtimeServiceMethods.ByName("DeleteMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	realtimeServiceSendTypingHandler := connect.NewUnaryHandler(
+		RealtimeServiceSendTypingProcedure,
+		svc.SendTyping,
+		connect.WithSchema(realtimeServiceMethods.ByName("SendTyping")),
+		connect.WithHandlerOptions(opts...),
+	)
+	realtimeServiceBlockUserHandler := connect.NewUnaryHandler(
+		RealtimeServiceBlockUserProcedure,
+		svc.BlockUser,
+		connect.WithSchema(realtimeServiceMethods.ByName("BlockUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	realtimeServiceUnblockUserHandler := connect.NewUnaryHandler(
+		RealtimeServiceUnblockUserProcedure,
+		svc.UnblockUser,
+		connect.WithSchema(realtimeServiceMethods.ByName("UnblockUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	realtimeServiceListBlockedUsersHandler := connect.NewUnaryHandler(
+		RealtimeServiceListBlockedUsersProcedure,
+		svc.ListBlockedUsers,
+		connect.WithSchema(realtimeServiceMethods.ByName("ListBlockedUsers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/foxhole.v1.RealtimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RealtimeServiceSubscribeProcedure:
@@ -224,6 +398,18 @@ func NewRealtimeServiceHandler(svc RealtimeServiceHandler, opts ...connect.Handl
 			realtimeServiceListPresenceHandler.ServeHTTP(w, r)
 		case RealtimeServiceListMessagesProcedure:
 			realtimeServiceListMessagesHandler.ServeHTTP(w, r)
+		case RealtimeServiceEditMessageProcedure:
+			realtimeServiceEditMessageHandler.ServeHTTP(w, r)
+		case RealtimeServiceDeleteMessageProcedure:
+			realtimeServiceDeleteMessageHandler.ServeHTTP(w, r)
+		case RealtimeServiceSendTypingProcedure:
+			realtimeServiceSendTypingHandler.ServeHTTP(w, r)
+		case RealtimeServiceBlockUserProcedure:
+			realtimeServiceBlockUserHandler.ServeHTTP(w, r)
+		case RealtimeServiceUnblockUserProcedure:
+			realtimeServiceUnblockUserHandler.ServeHTTP(w, r)
+		case RealtimeServiceListBlockedUsersProcedure:
+			realtimeServiceListBlockedUsersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -247,4 +433,28 @@ func (UnimplementedRealtimeServiceHandler) ListPresence(context.Context, *connec
 
 func (UnimplementedRealtimeServiceHandler) ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.ListMessages is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) EditMessage(context.Context, *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.EditMessage is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.DeleteMessage is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) SendTyping(context.Context, *connect.Request[v1.SendTypingRequest]) (*connect.Response[v1.SendTypingResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.SendTyping is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) BlockUser(context.Context, *connect.Request[v1.BlockUserRequest]) (*connect.Response[v1.BlockUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.BlockUser is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) UnblockUser(context.Context, *connect.Request[v1.UnblockUserRequest]) (*connect.Response[v1.UnblockUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.UnblockUser is not implemented"))
+}
+
+func (UnimplementedRealtimeServiceHandler) ListBlockedUsers(context.Context, *connect.Request[v1.ListBlockedUsersRequest]) (*connect.Response[v1.ListBlockedUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.RealtimeService.ListBlockedUsers is not implemented"))
 }

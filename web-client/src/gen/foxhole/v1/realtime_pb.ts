@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/realtime.proto.
  */
 export const file_foxhole_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxIogCCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIABIrCgpyb29tX2V2ZW50GAYgASgLMhUuZm94aG9sZS52MS5Sb29tRXZlbnRIAEIJCgdwYXlsb2FkImoKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCRIPCgdyb29tX2lkGAQgASgJIpcBCglGaWxlRXZlbnQSKAoEa2luZBgBIAEoDjIaLmZveGhvbGUudjEuRmlsZUV2ZW50LktpbmQSHgoEZmlsZRgCIAEoCzIQLmZveGhvbGUudjEuRmlsZSJACgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIQCgxLSU5EX0NSRUFURUQQARIQCgxLSU5EX0RFTEVURUQQAiKXAgoNUHJlc2VuY2VFdmVudBIhCgR1c2VyGAEgASgLMhMuZm94aG9sZS52MS5Vc2VyUmVmEjAKBmNoYW5nZRgCIAEoDjIgLmZveGhvbGUudjEuUHJlc2VuY2VFdmVudC5DaGFuZ2USIwoGam9pbmVkGAMgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEiEKBGxlZnQYBCADKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSEAoIc25hcHNob3QYBSABKAgSEQoJdHJ1bmNhdGVkGAYgASgIIkQKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABIRCg1DSEFOR0VfSk9JTkVEEAESDwoLQ0hBTkdFX0xFRlQQAiI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihQEKEFN1YnNjcmliZVJlcXVlc3QSJAoOYWZ0ZXJfZXZlbnRfaWQYASABKANCB7pIBCICKABIAIgBARIVCg1za2lwX3ByZXNlbmNlGAIgASgIEiEKCHJvb21faWRzGAMgAygJQg+6SAySAQkQ6AciBHICGEBCEQoPX2FmdGVyX2V2ZW50X2lkImsKEVN1YnNjcmliZVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudEgAEioKCWhlYXJ0YmVhdBgCIAEoCzIVLmZveGhvbGUudjEuSGVhcnRiZWF0SABCBgoEa2luZCJpChJTZW5kTWVzc2FnZVJlcXVlc3QSGgoHY29udGVudBgBIAEoCUIJukgGcgQogIAEEh0KDHJlY2lwaWVudF9pZBgCIAEoCUIHukgEcgIYQBIYCgdyb29tX2lkGAMgASgJQge6SARyAhhAIjcKE1NlbmRNZXNzYWdlUmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5mb3hob2xlLnYxLkV2ZW50ImwKE0xpc3RQcmVzZW5jZVJlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIABEhgKB3Jvb21faWQYAyABKAlCB7pIBHICGEAiUwoUTGlzdFByZXNlbmNlUmVzcG9uc2USIgoFdXNlcnMYASADKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItwBChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASGAoHcGVlcl9pZBgCIAEoCUIHukgEcgIYQBIlCg9iZWZvcmVfZXZlbnRfaWQYAyABKANCB7pIBCICKABIAIgBARIkCg5hZnRlcl9ldmVudF9pZBgEIAEoA0IHukgEIgIoAEgBiAEBEh0KCXBhZ2Vfc2l6ZRgFIAEoBUIKukgHGgUYyAEoAEISChBfYmVmb3JlX2V2ZW50X2lkQhEKD19hZnRlcl9ldmVudF9pZCJLChRMaXN0TWVzc2FnZXNSZXNwb25zZRIhCgZldmVudHMYASADKAsyES5mb3hob2xlLnYxLkV2ZW50EhAKCGhhc19tb3JlGAIgASgIMp0DCg9SZWFsdGltZVNlcnZpY2USXgoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSISqp8ZDggBEAEgASgBOAFSAggeMAESXgoLU2VuZE1lc3NhZ2USHi5mb3hob2xlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIOqp8ZCggBEAIgAzICCB4SZAoMTGlzdFByZXNlbmNlEh8uZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB4SZAoMTGlzdE1lc3NhZ2VzEh8uZm94aG9sZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB5CLlosZm94aG9sZS5kZXYvZm94aG9sZS9nZW4vZm94aG9sZS92MTtmb3hob2xldjFiBnByb3RvMw", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_policy, file_foxhole_v1_room, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Chlmb3hob2xlL3YxL3JlYWx0aW1lLnByb3RvEgpmb3hob2xlLnYxIpoDCgVFdmVudBIKCgJpZBgBIAEoAxIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgxjaGF0X21lc3NhZ2UYAyABKAsyFy5mb3hob2xlLnYxLkNoYXRNZXNzYWdlSAASKwoKZmlsZV9ldmVudBgEIAEoCzIVLmZveGhvbGUudjEuRmlsZUV2ZW50SAASLQoIcHJlc2VuY2UYBSABKAsyGS5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnRIABIrCgpyb29tX2V2ZW50GAYgASgLMhUuZm94aG9sZS52MS5Sb29tRXZlbnRIABIzCg5tZXNzYWdlX2VkaXRlZBgHIAEoCzIZLmZveGhvbGUudjEuTWVzc2FnZUVkaXRlZEgAEjUKD21lc3NhZ2VfZGVsZXRlZBgIIAEoCzIaLmZveGhvbGUudjEuTWVzc2FnZURlbGV0ZWRIABIkCgZ0eXBpbmcYCSABKAsyEi5mb3hob2xlLnYxLlR5cGluZ0gAQgkKB3BheWxvYWQiqgEKC0NoYXRNZXNzYWdlEiMKBnNlbmRlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIPCgdjb250ZW50GAIgASgJEhQKDHJlY2lwaWVudF9pZBgDIAEoCRIPCgdyb29tX2lkGAQgASgJEg8KB2RlbGV0ZWQYBSABKAgSLQoJZWRpdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJyCg1NZXNzYWdlRWRpdGVkEhAKCGV2ZW50X2lkGAEgASgDEg8KB2NvbnRlbnQYAiABKAkSLQoJZWRpdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdyb29tX2lkGAQgASgJIlcKDk1lc3NhZ2VEZWxldGVkEhAKCGV2ZW50X2lkGAEgASgDEg8KB3Jvb21faWQYAiABKAkSIgoFYWN0b3IYAyABKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYiPAoGVHlwaW5nEiEKBHVzZXIYASABKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSDwoHcm9vbV9pZBgCIAEoCSKXAQoJRmlsZUV2ZW50EigKBGtpbmQYASABKA4yGi5mb3hob2xlLnYxLkZpbGVFdmVudC5LaW5kEh4KBGZpbGUYAiABKAsyEC5mb3hob2xlLnYxLkZpbGUiQAoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASEAoMS0lORF9DUkVBVEVEEAESEAoMS0lORF9ERUxFVEVEEAIilwIKDVByZXNlbmNlRXZlbnQSIQoEdXNlchgBIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIwCgZjaGFuZ2UYAiABKA4yIC5mb3hob2xlLnYxLlByZXNlbmNlRXZlbnQuQ2hhbmdlEiMKBmpvaW5lZBgDIAMoCzITLmZveGhvbGUudjEuVXNlclJlZhIhCgRsZWZ0GAQgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEhAKCHNuYXBzaG90GAUgASgIEhEKCXRydW5jYXRlZBgGIAEoCCJECgZDaGFuZ2USFgoSQ0hBTkdFX1VOU1BFQ0lGSUVEEAASEQoNQ0hBTkdFX0pPSU5FRBABEg8KC0NIQU5HRV9MRUZUEAIiNQoJSGVhcnRiZWF0EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoUBChBTdWJzY3JpYmVSZXF1ZXN0EiQKDmFmdGVyX2V2ZW50X2lkGAEgASgDQge6SAQiAigASACIAQESFQoNc2tpcF9wcmVzZW5jZRgCIAEoCBIhCghyb29tX2lkcxgDIAMoCUIPukgMkgEJEOgHIgRyAhhAQhEKD19hZnRlcl9ldmVudF9pZCJrChFTdWJzY3JpYmVSZXNwb25zZRIiCgVldmVudBgBIAEoCzIRLmZveGhvbGUudjEuRXZlbnRIABIqCgloZWFydGJlYXQYAiABKAsyFS5mb3hob2xlLnYxLkhlYXJ0YmVhdEgAQgYKBGtpbmQiaQoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhoKB2NvbnRlbnQYASABKAlCCbpIBnIEKICABBIdCgxyZWNpcGllbnRfaWQYAiABKAlCB7pIBHICGEASGAoHcm9vbV9pZBgDIAEoCUIHukgEcgIYQCI3ChNTZW5kTWVzc2FnZVJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuZm94aG9sZS52MS5FdmVudCJsChNMaXN0UHJlc2VuY2VSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAARIYCgdyb29tX2lkGAMgASgJQge6SARyAhhAIlMKFExpc3RQcmVzZW5jZVJlc3BvbnNlEiIKBXVzZXJzGAEgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLcAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3BlZXJfaWQYAiABKAlCB7pIBHICGEASJQoPYmVmb3JlX2V2ZW50X2lkGAMgASgDQge6SAQiAigASACIAQESJAoOYWZ0ZXJfZXZlbnRfaWQYBCABKANCB7pIBCICKABIAYgBARIdCglwYWdlX3NpemUYBSABKAVCCrpIBxoFGMgBKABCEgoQX2JlZm9yZV9ldmVudF9pZEIRCg9fYWZ0ZXJfZXZlbnRfaWQiSwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuZm94aG9sZS52MS5FdmVudBIQCghoYXNfbW9yZRgCIAEoCCJLChJFZGl0TWVzc2FnZVJlcXVlc3QSGQoIZXZlbnRfaWQYASABKANCB7pIBCICIAASGgoHY29udGVudBgCIAEoCUIJukgGcgQogIAEIjcKE0VkaXRNZXNzYWdlUmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5mb3hob2xlLnYxLkV2ZW50IjEKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhkKCGV2ZW50X2lkGAEgASgDQge6SAQiAiAAIhcKFURlbGV0ZU1lc3NhZ2VSZXNwb25zZSJMChFTZW5kVHlwaW5nUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEh0KDHJlY2lwaWVudF9pZBgCIAEoCUIHukgEcgIYQCIUChJTZW5kVHlwaW5nUmVzcG9uc2UiLAoQQmxvY2tVc2VyUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJQge6SARyAhhAIhMKEUJsb2NrVXNlclJlc3BvbnNlIi4KElVuYmxvY2tVc2VyUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJQge6SARyAhhAIhUKE1VuYmxvY2tVc2VyUmVzcG9uc2UiGQoXTGlzdEJsb2NrZWRVc2Vyc1JlcXVlc3QiPgoYTGlzdEJsb2NrZWRVc2Vyc1Jlc3BvbnNlEiIKBXVzZXJzGAEgAygLMhMuZm94aG9sZS52MS5Vc2VyUmVmMuwHCg9SZWFsdGltZVNlcnZpY2USXgoJU3Vic2NyaWJlEhwuZm94aG9sZS52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0uZm94aG9sZS52MS5TdWJzY3JpYmVSZXNwb25zZSISqp8ZDggBEAEgASgBOAFSAggeMAESXgoLU2VuZE1lc3NhZ2USHi5mb3hob2xlLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIOqp8ZCggBEAIgAzICCB4SZAoMTGlzdFByZXNlbmNlEh8uZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0UHJlc2VuY2VSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB4SZAoMTGlzdE1lc3NhZ2VzEh8uZm94aG9sZS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiAuZm94aG9sZS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB4SXgoLRWRpdE1lc3NhZ2USHi5mb3hob2xlLnYxLkVkaXRNZXNzYWdlUmVxdWVzdBofLmZveGhvbGUudjEuRWRpdE1lc3NhZ2VSZXNwb25zZSIOqp8ZCggBEAIgAzICCB4SZAoNRGVsZXRlTWVzc2FnZRIgLmZveGhvbGUudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaIS5mb3hob2xlLnYxLkRlbGV0ZU1lc3NhZ2VSZXNwb25zZSIOqp8ZCggBEAEgAzICCB4SWwoKU2VuZFR5cGluZxIdLmZveGhvbGUudjEuU2VuZFR5cGluZ1JlcXVlc3QaHi5mb3hob2xlLnYxLlNlbmRUeXBpbmdSZXNwb25zZSIOqp8ZCggBEAEgCDICCB4SWAoJQmxvY2tVc2VyEhwuZm94aG9sZS52MS5CbG9ja1VzZXJSZXF1ZXN0Gh0uZm94aG9sZS52MS5CbG9ja1VzZXJSZXNwb25zZSIOqp8ZCggBEAEgAzICCB4SXgoLVW5ibG9ja1VzZXISHi5mb3hob2xlLnYxLlVuYmxvY2tVc2VyUmVxdWVzdBofLmZveGhvbGUudjEuVW5ibG9ja1VzZXJSZXNwb25zZSIOqp8ZCggBEAEgAzICCB4ScAoQTGlzdEJsb2NrZWRVc2VycxIjLmZveGhvbGUudjEuTGlzdEJsb2NrZWRVc2Vyc1JlcXVlc3QaJC5mb3hob2xlLnYxLkxpc3RCbG9ja2VkVXNlcnNSZXNwb25zZSIRkAIBqp8ZCggBEAEgBDICCB5CLlosZm94aG9sZS5kZXYvZm94aG9sZS9nZW4vZm94aG9sZS92MTtmb3hob2xldjFiBnByb3RvMw", [file_buf_validate_validate, file_foxhole_v1_file, file_foxhole_v1_policy, file_foxhole_v1_room, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Event is one thing that happened. Chat messages and file events are
@@ -81,6 +81,30 @@ export type Event = Message<"foxhole.v1.Event"> & {
      */
     value: RoomEvent;
     case: "roomEvent";
+  } | {
+    /**
+     * A message was edited.
+     *
+     * @generated from field: foxhole.v1.MessageEdited message_edited = 7;
+     */
+    value: MessageEdited;
+    case: "messageEdited";
+  } | {
+    /**
+     * A message was deleted.
+     *
+     * @generated from field: foxhole.v1.MessageDeleted message_deleted = 8;
+     */
+    value: MessageDeleted;
+    case: "messageDeleted";
+  } | {
+    /**
+     * Someone is typing. Live only: no id.
+     *
+     * @generated from field: foxhole.v1.Typing typing = 9;
+     */
+    value: Typing;
+    case: "typing";
   } | { case: undefined; value?: undefined };
 };
 
@@ -125,6 +149,21 @@ export type ChatMessage = Message<"foxhole.v1.ChatMessage"> & {
    * @generated from field: string room_id = 4;
    */
   roomId: string;
+
+  /**
+   * True when the message was deleted: `content` is empty, and the text is
+   * gone from storage.
+   *
+   * @generated from field: bool deleted = 5;
+   */
+  deleted: boolean;
+
+  /**
+   * When the content was last edited; unset if never.
+   *
+   * @generated from field: google.protobuf.Timestamp edited_at = 6;
+   */
+  editedAt?: Timestamp | undefined;
 };
 
 /**
@@ -133,6 +172,112 @@ export type ChatMessage = Message<"foxhole.v1.ChatMessage"> & {
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
   messageDesc(file_foxhole_v1_realtime, 1);
+
+/**
+ * MessageEdited says that a message's content changed.
+ *
+ * @generated from message foxhole.v1.MessageEdited
+ */
+export type MessageEdited = Message<"foxhole.v1.MessageEdited"> & {
+  /**
+   * The id of the message's event.
+   *
+   * @generated from field: int64 event_id = 1;
+   */
+  eventId: bigint;
+
+  /**
+   * The new content.
+   *
+   * @generated from field: string content = 2;
+   */
+  content: string;
+
+  /**
+   * When it was edited.
+   *
+   * @generated from field: google.protobuf.Timestamp edited_at = 3;
+   */
+  editedAt?: Timestamp | undefined;
+
+  /**
+   * The room of a room message; empty otherwise.
+   *
+   * @generated from field: string room_id = 4;
+   */
+  roomId: string;
+};
+
+/**
+ * Describes the message foxhole.v1.MessageEdited.
+ * Use `create(MessageEditedSchema)` to create a new message.
+ */
+export const MessageEditedSchema: GenMessage<MessageEdited> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 2);
+
+/**
+ * MessageDeleted says that a message was deleted.
+ *
+ * @generated from message foxhole.v1.MessageDeleted
+ */
+export type MessageDeleted = Message<"foxhole.v1.MessageDeleted"> & {
+  /**
+   * The id of the message's event.
+   *
+   * @generated from field: int64 event_id = 1;
+   */
+  eventId: bigint;
+
+  /**
+   * The room of a room message; empty otherwise.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * Who deleted it: the sender, or a room's owner or admin.
+   *
+   * @generated from field: foxhole.v1.UserRef actor = 3;
+   */
+  actor?: UserRef | undefined;
+};
+
+/**
+ * Describes the message foxhole.v1.MessageDeleted.
+ * Use `create(MessageDeletedSchema)` to create a new message.
+ */
+export const MessageDeletedSchema: GenMessage<MessageDeleted> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 3);
+
+/**
+ * Typing says that a user is typing. A client shows it for a few seconds
+ * (the README says how long), or until that user's next message.
+ *
+ * @generated from message foxhole.v1.Typing
+ */
+export type Typing = Message<"foxhole.v1.Typing"> & {
+  /**
+   * Who is typing.
+   *
+   * @generated from field: foxhole.v1.UserRef user = 1;
+   */
+  user?: UserRef | undefined;
+
+  /**
+   * The room they are typing in; empty in a direct conversation.
+   *
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+};
+
+/**
+ * Describes the message foxhole.v1.Typing.
+ * Use `create(TypingSchema)` to create a new message.
+ */
+export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 4);
 
 /**
  * FileEvent reports a change to one of the caller's files.
@@ -160,7 +305,7 @@ export type FileEvent = Message<"foxhole.v1.FileEvent"> & {
  * Use `create(FileEventSchema)` to create a new message.
  */
 export const FileEventSchema: GenMessage<FileEvent> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 2);
+  messageDesc(file_foxhole_v1_realtime, 5);
 
 /**
  * What changed.
@@ -194,7 +339,7 @@ export enum FileEvent_Kind {
  * Describes the enum foxhole.v1.FileEvent.Kind.
  */
 export const FileEvent_KindSchema: GenEnum<FileEvent_Kind> = /*@__PURE__*/
-  enumDesc(file_foxhole_v1_realtime, 2, 0);
+  enumDesc(file_foxhole_v1_realtime, 5, 0);
 
 /**
  * PresenceEvent reports who came online or went offline. Several sessions
@@ -269,7 +414,7 @@ export type PresenceEvent = Message<"foxhole.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 3);
+  messageDesc(file_foxhole_v1_realtime, 6);
 
 /**
  * What changed, for `user`.
@@ -303,7 +448,7 @@ export enum PresenceEvent_Change {
  * Describes the enum foxhole.v1.PresenceEvent.Change.
  */
 export const PresenceEvent_ChangeSchema: GenEnum<PresenceEvent_Change> = /*@__PURE__*/
-  enumDesc(file_foxhole_v1_realtime, 3, 0);
+  enumDesc(file_foxhole_v1_realtime, 6, 0);
 
 /**
  * Heartbeat keeps idle streams open through proxies. Clients ignore it.
@@ -324,7 +469,7 @@ export type Heartbeat = Message<"foxhole.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 4);
+  messageDesc(file_foxhole_v1_realtime, 7);
 
 /**
  * SubscribeRequest opens an event stream.
@@ -363,7 +508,7 @@ export type SubscribeRequest = Message<"foxhole.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 5);
+  messageDesc(file_foxhole_v1_realtime, 8);
 
 /**
  * SubscribeResponse is one message of an event stream.
@@ -400,7 +545,7 @@ export type SubscribeResponse = Message<"foxhole.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 6);
+  messageDesc(file_foxhole_v1_realtime, 9);
 
 /**
  * SendMessageRequest carries a chat message to send.
@@ -437,7 +582,7 @@ export type SendMessageRequest = Message<"foxhole.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 7);
+  messageDesc(file_foxhole_v1_realtime, 10);
 
 /**
  * SendMessageResponse carries the stored event.
@@ -458,7 +603,7 @@ export type SendMessageResponse = Message<"foxhole.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 8);
+  messageDesc(file_foxhole_v1_realtime, 11);
 
 /**
  * ListPresenceRequest asks for one page of the users online.
@@ -493,7 +638,7 @@ export type ListPresenceRequest = Message<"foxhole.v1.ListPresenceRequest"> & {
  * Use `create(ListPresenceRequestSchema)` to create a new message.
  */
 export const ListPresenceRequestSchema: GenMessage<ListPresenceRequest> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 9);
+  messageDesc(file_foxhole_v1_realtime, 12);
 
 /**
  * ListPresenceResponse lists connected users.
@@ -521,7 +666,7 @@ export type ListPresenceResponse = Message<"foxhole.v1.ListPresenceResponse"> & 
  * Use `create(ListPresenceResponseSchema)` to create a new message.
  */
 export const ListPresenceResponseSchema: GenMessage<ListPresenceResponse> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 10);
+  messageDesc(file_foxhole_v1_realtime, 13);
 
 /**
  * ListMessagesRequest names a conversation and a page of its history.
@@ -570,7 +715,7 @@ export type ListMessagesRequest = Message<"foxhole.v1.ListMessagesRequest"> & {
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 11);
+  messageDesc(file_foxhole_v1_realtime, 14);
 
 /**
  * ListMessagesResponse is one page of a conversation's history.
@@ -601,7 +746,243 @@ export type ListMessagesResponse = Message<"foxhole.v1.ListMessagesResponse"> & 
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_foxhole_v1_realtime, 12);
+  messageDesc(file_foxhole_v1_realtime, 15);
+
+/**
+ * EditMessageRequest names a message and its new content.
+ *
+ * @generated from message foxhole.v1.EditMessageRequest
+ */
+export type EditMessageRequest = Message<"foxhole.v1.EditMessageRequest"> & {
+  /**
+   * The id of the message's event.
+   *
+   * @generated from field: int64 event_id = 1;
+   */
+  eventId: bigint;
+
+  /**
+   * The new text, under the rules of SendMessageRequest.content.
+   *
+   * @generated from field: string content = 2;
+   */
+  content: string;
+};
+
+/**
+ * Describes the message foxhole.v1.EditMessageRequest.
+ * Use `create(EditMessageRequestSchema)` to create a new message.
+ */
+export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 16);
+
+/**
+ * EditMessageResponse carries the message as it is now.
+ *
+ * @generated from message foxhole.v1.EditMessageResponse
+ */
+export type EditMessageResponse = Message<"foxhole.v1.EditMessageResponse"> & {
+  /**
+   * The message's event, with the new content and `edited_at`.
+   *
+   * @generated from field: foxhole.v1.Event event = 1;
+   */
+  event?: Event | undefined;
+};
+
+/**
+ * Describes the message foxhole.v1.EditMessageResponse.
+ * Use `create(EditMessageResponseSchema)` to create a new message.
+ */
+export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 17);
+
+/**
+ * DeleteMessageRequest names a message to delete.
+ *
+ * @generated from message foxhole.v1.DeleteMessageRequest
+ */
+export type DeleteMessageRequest = Message<"foxhole.v1.DeleteMessageRequest"> & {
+  /**
+   * The id of the message's event.
+   *
+   * @generated from field: int64 event_id = 1;
+   */
+  eventId: bigint;
+};
+
+/**
+ * Describes the message foxhole.v1.DeleteMessageRequest.
+ * Use `create(DeleteMessageRequestSchema)` to create a new message.
+ */
+export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 18);
+
+/**
+ * DeleteMessageResponse is empty.
+ *
+ * @generated from message foxhole.v1.DeleteMessageResponse
+ */
+export type DeleteMessageResponse = Message<"foxhole.v1.DeleteMessageResponse"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.DeleteMessageResponse.
+ * Use `create(DeleteMessageResponseSchema)` to create a new message.
+ */
+export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 19);
+
+/**
+ * SendTypingRequest names where the caller is typing: a room, or a user.
+ *
+ * @generated from message foxhole.v1.SendTypingRequest
+ */
+export type SendTypingRequest = Message<"foxhole.v1.SendTypingRequest"> & {
+  /**
+   * A room the caller is a member of.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The peer of a direct conversation. Exactly one of the two is set.
+   *
+   * @generated from field: string recipient_id = 2;
+   */
+  recipientId: string;
+};
+
+/**
+ * Describes the message foxhole.v1.SendTypingRequest.
+ * Use `create(SendTypingRequestSchema)` to create a new message.
+ */
+export const SendTypingRequestSchema: GenMessage<SendTypingRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 20);
+
+/**
+ * SendTypingResponse is empty.
+ *
+ * @generated from message foxhole.v1.SendTypingResponse
+ */
+export type SendTypingResponse = Message<"foxhole.v1.SendTypingResponse"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.SendTypingResponse.
+ * Use `create(SendTypingResponseSchema)` to create a new message.
+ */
+export const SendTypingResponseSchema: GenMessage<SendTypingResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 21);
+
+/**
+ * BlockUserRequest names a user to block.
+ *
+ * @generated from message foxhole.v1.BlockUserRequest
+ */
+export type BlockUserRequest = Message<"foxhole.v1.BlockUserRequest"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message foxhole.v1.BlockUserRequest.
+ * Use `create(BlockUserRequestSchema)` to create a new message.
+ */
+export const BlockUserRequestSchema: GenMessage<BlockUserRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 22);
+
+/**
+ * BlockUserResponse is empty.
+ *
+ * @generated from message foxhole.v1.BlockUserResponse
+ */
+export type BlockUserResponse = Message<"foxhole.v1.BlockUserResponse"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.BlockUserResponse.
+ * Use `create(BlockUserResponseSchema)` to create a new message.
+ */
+export const BlockUserResponseSchema: GenMessage<BlockUserResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 23);
+
+/**
+ * UnblockUserRequest names a user to unblock.
+ *
+ * @generated from message foxhole.v1.UnblockUserRequest
+ */
+export type UnblockUserRequest = Message<"foxhole.v1.UnblockUserRequest"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message foxhole.v1.UnblockUserRequest.
+ * Use `create(UnblockUserRequestSchema)` to create a new message.
+ */
+export const UnblockUserRequestSchema: GenMessage<UnblockUserRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 24);
+
+/**
+ * UnblockUserResponse is empty.
+ *
+ * @generated from message foxhole.v1.UnblockUserResponse
+ */
+export type UnblockUserResponse = Message<"foxhole.v1.UnblockUserResponse"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.UnblockUserResponse.
+ * Use `create(UnblockUserResponseSchema)` to create a new message.
+ */
+export const UnblockUserResponseSchema: GenMessage<UnblockUserResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 25);
+
+/**
+ * ListBlockedUsersRequest asks for the users the caller blocks.
+ *
+ * @generated from message foxhole.v1.ListBlockedUsersRequest
+ */
+export type ListBlockedUsersRequest = Message<"foxhole.v1.ListBlockedUsersRequest"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.ListBlockedUsersRequest.
+ * Use `create(ListBlockedUsersRequestSchema)` to create a new message.
+ */
+export const ListBlockedUsersRequestSchema: GenMessage<ListBlockedUsersRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 26);
+
+/**
+ * ListBlockedUsersResponse lists blocked users.
+ *
+ * @generated from message foxhole.v1.ListBlockedUsersResponse
+ */
+export type ListBlockedUsersResponse = Message<"foxhole.v1.ListBlockedUsersResponse"> & {
+  /**
+   * The users, in order of id.
+   *
+   * @generated from field: repeated foxhole.v1.UserRef users = 1;
+   */
+  users: UserRef[];
+};
+
+/**
+ * Describes the message foxhole.v1.ListBlockedUsersResponse.
+ * Use `create(ListBlockedUsersResponseSchema)` to create a new message.
+ */
+export const ListBlockedUsersResponseSchema: GenMessage<ListBlockedUsersResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_realtime, 27);
 
 /**
  * RealtimeService carries chat messages, file events and presence changes.
@@ -671,6 +1052,77 @@ export const RealtimeService: GenService<{
     methodKind: "unary";
     input: typeof ListMessagesRequestSchema;
     output: typeof ListMessagesResponseSchema;
+  },
+  /**
+   * EditMessage replaces the content of a message the caller sent (the
+   * sender only; a deleted message cannot be edited). Whoever can read the
+   * message hears of it (Event.message_edited), and history and resumes
+   * return the latest content with `edited_at` set.
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.EditMessage
+   */
+  editMessage: {
+    methodKind: "unary";
+    input: typeof EditMessageRequestSchema;
+    output: typeof EditMessageResponseSchema;
+  },
+  /**
+   * DeleteMessage erases a message's content from storage, keeping a
+   * tombstone (ChatMessage.deleted) in history: its sender may delete it,
+   * and so may a room's owners and admins in their room. Whoever can read
+   * the message hears of it (Event.message_deleted).
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.DeleteMessage
+   */
+  deleteMessage: {
+    methodKind: "unary";
+    input: typeof DeleteMessageRequestSchema;
+    output: typeof DeleteMessageResponseSchema;
+  },
+  /**
+   * SendTyping tells the room's members online, or the peer, that the
+   * caller is typing (Event.typing). Live only, never stored; limited per
+   * user (FOXHOLE_TYPING_RATE).
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.SendTyping
+   */
+  sendTyping: {
+    methodKind: "unary";
+    input: typeof SendTypingRequestSchema;
+    output: typeof SendTypingResponseSchema;
+  },
+  /**
+   * BlockUser blocks a user: its direct messages to the caller answer
+   * `permission_denied`, and none of its messages or typing reach the
+   * caller's sessions or history pages. At most FOXHOLE_MAX_BLOCKS.
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.BlockUser
+   */
+  blockUser: {
+    methodKind: "unary";
+    input: typeof BlockUserRequestSchema;
+    output: typeof BlockUserResponseSchema;
+  },
+  /**
+   * UnblockUser lifts a block: the user's messages reach the caller again
+   * from then on.
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.UnblockUser
+   */
+  unblockUser: {
+    methodKind: "unary";
+    input: typeof UnblockUserRequestSchema;
+    output: typeof UnblockUserResponseSchema;
+  },
+  /**
+   * ListBlockedUsers lists the users the caller blocks, in order of id.
+   *
+   * @generated from rpc foxhole.v1.RealtimeService.ListBlockedUsers
+   */
+  listBlockedUsers: {
+    methodKind: "unary";
+    input: typeof ListBlockedUsersRequestSchema;
+    output: typeof ListBlockedUsersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_foxhole_v1_realtime, 0);
