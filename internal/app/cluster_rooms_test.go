@@ -58,7 +58,7 @@ func TestRoomMembershipReachesEveryProcess(t *testing.T) {
 		if ev.GetChatMessage().GetContent() == "after the removal" {
 			t.Fatal("a member removed on A heard the room's next message on B")
 		}
-		if re := ev.GetRoomEvent(); re.GetKind() == foxholev1.RoomEvent_KIND_REMOVED && re.GetUser().GetId() == bob.ID {
+		if re := ev.GetRoomEvent(); re.GetKind() == foxholev1.RoomEventKind_ROOM_EVENT_KIND_REMOVED && re.GetUser().GetId() == bob.ID {
 			removed = true
 		}
 		return ev.GetChatMessage().GetContent() == "lobby marker"

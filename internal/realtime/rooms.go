@@ -59,10 +59,10 @@ func roomChangeOf(d *Delivery) (roomChange, bool) {
 	}
 	c := roomChange{room: ev.GetRoomId(), user: ev.GetUser().GetId()}
 	switch ev.GetKind() {
-	case foxholev1.RoomEvent_KIND_JOINED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_JOINED:
 		c.join = true
-	case foxholev1.RoomEvent_KIND_LEFT, foxholev1.RoomEvent_KIND_REMOVED, foxholev1.RoomEvent_KIND_BANNED:
-	case foxholev1.RoomEvent_KIND_DELETED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_LEFT, foxholev1.RoomEventKind_ROOM_EVENT_KIND_REMOVED, foxholev1.RoomEventKind_ROOM_EVENT_KIND_BANNED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_DELETED:
 		c.user = ""
 	default:
 		return roomChange{}, false

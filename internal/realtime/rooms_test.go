@@ -148,7 +148,7 @@ func TestRemovedMemberHearsNothingMore(t *testing.T) {
 		var banned bool
 		for {
 			ev := s.next()
-			if re := ev.GetRoomEvent(); re.GetKind() == foxholev1.RoomEvent_KIND_BANNED && re.GetUser().GetId() == bob.ID {
+			if re := ev.GetRoomEvent(); re.GetKind() == foxholev1.RoomEventKind_ROOM_EVENT_KIND_BANNED && re.GetUser().GetId() == bob.ID {
 				banned = true
 			}
 			if c := ev.GetChatMessage().GetContent(); c == "after" {

@@ -187,7 +187,7 @@ func (s *Service) Create(ctx context.Context, user, name, topic string, vis foxh
 			if err := t.Put(ctx, m, 0); err != nil {
 				return err
 			}
-			return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_JOINED, User: refs[0], Actor: refs[0],
+			return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_JOINED, User: refs[0], Actor: refs[0],
 				Role: foxholev1.RoomRole_ROOM_ROLE_OWNER, Room: roomInfo(r)}, user)
 		})
 	})
@@ -261,7 +261,7 @@ func (s *Service) Join(ctx context.Context, user, roomID string) (*foxholev1.Roo
 		if err := t.Put(ctx, m, old); err != nil {
 			return err
 		}
-		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_JOINED, User: refs[0], Actor: refs[0],
+		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_JOINED, User: refs[0], Actor: refs[0],
 			Role: foxholev1.RoomRole_ROOM_ROLE_MEMBER}, user)
 	})
 	if err != nil {
@@ -309,7 +309,7 @@ func (s *Service) Leave(ctx context.Context, user, roomID string) error {
 				if err := t.Put(ctx, next, store.Joined); err != nil {
 					return err
 				}
-				if err := record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_ROLE_CHANGED, User: nextRef[0],
+				if err := record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_ROLE_CHANGED, User: nextRef[0],
 					Actor: refs[0], Role: foxholev1.RoomRole_ROOM_ROLE_OWNER}, next.UserID); err != nil {
 					return err
 				}
@@ -318,7 +318,7 @@ func (s *Service) Leave(ctx context.Context, user, roomID string) error {
 		if err := t.Drop(ctx, user, m.State); err != nil {
 			return err
 		}
-		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_LEFT, User: refs[0], Actor: refs[0]}, user)
+		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_LEFT, User: refs[0], Actor: refs[0]}, user)
 	})
 	if err == nil && deleted {
 		s.deleted(ctx, roomID, refs[0], user)
@@ -330,7 +330,7 @@ func (s *Service) Leave(ctx context.Context, user, roomID string) error {
 // actor deleted the room.
 func (s *Service) deleted(ctx context.Context, roomID string, actor *foxholev1.UserRef, recipient string) {
 	s.rt.PublishRoom(context.WithoutCancel(ctx), &foxholev1.Event{Payload: &foxholev1.Event_RoomEvent{RoomEvent: &foxholev1.RoomEvent{
-		RoomId: roomID, Kind: foxholev1.RoomEvent_KIND_DELETED, Actor: actor,
+		RoomId: roomID, Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_DELETED, Actor: actor,
 	}}}, roomID, recipient)
 }
 
@@ -360,7 +360,7 @@ func (s *Service) Invite(ctx context.Context, user, roomID, target string) error
 		if err := t.Put(ctx, m, 0); err != nil {
 			return err
 		}
-		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_INVITED, User: refs[1], Actor: refs[0]}, target)
+		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_INVITED, User: refs[1], Actor: refs[0]}, target)
 	})
 }
 
@@ -393,9 +393,9 @@ func (s *Service) Remove(ctx context.Context, user, roomID, target string, ban b
 			return errs.New(errs.ErrPermissionDenied, "admins may remove members only")
 		}
 		old := m.State
-		kind := foxholev1.RoomEvent_KIND_REMOVED
+		kind := foxholev1.RoomEventKind_ROOM_EVENT_KIND_REMOVED
 		if ban {
-			kind = foxholev1.RoomEvent_KIND_BANNED
+			kind = foxholev1.RoomEventKind_ROOM_EVENT_KIND_BANNED
 			m.State, m.Role, m.JoinedAt = store.Banned, 0, s.now().UnixMicro()
 			err = t.Put(ctx, m, old)
 		} else {
@@ -428,7 +428,7 @@ func (s *Service) Unban(ctx context.Context, user, roomID, target string) error 
 		if err := t.Drop(ctx, target, m.State); err != nil {
 			return err
 		}
-		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_UNBANNED, User: refs[1], Actor: refs[0]}, target)
+		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_UNBANNED, User: refs[1], Actor: refs[0]}, target)
 	})
 }
 
@@ -470,7 +470,7 @@ func (s *Service) UpdateMember(ctx context.Context, user, roomID, target string,
 		if err := t.Put(ctx, m, store.Joined); err != nil {
 			return err
 		}
-		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_ROLE_CHANGED, User: refs[1], Actor: refs[0], Role: role}, target)
+		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_ROLE_CHANGED, User: refs[1], Actor: refs[0], Role: role}, target)
 	})
 	return res, err
 }
@@ -512,7 +512,7 @@ func (s *Service) Update(ctx context.Context, user, roomID string, name, topic *
 			r.Visibility = int32(vis)
 		}
 		r.UpdatedAt = s.now().UnixMicro()
-		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEvent_KIND_UPDATED, Actor: refs[0], Room: roomInfo(r)}, "")
+		return record(t, b, &foxholev1.RoomEvent{Kind: foxholev1.RoomEventKind_ROOM_EVENT_KIND_UPDATED, Actor: refs[0], Room: roomInfo(r)}, "")
 	})
 	if err != nil {
 		return nil, err

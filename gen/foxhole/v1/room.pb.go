@@ -133,86 +133,86 @@ func (RoomRole) EnumDescriptor() ([]byte, []int) {
 	return file_foxhole_v1_room_proto_rawDescGZIP(), []int{1}
 }
 
-// What changed.
-type RoomEvent_Kind int32
+// RoomEventKind says what changed in a room.
+type RoomEventKind int32
 
 const (
 	// Not used.
-	RoomEvent_KIND_UNSPECIFIED RoomEvent_Kind = 0
+	RoomEventKind_ROOM_EVENT_KIND_UNSPECIFIED RoomEventKind = 0
 	// `user` joined (or, with the actor the same, created the room).
-	RoomEvent_KIND_JOINED RoomEvent_Kind = 1
+	RoomEventKind_ROOM_EVENT_KIND_JOINED RoomEventKind = 1
 	// `user` left.
-	RoomEvent_KIND_LEFT RoomEvent_Kind = 2
+	RoomEventKind_ROOM_EVENT_KIND_LEFT RoomEventKind = 2
 	// `actor` invited `user`.
-	RoomEvent_KIND_INVITED RoomEvent_Kind = 3
+	RoomEventKind_ROOM_EVENT_KIND_INVITED RoomEventKind = 3
 	// `actor` removed `user`, or withdrew its invitation.
-	RoomEvent_KIND_REMOVED RoomEvent_Kind = 4
+	RoomEventKind_ROOM_EVENT_KIND_REMOVED RoomEventKind = 4
 	// `actor` removed and banned `user`.
-	RoomEvent_KIND_BANNED RoomEvent_Kind = 5
+	RoomEventKind_ROOM_EVENT_KIND_BANNED RoomEventKind = 5
 	// `actor` changed the role of `user` to `role`.
-	RoomEvent_KIND_ROLE_CHANGED RoomEvent_Kind = 6
+	RoomEventKind_ROOM_EVENT_KIND_ROLE_CHANGED RoomEventKind = 6
 	// `actor` changed the room's name, topic or visibility: `room` holds
 	// them now.
-	RoomEvent_KIND_UPDATED RoomEvent_Kind = 7
+	RoomEventKind_ROOM_EVENT_KIND_UPDATED RoomEventKind = 7
 	// `actor` lifted the ban of `user`.
-	RoomEvent_KIND_UNBANNED RoomEvent_Kind = 8
+	RoomEventKind_ROOM_EVENT_KIND_UNBANNED RoomEventKind = 8
 	// `actor` deleted the room with its history. Live only, with no id.
-	RoomEvent_KIND_DELETED RoomEvent_Kind = 9
+	RoomEventKind_ROOM_EVENT_KIND_DELETED RoomEventKind = 9
 )
 
-// Enum value maps for RoomEvent_Kind.
+// Enum value maps for RoomEventKind.
 var (
-	RoomEvent_Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_JOINED",
-		2: "KIND_LEFT",
-		3: "KIND_INVITED",
-		4: "KIND_REMOVED",
-		5: "KIND_BANNED",
-		6: "KIND_ROLE_CHANGED",
-		7: "KIND_UPDATED",
-		8: "KIND_UNBANNED",
-		9: "KIND_DELETED",
+	RoomEventKind_name = map[int32]string{
+		0: "ROOM_EVENT_KIND_UNSPECIFIED",
+		1: "ROOM_EVENT_KIND_JOINED",
+		2: "ROOM_EVENT_KIND_LEFT",
+		3: "ROOM_EVENT_KIND_INVITED",
+		4: "ROOM_EVENT_KIND_REMOVED",
+		5: "ROOM_EVENT_KIND_BANNED",
+		6: "ROOM_EVENT_KIND_ROLE_CHANGED",
+		7: "ROOM_EVENT_KIND_UPDATED",
+		8: "ROOM_EVENT_KIND_UNBANNED",
+		9: "ROOM_EVENT_KIND_DELETED",
 	}
-	RoomEvent_Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED":  0,
-		"KIND_JOINED":       1,
-		"KIND_LEFT":         2,
-		"KIND_INVITED":      3,
-		"KIND_REMOVED":      4,
-		"KIND_BANNED":       5,
-		"KIND_ROLE_CHANGED": 6,
-		"KIND_UPDATED":      7,
-		"KIND_UNBANNED":     8,
-		"KIND_DELETED":      9,
+	RoomEventKind_value = map[string]int32{
+		"ROOM_EVENT_KIND_UNSPECIFIED":  0,
+		"ROOM_EVENT_KIND_JOINED":       1,
+		"ROOM_EVENT_KIND_LEFT":         2,
+		"ROOM_EVENT_KIND_INVITED":      3,
+		"ROOM_EVENT_KIND_REMOVED":      4,
+		"ROOM_EVENT_KIND_BANNED":       5,
+		"ROOM_EVENT_KIND_ROLE_CHANGED": 6,
+		"ROOM_EVENT_KIND_UPDATED":      7,
+		"ROOM_EVENT_KIND_UNBANNED":     8,
+		"ROOM_EVENT_KIND_DELETED":      9,
 	}
 )
 
-func (x RoomEvent_Kind) Enum() *RoomEvent_Kind {
-	p := new(RoomEvent_Kind)
+func (x RoomEventKind) Enum() *RoomEventKind {
+	p := new(RoomEventKind)
 	*p = x
 	return p
 }
 
-func (x RoomEvent_Kind) String() string {
+func (x RoomEventKind) String() string {
 	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
 }
 
-func (RoomEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
+func (RoomEventKind) Descriptor() protoreflect.EnumDescriptor {
 	return file_foxhole_v1_room_proto_enumTypes[2].Descriptor()
 }
 
-func (RoomEvent_Kind) Type() protoreflect.EnumType {
+func (RoomEventKind) Type() protoreflect.EnumType {
 	return &file_foxhole_v1_room_proto_enumTypes[2]
 }
 
-func (x RoomEvent_Kind) Number() protoreflect.EnumNumber {
+func (x RoomEventKind) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
-// Deprecated: Use RoomEvent_Kind.Descriptor instead.
-func (RoomEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_foxhole_v1_room_proto_rawDescGZIP(), []int{2, 0}
+// Deprecated: Use RoomEventKind.Descriptor instead.
+func (RoomEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_foxhole_v1_room_proto_rawDescGZIP(), []int{2}
 }
 
 // Room is a conversation with members.
@@ -423,16 +423,17 @@ type RoomEvent struct {
 	// The room.
 	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// What changed.
-	Kind RoomEvent_Kind `protobuf:"varint,2,opt,name=kind,proto3,enum=foxhole.v1.RoomEvent_Kind" json:"kind,omitempty"`
-	// The user the change is about; unset for KIND_UPDATED and
-	// KIND_DELETED.
+	Kind RoomEventKind `protobuf:"varint,2,opt,name=kind,proto3,enum=foxhole.v1.RoomEventKind" json:"kind,omitempty"`
+	// The user the change is about; unset for ROOM_EVENT_KIND_UPDATED and
+	// ROOM_EVENT_KIND_DELETED.
 	User *UserRef `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
 	// Who made the change.
 	Actor *UserRef `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The new role, for KIND_ROLE_CHANGED and KIND_JOINED.
+	// The new role, for ROOM_EVENT_KIND_ROLE_CHANGED and
+	// ROOM_EVENT_KIND_JOINED.
 	Role RoomRole `protobuf:"varint,5,opt,name=role,proto3,enum=foxhole.v1.RoomRole" json:"role,omitempty"`
-	// The room's name, topic and visibility after a KIND_UPDATED (and when
-	// it was created); other fields unset.
+	// The room's name, topic and visibility after a ROOM_EVENT_KIND_UPDATED
+	// (and when it was created); other fields unset.
 	Room          *Room `protobuf:"bytes,6,opt,name=room,proto3" json:"room,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -475,11 +476,11 @@ func (x *RoomEvent) GetRoomId() string {
 	return ""
 }
 
-func (x *RoomEvent) GetKind() RoomEvent_Kind {
+func (x *RoomEvent) GetKind() RoomEventKind {
 	if x != nil {
 		return x.Kind
 	}
-	return RoomEvent_KIND_UNSPECIFIED
+	return RoomEventKind_ROOM_EVENT_KIND_UNSPECIFIED
 }
 
 func (x *RoomEvent) GetUser() *UserRef {
@@ -1850,25 +1851,14 @@ const file_foxhole_v1_room_proto_rawDesc = "" +
 	"RoomMember\x12'\n" +
 	"\x04user\x18\x01 \x01(\v2\x13.foxhole.v1.UserRefR\x04user\x12(\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x14.foxhole.v1.RoomRoleR\x04role\x127\n" +
-	"\tjoined_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\"\xba\x03\n" +
+	"\tjoined_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\"\xf7\x01\n" +
 	"\tRoomEvent\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12.\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x1a.foxhole.v1.RoomEvent.KindR\x04kind\x12'\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12-\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x19.foxhole.v1.RoomEventKindR\x04kind\x12'\n" +
 	"\x04user\x18\x03 \x01(\v2\x13.foxhole.v1.UserRefR\x04user\x12)\n" +
 	"\x05actor\x18\x04 \x01(\v2\x13.foxhole.v1.UserRefR\x05actor\x12(\n" +
 	"\x04role\x18\x05 \x01(\x0e2\x14.foxhole.v1.RoomRoleR\x04role\x12$\n" +
-	"\x04room\x18\x06 \x01(\v2\x10.foxhole.v1.RoomR\x04room\"\xbf\x01\n" +
-	"\x04Kind\x12\x14\n" +
-	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
-	"\vKIND_JOINED\x10\x01\x12\r\n" +
-	"\tKIND_LEFT\x10\x02\x12\x10\n" +
-	"\fKIND_INVITED\x10\x03\x12\x10\n" +
-	"\fKIND_REMOVED\x10\x04\x12\x0f\n" +
-	"\vKIND_BANNED\x10\x05\x12\x15\n" +
-	"\x11KIND_ROLE_CHANGED\x10\x06\x12\x10\n" +
-	"\fKIND_UPDATED\x10\a\x12\x11\n" +
-	"\rKIND_UNBANNED\x10\b\x12\x10\n" +
-	"\fKIND_DELETED\x10\t\"\x98\x01\n" +
+	"\x04room\x18\x06 \x01(\v2\x10.foxhole.v1.RoomR\x04room\"\x98\x01\n" +
 	"\x11CreateRoomRequest\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80 R\x04name\x12\x1f\n" +
 	"\x05topic\x18\x02 \x01(\tB\t\xbaH\x06r\x04(\x80\x80\x01R\x05topic\x12D\n" +
@@ -1952,7 +1942,18 @@ const file_foxhole_v1_room_proto_rawDesc = "" +
 	"\x15ROOM_ROLE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fROOM_ROLE_OWNER\x10\x01\x12\x13\n" +
 	"\x0fROOM_ROLE_ADMIN\x10\x02\x12\x14\n" +
-	"\x10ROOM_ROLE_MEMBER\x10\x032\xcc\t\n" +
+	"\x10ROOM_ROLE_MEMBER\x10\x03*\xb6\x02\n" +
+	"\rRoomEventKind\x12\x1f\n" +
+	"\x1bROOM_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16ROOM_EVENT_KIND_JOINED\x10\x01\x12\x18\n" +
+	"\x14ROOM_EVENT_KIND_LEFT\x10\x02\x12\x1b\n" +
+	"\x17ROOM_EVENT_KIND_INVITED\x10\x03\x12\x1b\n" +
+	"\x17ROOM_EVENT_KIND_REMOVED\x10\x04\x12\x1a\n" +
+	"\x16ROOM_EVENT_KIND_BANNED\x10\x05\x12 \n" +
+	"\x1cROOM_EVENT_KIND_ROLE_CHANGED\x10\x06\x12\x1b\n" +
+	"\x17ROOM_EVENT_KIND_UPDATED\x10\a\x12\x1c\n" +
+	"\x18ROOM_EVENT_KIND_UNBANNED\x10\b\x12\x1b\n" +
+	"\x17ROOM_EVENT_KIND_DELETED\x10\t2\xcc\t\n" +
 	"\vRoomService\x12[\n" +
 	"\n" +
 	"CreateRoom\x12\x1d.foxhole.v1.CreateRoomRequest\x1a\x1e.foxhole.v1.CreateRoomResponse\"\x0e\xaa\x9f\x19\n" +
@@ -2001,7 +2002,7 @@ var file_foxhole_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_foxhole_v1_room_proto_goTypes = []any{
 	(RoomVisibility)(0),           // 0: foxhole.v1.RoomVisibility
 	(RoomRole)(0),                 // 1: foxhole.v1.RoomRole
-	(RoomEvent_Kind)(0),           // 2: foxhole.v1.RoomEvent.Kind
+	(RoomEventKind)(0),            // 2: foxhole.v1.RoomEventKind
 	(*Room)(nil),                  // 3: foxhole.v1.Room
 	(*RoomMember)(nil),            // 4: foxhole.v1.RoomMember
 	(*RoomEvent)(nil),             // 5: foxhole.v1.RoomEvent
@@ -2041,7 +2042,7 @@ var file_foxhole_v1_room_proto_depIdxs = []int32{
 	33, // 3: foxhole.v1.RoomMember.user:type_name -> foxhole.v1.UserRef
 	1,  // 4: foxhole.v1.RoomMember.role:type_name -> foxhole.v1.RoomRole
 	32, // 5: foxhole.v1.RoomMember.joined_at:type_name -> google.protobuf.Timestamp
-	2,  // 6: foxhole.v1.RoomEvent.kind:type_name -> foxhole.v1.RoomEvent.Kind
+	2,  // 6: foxhole.v1.RoomEvent.kind:type_name -> foxhole.v1.RoomEventKind
 	33, // 7: foxhole.v1.RoomEvent.user:type_name -> foxhole.v1.UserRef
 	33, // 8: foxhole.v1.RoomEvent.actor:type_name -> foxhole.v1.UserRef
 	1,  // 9: foxhole.v1.RoomEvent.role:type_name -> foxhole.v1.RoomRole

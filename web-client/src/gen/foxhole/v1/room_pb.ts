@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/room.proto.
  */
 export const file_foxhole_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("ChVmb3hob2xlL3YxL3Jvb20ucHJvdG8SCmZveGhvbGUudjEingIKBFJvb20SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgV0b3BpYxgDIAEoCRIuCgp2aXNpYmlsaXR5GAQgASgOMhouZm94aG9sZS52MS5Sb29tVmlzaWJpbGl0eRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxtZW1iZXJfY291bnQYBiABKAUSIgoEcm9sZRgHIAEoDjIULmZveGhvbGUudjEuUm9vbVJvbGUSFAoMdW5yZWFkX2NvdW50GAggASgFEg8KB2ludml0ZWQYCSABKAgSFQoNbGFzdF9ldmVudF9pZBgKIAEoAxIVCg1yZWFkX2V2ZW50X2lkGAsgASgDIoIBCgpSb29tTWVtYmVyEiEKBHVzZXIYASABKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSIgoEcm9sZRgCIAEoDjIULmZveGhvbGUudjEuUm9vbVJvbGUSLQoJam9pbmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKTAwoJUm9vbUV2ZW50Eg8KB3Jvb21faWQYASABKAkSKAoEa2luZBgCIAEoDjIaLmZveGhvbGUudjEuUm9vbUV2ZW50LktpbmQSIQoEdXNlchgDIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIiCgVhY3RvchgEIAEoCzITLmZveGhvbGUudjEuVXNlclJlZhIiCgRyb2xlGAUgASgOMhQuZm94aG9sZS52MS5Sb29tUm9sZRIeCgRyb29tGAYgASgLMhAuZm94aG9sZS52MS5Sb29tIr8BCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIPCgtLSU5EX0pPSU5FRBABEg0KCUtJTkRfTEVGVBACEhAKDEtJTkRfSU5WSVRFRBADEhAKDEtJTkRfUkVNT1ZFRBAEEg8KC0tJTkRfQkFOTkVEEAUSFQoRS0lORF9ST0xFX0NIQU5HRUQQBhIQCgxLSU5EX1VQREFURUQQBxIRCg1LSU5EX1VOQkFOTkVEEAgSEAoMS0lORF9ERUxFVEVEEAkifwoRQ3JlYXRlUm9vbVJlcXVlc3QSFgoEbmFtZRgBIAEoCUIIukgFcgMogCASGAoFdG9waWMYAiABKAlCCbpIBnIEKICAARI4Cgp2aXNpYmlsaXR5GAMgASgOMhouZm94aG9sZS52MS5Sb29tVmlzaWJpbGl0eUIIukgFggECEAEiNAoSQ3JlYXRlUm9vbVJlc3BvbnNlEh4KBHJvb20YASABKAsyEC5mb3hob2xlLnYxLlJvb20iKgoOR2V0Um9vbVJlcXVlc3QSGAoHcm9vbV9pZBgBIAEoCUIHukgEcgIYQCIxCg9HZXRSb29tUmVzcG9uc2USHgoEcm9vbRgBIAEoCzIQLmZveGhvbGUudjEuUm9vbSJ3ChBMaXN0Um9vbXNSZXF1ZXN0Eg4KBmpvaW5lZBgBIAEoCBIWCgVxdWVyeRgCIAEoCUIHukgEcgIYZBIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGMgBKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAIiTQoRTGlzdFJvb21zUmVzcG9uc2USHwoFcm9vbXMYASADKAsyEC5mb3hob2xlLnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKD0pvaW5Sb29tUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAIjIKEEpvaW5Sb29tUmVzcG9uc2USHgoEcm9vbRgBIAEoCzIQLmZveGhvbGUudjEuUm9vbSIsChBMZWF2ZVJvb21SZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEAiEwoRTGVhdmVSb29tUmVzcG9uc2UiSQoTSW52aXRlTWVtYmVyUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3VzZXJfaWQYAiABKAlCB7pIBHICGEAiFgoUSW52aXRlTWVtYmVyUmVzcG9uc2UiVgoTUmVtb3ZlTWVtYmVyUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3VzZXJfaWQYAiABKAlCB7pIBHICGEASCwoDYmFuGAMgASgIIhYKFFJlbW92ZU1lbWJlclJlc3BvbnNlIkgKElVuYmFuTWVtYmVyUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3VzZXJfaWQYAiABKAlCB7pIBHICGEAiFQoTVW5iYW5NZW1iZXJSZXNwb25zZSJ3ChNVcGRhdGVNZW1iZXJSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASGAoHdXNlcl9pZBgCIAEoCUIHukgEcgIYQBIsCgRyb2xlGAMgASgOMhQuZm94aG9sZS52MS5Sb29tUm9sZUIIukgFggECEAEiPgoUVXBkYXRlTWVtYmVyUmVzcG9uc2USJgoGbWVtYmVyGAEgASgLMhYuZm94aG9sZS52MS5Sb29tTWVtYmVyIrYBChFVcGRhdGVSb29tUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhsKBG5hbWUYAiABKAlCCLpIBXIDKIAgSACIAQESHQoFdG9waWMYAyABKAlCCbpIBnIEKICAAUgBiAEBEjgKCnZpc2liaWxpdHkYBCABKA4yGi5mb3hob2xlLnYxLlJvb21WaXNpYmlsaXR5Qgi6SAWCAQIQAUIHCgVfbmFtZUIICgZfdG9waWMiNAoSVXBkYXRlUm9vbVJlc3BvbnNlEh4KBHJvb20YASABKAsyEC5mb3hob2xlLnYxLlJvb20iawoSTGlzdE1lbWJlcnNSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASHQoJcGFnZV9zaXplGAIgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIACIlcKE0xpc3RNZW1iZXJzUmVzcG9uc2USJwoHbWVtYmVycxgBIAMoCzIWLmZveGhvbGUudjEuUm9vbU1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLQoRRGVsZXRlUm9vbVJlcXVlc3QSGAoHcm9vbV9pZBgBIAEoCUIHukgEcgIYQCIUChJEZWxldGVSb29tUmVzcG9uc2UiRgoPTWFya1JlYWRSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASGQoIZXZlbnRfaWQYAiABKANCB7pIBCICKAAiEgoQTWFya1JlYWRSZXNwb25zZSpqCg5Sb29tVmlzaWJpbGl0eRIfChtST09NX1ZJU0lCSUxJVFlfVU5TUEVDSUZJRUQQABIbChdST09NX1ZJU0lCSUxJVFlfUFJJVkFURRABEhoKFlJPT01fVklTSUJJTElUWV9QVUJMSUMQAiplCghSb29tUm9sZRIZChVST09NX1JPTEVfVU5TUEVDSUZJRUQQABITCg9ST09NX1JPTEVfT1dORVIQARITCg9ST09NX1JPTEVfQURNSU4QAhIUChBST09NX1JPTEVfTUVNQkVSEAMyzAkKC1Jvb21TZXJ2aWNlElsKCkNyZWF0ZVJvb20SHS5mb3hob2xlLnYxLkNyZWF0ZVJvb21SZXF1ZXN0Gh4uZm94aG9sZS52MS5DcmVhdGVSb29tUmVzcG9uc2UiDqqfGQoIARABIAYyAggeElUKB0dldFJvb20SGi5mb3hob2xlLnYxLkdldFJvb21SZXF1ZXN0GhsuZm94aG9sZS52MS5HZXRSb29tUmVzcG9uc2UiEZACAaqfGQoIARABIAQyAggeElsKCUxpc3RSb29tcxIcLmZveGhvbGUudjEuTGlzdFJvb21zUmVxdWVzdBodLmZveGhvbGUudjEuTGlzdFJvb21zUmVzcG9uc2UiEZACAaqfGQoIARABIAQyAggeElUKCEpvaW5Sb29tEhsuZm94aG9sZS52MS5Kb2luUm9vbVJlcXVlc3QaHC5mb3hob2xlLnYxLkpvaW5Sb29tUmVzcG9uc2UiDqqfGQoIARABIAMyAggeElgKCUxlYXZlUm9vbRIcLmZveGhvbGUudjEuTGVhdmVSb29tUmVxdWVzdBodLmZveGhvbGUudjEuTGVhdmVSb29tUmVzcG9uc2UiDqqfGQoIARABIAMyAggeEmEKDEludml0ZU1lbWJlchIfLmZveGhvbGUudjEuSW52aXRlTWVtYmVyUmVxdWVzdBogLmZveGhvbGUudjEuSW52aXRlTWVtYmVyUmVzcG9uc2UiDqqfGQoIARABIAcyAggeEmEKDFJlbW92ZU1lbWJlchIfLmZveGhvbGUudjEuUmVtb3ZlTWVtYmVyUmVxdWVzdBogLmZveGhvbGUudjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2UiDqqfGQoIARABIAMyAggeEl4KC1VuYmFuTWVtYmVyEh4uZm94aG9sZS52MS5VbmJhbk1lbWJlclJlcXVlc3QaHy5mb3hob2xlLnYxLlVuYmFuTWVtYmVyUmVzcG9uc2UiDqqfGQoIARABIAMyAggeEmEKDFVwZGF0ZU1lbWJlchIfLmZveGhvbGUudjEuVXBkYXRlTWVtYmVyUmVxdWVzdBogLmZveGhvbGUudjEuVXBkYXRlTWVtYmVyUmVzcG9uc2UiDqqfGQoIARABIAMyAggeElsKClVwZGF0ZVJvb20SHS5mb3hob2xlLnYxLlVwZGF0ZVJvb21SZXF1ZXN0Gh4uZm94aG9sZS52MS5VcGRhdGVSb29tUmVzcG9uc2UiDqqfGQoIARABIAMyAggeEmEKC0xpc3RNZW1iZXJzEh4uZm94aG9sZS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaHy5mb3hob2xlLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2UiEZACAaqfGQoIARABIAQyAggeElsKCkRlbGV0ZVJvb20SHS5mb3hob2xlLnYxLkRlbGV0ZVJvb21SZXF1ZXN0Gh4uZm94aG9sZS52MS5EZWxldGVSb29tUmVzcG9uc2UiDqqfGQoIARABIAMyAggeElUKCE1hcmtSZWFkEhsuZm94aG9sZS52MS5NYXJrUmVhZFJlcXVlc3QaHC5mb3hob2xlLnYxLk1hcmtSZWFkUmVzcG9uc2UiDqqfGQoIARABIAQyAggeQi5aLGZveGhvbGUuZGV2L2ZveGhvbGUvZ2VuL2ZveGhvbGUvdjE7Zm94aG9sZXYxYgZwcm90bzM", [file_buf_validate_validate, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("ChVmb3hob2xlL3YxL3Jvb20ucHJvdG8SCmZveGhvbGUudjEingIKBFJvb20SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgV0b3BpYxgDIAEoCRIuCgp2aXNpYmlsaXR5GAQgASgOMhouZm94aG9sZS52MS5Sb29tVmlzaWJpbGl0eRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxtZW1iZXJfY291bnQYBiABKAUSIgoEcm9sZRgHIAEoDjIULmZveGhvbGUudjEuUm9vbVJvbGUSFAoMdW5yZWFkX2NvdW50GAggASgFEg8KB2ludml0ZWQYCSABKAgSFQoNbGFzdF9ldmVudF9pZBgKIAEoAxIVCg1yZWFkX2V2ZW50X2lkGAsgASgDIoIBCgpSb29tTWVtYmVyEiEKBHVzZXIYASABKAsyEy5mb3hob2xlLnYxLlVzZXJSZWYSIgoEcm9sZRgCIAEoDjIULmZveGhvbGUudjEuUm9vbVJvbGUSLQoJam9pbmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLQAQoJUm9vbUV2ZW50Eg8KB3Jvb21faWQYASABKAkSJwoEa2luZBgCIAEoDjIZLmZveGhvbGUudjEuUm9vbUV2ZW50S2luZBIhCgR1c2VyGAMgASgLMhMuZm94aG9sZS52MS5Vc2VyUmVmEiIKBWFjdG9yGAQgASgLMhMuZm94aG9sZS52MS5Vc2VyUmVmEiIKBHJvbGUYBSABKA4yFC5mb3hob2xlLnYxLlJvb21Sb2xlEh4KBHJvb20YBiABKAsyEC5mb3hob2xlLnYxLlJvb20ifwoRQ3JlYXRlUm9vbVJlcXVlc3QSFgoEbmFtZRgBIAEoCUIIukgFcgMogCASGAoFdG9waWMYAiABKAlCCbpIBnIEKICAARI4Cgp2aXNpYmlsaXR5GAMgASgOMhouZm94aG9sZS52MS5Sb29tVmlzaWJpbGl0eUIIukgFggECEAEiNAoSQ3JlYXRlUm9vbVJlc3BvbnNlEh4KBHJvb20YASABKAsyEC5mb3hob2xlLnYxLlJvb20iKgoOR2V0Um9vbVJlcXVlc3QSGAoHcm9vbV9pZBgBIAEoCUIHukgEcgIYQCIxCg9HZXRSb29tUmVzcG9uc2USHgoEcm9vbRgBIAEoCzIQLmZveGhvbGUudjEuUm9vbSJ3ChBMaXN0Um9vbXNSZXF1ZXN0Eg4KBmpvaW5lZBgBIAEoCBIWCgVxdWVyeRgCIAEoCUIHukgEcgIYZBIdCglwYWdlX3NpemUYAyABKAVCCrpIBxoFGMgBKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAIiTQoRTGlzdFJvb21zUmVzcG9uc2USHwoFcm9vbXMYASADKAsyEC5mb3hob2xlLnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKD0pvaW5Sb29tUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAIjIKEEpvaW5Sb29tUmVzcG9uc2USHgoEcm9vbRgBIAEoCzIQLmZveGhvbGUudjEuUm9vbSIsChBMZWF2ZVJvb21SZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEAiEwoRTGVhdmVSb29tUmVzcG9uc2UiSQoTSW52aXRlTWVtYmVyUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3VzZXJfaWQYAiABKAlCB7pIBHICGEAiFgoUSW52aXRlTWVtYmVyUmVzcG9uc2UiVgoTUmVtb3ZlTWVtYmVyUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3VzZXJfaWQYAiABKAlCB7pIBHICGEASCwoDYmFuGAMgASgIIhYKFFJlbW92ZU1lbWJlclJlc3BvbnNlIkgKElVuYmFuTWVtYmVyUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhgKB3VzZXJfaWQYAiABKAlCB7pIBHICGEAiFQoTVW5iYW5NZW1iZXJSZXNwb25zZSJ3ChNVcGRhdGVNZW1iZXJSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASGAoHdXNlcl9pZBgCIAEoCUIHukgEcgIYQBIsCgRyb2xlGAMgASgOMhQuZm94aG9sZS52MS5Sb29tUm9sZUIIukgFggECEAEiPgoUVXBkYXRlTWVtYmVyUmVzcG9uc2USJgoGbWVtYmVyGAEgASgLMhYuZm94aG9sZS52MS5Sb29tTWVtYmVyIrYBChFVcGRhdGVSb29tUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhhAEhsKBG5hbWUYAiABKAlCCLpIBXIDKIAgSACIAQESHQoFdG9waWMYAyABKAlCCbpIBnIEKICAAUgBiAEBEjgKCnZpc2liaWxpdHkYBCABKA4yGi5mb3hob2xlLnYxLlJvb21WaXNpYmlsaXR5Qgi6SAWCAQIQAUIHCgVfbmFtZUIICgZfdG9waWMiNAoSVXBkYXRlUm9vbVJlc3BvbnNlEh4KBHJvb20YASABKAsyEC5mb3hob2xlLnYxLlJvb20iawoSTGlzdE1lbWJlcnNSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASHQoJcGFnZV9zaXplGAIgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIACIlcKE0xpc3RNZW1iZXJzUmVzcG9uc2USJwoHbWVtYmVycxgBIAMoCzIWLmZveGhvbGUudjEuUm9vbU1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLQoRRGVsZXRlUm9vbVJlcXVlc3QSGAoHcm9vbV9pZBgBIAEoCUIHukgEcgIYQCIUChJEZWxldGVSb29tUmVzcG9uc2UiRgoPTWFya1JlYWRSZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICGEASGQoIZXZlbnRfaWQYAiABKANCB7pIBCICKAAiEgoQTWFya1JlYWRSZXNwb25zZSpqCg5Sb29tVmlzaWJpbGl0eRIfChtST09NX1ZJU0lCSUxJVFlfVU5TUEVDSUZJRUQQABIbChdST09NX1ZJU0lCSUxJVFlfUFJJVkFURRABEhoKFlJPT01fVklTSUJJTElUWV9QVUJMSUMQAiplCghSb29tUm9sZRIZChVST09NX1JPTEVfVU5TUEVDSUZJRUQQABITCg9ST09NX1JPTEVfT1dORVIQARITCg9ST09NX1JPTEVfQURNSU4QAhIUChBST09NX1JPTEVfTUVNQkVSEAMqtgIKDVJvb21FdmVudEtpbmQSHwobUk9PTV9FVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUk9PTV9FVkVOVF9LSU5EX0pPSU5FRBABEhgKFFJPT01fRVZFTlRfS0lORF9MRUZUEAISGwoXUk9PTV9FVkVOVF9LSU5EX0lOVklURUQQAxIbChdST09NX0VWRU5UX0tJTkRfUkVNT1ZFRBAEEhoKFlJPT01fRVZFTlRfS0lORF9CQU5ORUQQBRIgChxST09NX0VWRU5UX0tJTkRfUk9MRV9DSEFOR0VEEAYSGwoXUk9PTV9FVkVOVF9LSU5EX1VQREFURUQQBxIcChhST09NX0VWRU5UX0tJTkRfVU5CQU5ORUQQCBIbChdST09NX0VWRU5UX0tJTkRfREVMRVRFRBAJMswJCgtSb29tU2VydmljZRJbCgpDcmVhdGVSb29tEh0uZm94aG9sZS52MS5DcmVhdGVSb29tUmVxdWVzdBoeLmZveGhvbGUudjEuQ3JlYXRlUm9vbVJlc3BvbnNlIg6qnxkKCAEQASAGMgIIHhJVCgdHZXRSb29tEhouZm94aG9sZS52MS5HZXRSb29tUmVxdWVzdBobLmZveGhvbGUudjEuR2V0Um9vbVJlc3BvbnNlIhGQAgGqnxkKCAEQASAEMgIIHhJbCglMaXN0Um9vbXMSHC5mb3hob2xlLnYxLkxpc3RSb29tc1JlcXVlc3QaHS5mb3hob2xlLnYxLkxpc3RSb29tc1Jlc3BvbnNlIhGQAgGqnxkKCAEQASAEMgIIHhJVCghKb2luUm9vbRIbLmZveGhvbGUudjEuSm9pblJvb21SZXF1ZXN0GhwuZm94aG9sZS52MS5Kb2luUm9vbVJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJYCglMZWF2ZVJvb20SHC5mb3hob2xlLnYxLkxlYXZlUm9vbVJlcXVlc3QaHS5mb3hob2xlLnYxLkxlYXZlUm9vbVJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJhCgxJbnZpdGVNZW1iZXISHy5mb3hob2xlLnYxLkludml0ZU1lbWJlclJlcXVlc3QaIC5mb3hob2xlLnYxLkludml0ZU1lbWJlclJlc3BvbnNlIg6qnxkKCAEQASAHMgIIHhJhCgxSZW1vdmVNZW1iZXISHy5mb3hob2xlLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaIC5mb3hob2xlLnYxLlJlbW92ZU1lbWJlclJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJeCgtVbmJhbk1lbWJlchIeLmZveGhvbGUudjEuVW5iYW5NZW1iZXJSZXF1ZXN0Gh8uZm94aG9sZS52MS5VbmJhbk1lbWJlclJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJhCgxVcGRhdGVNZW1iZXISHy5mb3hob2xlLnYxLlVwZGF0ZU1lbWJlclJlcXVlc3QaIC5mb3hob2xlLnYxLlVwZGF0ZU1lbWJlclJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJbCgpVcGRhdGVSb29tEh0uZm94aG9sZS52MS5VcGRhdGVSb29tUmVxdWVzdBoeLmZveGhvbGUudjEuVXBkYXRlUm9vbVJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJhCgtMaXN0TWVtYmVycxIeLmZveGhvbGUudjEuTGlzdE1lbWJlcnNSZXF1ZXN0Gh8uZm94aG9sZS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlIhGQAgGqnxkKCAEQASAEMgIIHhJbCgpEZWxldGVSb29tEh0uZm94aG9sZS52MS5EZWxldGVSb29tUmVxdWVzdBoeLmZveGhvbGUudjEuRGVsZXRlUm9vbVJlc3BvbnNlIg6qnxkKCAEQASADMgIIHhJVCghNYXJrUmVhZBIbLmZveGhvbGUudjEuTWFya1JlYWRSZXF1ZXN0GhwuZm94aG9sZS52MS5NYXJrUmVhZFJlc3BvbnNlIg6qnxkKCAEQASAEMgIIHkIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Room is a conversation with members.
@@ -162,13 +162,13 @@ export type RoomEvent = Message<"foxhole.v1.RoomEvent"> & {
   /**
    * What changed.
    *
-   * @generated from field: foxhole.v1.RoomEvent.Kind kind = 2;
+   * @generated from field: foxhole.v1.RoomEventKind kind = 2;
    */
-  kind: RoomEvent_Kind;
+  kind: RoomEventKind;
 
   /**
-   * The user the change is about; unset for KIND_UPDATED and
-   * KIND_DELETED.
+   * The user the change is about; unset for ROOM_EVENT_KIND_UPDATED and
+   * ROOM_EVENT_KIND_DELETED.
    *
    * @generated from field: foxhole.v1.UserRef user = 3;
    */
@@ -182,15 +182,16 @@ export type RoomEvent = Message<"foxhole.v1.RoomEvent"> & {
   actor?: UserRef | undefined;
 
   /**
-   * The new role, for KIND_ROLE_CHANGED and KIND_JOINED.
+   * The new role, for ROOM_EVENT_KIND_ROLE_CHANGED and
+   * ROOM_EVENT_KIND_JOINED.
    *
    * @generated from field: foxhole.v1.RoomRole role = 5;
    */
   role: RoomRole;
 
   /**
-   * The room's name, topic and visibility after a KIND_UPDATED (and when
-   * it was created); other fields unset.
+   * The room's name, topic and visibility after a ROOM_EVENT_KIND_UPDATED
+   * (and when it was created); other fields unset.
    *
    * @generated from field: foxhole.v1.Room room = 6;
    */
@@ -203,90 +204,6 @@ export type RoomEvent = Message<"foxhole.v1.RoomEvent"> & {
  */
 export const RoomEventSchema: GenMessage<RoomEvent> = /*@__PURE__*/
   messageDesc(file_foxhole_v1_room, 2);
-
-/**
- * What changed.
- *
- * @generated from enum foxhole.v1.RoomEvent.Kind
- */
-export enum RoomEvent_Kind {
-  /**
-   * Not used.
-   *
-   * @generated from enum value: KIND_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * `user` joined (or, with the actor the same, created the room).
-   *
-   * @generated from enum value: KIND_JOINED = 1;
-   */
-  JOINED = 1,
-
-  /**
-   * `user` left.
-   *
-   * @generated from enum value: KIND_LEFT = 2;
-   */
-  LEFT = 2,
-
-  /**
-   * `actor` invited `user`.
-   *
-   * @generated from enum value: KIND_INVITED = 3;
-   */
-  INVITED = 3,
-
-  /**
-   * `actor` removed `user`, or withdrew its invitation.
-   *
-   * @generated from enum value: KIND_REMOVED = 4;
-   */
-  REMOVED = 4,
-
-  /**
-   * `actor` removed and banned `user`.
-   *
-   * @generated from enum value: KIND_BANNED = 5;
-   */
-  BANNED = 5,
-
-  /**
-   * `actor` changed the role of `user` to `role`.
-   *
-   * @generated from enum value: KIND_ROLE_CHANGED = 6;
-   */
-  ROLE_CHANGED = 6,
-
-  /**
-   * `actor` changed the room's name, topic or visibility: `room` holds
-   * them now.
-   *
-   * @generated from enum value: KIND_UPDATED = 7;
-   */
-  UPDATED = 7,
-
-  /**
-   * `actor` lifted the ban of `user`.
-   *
-   * @generated from enum value: KIND_UNBANNED = 8;
-   */
-  UNBANNED = 8,
-
-  /**
-   * `actor` deleted the room with its history. Live only, with no id.
-   *
-   * @generated from enum value: KIND_DELETED = 9;
-   */
-  DELETED = 9,
-}
-
-/**
- * Describes the enum foxhole.v1.RoomEvent.Kind.
- */
-export const RoomEvent_KindSchema: GenEnum<RoomEvent_Kind> = /*@__PURE__*/
-  enumDesc(file_foxhole_v1_room, 2, 0);
 
 /**
  * CreateRoomRequest names a room to create.
@@ -1006,6 +923,90 @@ export enum RoomRole {
  */
 export const RoomRoleSchema: GenEnum<RoomRole> = /*@__PURE__*/
   enumDesc(file_foxhole_v1_room, 1);
+
+/**
+ * RoomEventKind says what changed in a room.
+ *
+ * @generated from enum foxhole.v1.RoomEventKind
+ */
+export enum RoomEventKind {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * `user` joined (or, with the actor the same, created the room).
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_JOINED = 1;
+   */
+  JOINED = 1,
+
+  /**
+   * `user` left.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_LEFT = 2;
+   */
+  LEFT = 2,
+
+  /**
+   * `actor` invited `user`.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_INVITED = 3;
+   */
+  INVITED = 3,
+
+  /**
+   * `actor` removed `user`, or withdrew its invitation.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_REMOVED = 4;
+   */
+  REMOVED = 4,
+
+  /**
+   * `actor` removed and banned `user`.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_BANNED = 5;
+   */
+  BANNED = 5,
+
+  /**
+   * `actor` changed the role of `user` to `role`.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_ROLE_CHANGED = 6;
+   */
+  ROLE_CHANGED = 6,
+
+  /**
+   * `actor` changed the room's name, topic or visibility: `room` holds
+   * them now.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_UPDATED = 7;
+   */
+  UPDATED = 7,
+
+  /**
+   * `actor` lifted the ban of `user`.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_UNBANNED = 8;
+   */
+  UNBANNED = 8,
+
+  /**
+   * `actor` deleted the room with its history. Live only, with no id.
+   *
+   * @generated from enum value: ROOM_EVENT_KIND_DELETED = 9;
+   */
+  DELETED = 9,
+}
+
+/**
+ * Describes the enum foxhole.v1.RoomEventKind.
+ */
+export const RoomEventKindSchema: GenEnum<RoomEventKind> = /*@__PURE__*/
+  enumDesc(file_foxhole_v1_room, 2);
 
 /**
  * RoomService manages rooms: conversations with members, roles and a
