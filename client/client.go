@@ -1,7 +1,8 @@
 // Package client is Foxhole's Go client: the generated Connect clients of
 // every service behind one constructor, a token source that trades the
 // user's secret for access tokens and renews them, a Subscribe that
-// reconnects and resumes, and streaming file transfers.
+// reconnects and resumes, streaming file transfers, rooms, and paging
+// through a conversation's history.
 //
 // It lives outside internal/ so that other modules can import it, beside
 // gen/ whose clients it wraps; the command line (cmd/foxholectl), the load
@@ -91,6 +92,7 @@ type Client struct {
 	Profile  foxholev1connect.ProfileServiceClient
 	File     foxholev1connect.FileServiceClient
 	Realtime foxholev1connect.RealtimeServiceClient
+	Room     foxholev1connect.RoomServiceClient
 
 	// Tokens authenticates every call but Register and CreateToken; nil:
 	// calls go without a token.
@@ -157,6 +159,7 @@ func New(serverURL string, opts ...Option) *Client {
 	c.Profile = foxholev1connect.NewProfileServiceClient(cfg.http, serverURL, authed...)
 	c.File = foxholev1connect.NewFileServiceClient(cfg.http, serverURL, authed...)
 	c.Realtime = foxholev1connect.NewRealtimeServiceClient(cfg.http, serverURL, authed...)
+	c.Room = foxholev1connect.NewRoomServiceClient(cfg.http, serverURL, authed...)
 	c.Auth = authClient{c.Auth, c}
 	return c
 }
