@@ -48,7 +48,9 @@ var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
 	&profileSetCommand, &profileGetCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
-	&sendCommand, &chatCommand, &watchCommand,
+	&sendCommand, &chatCommand, &watchCommand, &historyCommand,
+	&roomsLsCommand, &roomsCreateCommand, &roomsJoinCommand, &roomsLeaveCommand,
+	&roomsInviteCommand, &roomsRemoveCommand, &roomsMembersCommand,
 }
 
 const defaultServer = "http://127.0.0.1:8080"
