@@ -92,7 +92,7 @@ type Client struct {
 	Profile  foxholev1connect.ProfileServiceClient
 	File     foxholev1connect.FileServiceClient
 	Realtime foxholev1connect.RealtimeServiceClient
-	Room     foxholev1connect.RoomServiceClient
+	Rooms    foxholev1connect.RoomServiceClient
 
 	// Tokens authenticates every call but Register and CreateToken; nil:
 	// calls go without a token.
@@ -159,7 +159,7 @@ func New(serverURL string, opts ...Option) *Client {
 	c.Profile = foxholev1connect.NewProfileServiceClient(cfg.http, serverURL, authed...)
 	c.File = foxholev1connect.NewFileServiceClient(cfg.http, serverURL, authed...)
 	c.Realtime = foxholev1connect.NewRealtimeServiceClient(cfg.http, serverURL, authed...)
-	c.Room = foxholev1connect.NewRoomServiceClient(cfg.http, serverURL, authed...)
+	c.Rooms = foxholev1connect.NewRoomServiceClient(cfg.http, serverURL, authed...)
 	c.Auth = authClient{c.Auth, c}
 	return c
 }

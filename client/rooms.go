@@ -23,7 +23,7 @@ func (c *Client) CreateRoom(ctx context.Context, name string, o RoomOptions) (*f
 	if o.Public {
 		req.Visibility = foxholev1.RoomVisibility_ROOM_VISIBILITY_PUBLIC
 	}
-	res, err := c.Room.CreateRoom(ctx, connect.NewRequest(req))
+	res, err := c.Rooms.CreateRoom(ctx, connect.NewRequest(req))
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (c *Client) CreateRoom(ctx context.Context, name string, o RoomOptions) (*f
 // whether it is invited. A private room the caller neither belongs nor is
 // invited to answers not_found.
 func (c *Client) GetRoom(ctx context.Context, roomID string) (*foxholev1.Room, error) {
-	res, err := c.Room.GetRoom(ctx, connect.NewRequest(&foxholev1.GetRoomRequest{RoomId: roomID}))
+	res, err := c.Rooms.GetRoom(ctx, connect.NewRequest(&foxholev1.GetRoomRequest{RoomId: roomID}))
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (c *Client) listRooms(ctx context.Context, req *foxholev1.ListRoomsRequest)
 	req.PageSize = roomsPageSize
 	var rooms []*foxholev1.Room
 	for {
-		res, err := c.Room.ListRooms(ctx, connect.NewRequest(req))
+		res, err := c.Rooms.ListRooms(ctx, connect.NewRequest(req))
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +77,7 @@ func (c *Client) listRooms(ctx context.Context, req *foxholev1.ListRoomsRequest)
 // it is invited to, and returns the room. Joining a room again changes
 // nothing.
 func (c *Client) JoinRoom(ctx context.Context, roomID string) (*foxholev1.Room, error) {
-	res, err := c.Room.JoinRoom(ctx, connect.NewRequest(&foxholev1.JoinRoomRequest{RoomId: roomID}))
+	res, err := c.Rooms.JoinRoom(ctx, connect.NewRequest(&foxholev1.JoinRoomRequest{RoomId: roomID}))
 	if err != nil {
 		return nil, err
 	}
@@ -87,14 +87,14 @@ func (c *Client) JoinRoom(ctx context.Context, roomID string) (*foxholev1.Room, 
 // LeaveRoom ends the caller's membership, or declines its invitation. The
 // caller's streams receive the LEFT event, then nothing more of the room.
 func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
-	_, err := c.Room.LeaveRoom(ctx, connect.NewRequest(&foxholev1.LeaveRoomRequest{RoomId: roomID}))
+	_, err := c.Rooms.LeaveRoom(ctx, connect.NewRequest(&foxholev1.LeaveRoomRequest{RoomId: roomID}))
 	return err
 }
 
 // InviteMember invites a user to the room (owner or admin). The invitee's
 // streams receive the INVITED event; it may then join.
 func (c *Client) InviteMember(ctx context.Context, roomID, userID string) error {
-	_, err := c.Room.InviteMember(ctx, connect.NewRequest(&foxholev1.InviteMemberRequest{RoomId: roomID, UserId: userID}))
+	_, err := c.Rooms.InviteMember(ctx, connect.NewRequest(&foxholev1.InviteMemberRequest{RoomId: roomID, UserId: userID}))
 	return err
 }
 
@@ -103,19 +103,19 @@ func (c *Client) InviteMember(ctx context.Context, roomID, userID string) error 
 // user's streams receive the REMOVED or BANNED event, then nothing more of
 // the room.
 func (c *Client) RemoveMember(ctx context.Context, roomID, userID string, ban bool) error {
-	_, err := c.Room.RemoveMember(ctx, connect.NewRequest(&foxholev1.RemoveMemberRequest{RoomId: roomID, UserId: userID, Ban: ban}))
+	_, err := c.Rooms.RemoveMember(ctx, connect.NewRequest(&foxholev1.RemoveMemberRequest{RoomId: roomID, UserId: userID, Ban: ban}))
 	return err
 }
 
 // UnbanMember lifts a ban (owner or admin).
 func (c *Client) UnbanMember(ctx context.Context, roomID, userID string) error {
-	_, err := c.Room.UnbanMember(ctx, connect.NewRequest(&foxholev1.UnbanMemberRequest{RoomId: roomID, UserId: userID}))
+	_, err := c.Rooms.UnbanMember(ctx, connect.NewRequest(&foxholev1.UnbanMemberRequest{RoomId: roomID, UserId: userID}))
 	return err
 }
 
 // UpdateMember changes a member's role (owner).
 func (c *Client) UpdateMember(ctx context.Context, roomID, userID string, role foxholev1.RoomRole) (*foxholev1.RoomMember, error) {
-	res, err := c.Room.UpdateMember(ctx, connect.NewRequest(&foxholev1.UpdateMemberRequest{RoomId: roomID, UserId: userID, Role: role}))
+	res, err := c.Rooms.UpdateMember(ctx, connect.NewRequest(&foxholev1.UpdateMemberRequest{RoomId: roomID, UserId: userID, Role: role}))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ type RoomUpdate struct {
 // UpdateRoom changes a room's name, topic or visibility (owner or admin)
 // and returns the room.
 func (c *Client) UpdateRoom(ctx context.Context, roomID string, u RoomUpdate) (*foxholev1.Room, error) {
-	res, err := c.Room.UpdateRoom(ctx, connect.NewRequest(&foxholev1.UpdateRoomRequest{
+	res, err := c.Rooms.UpdateRoom(ctx, connect.NewRequest(&foxholev1.UpdateRoomRequest{
 		RoomId: roomID, Name: u.Name, Topic: u.Topic, Visibility: u.Visibility,
 	}))
 	if err != nil {
@@ -147,7 +147,7 @@ func (c *Client) ListMembers(ctx context.Context, roomID string) ([]*foxholev1.R
 	req := &foxholev1.ListMembersRequest{RoomId: roomID, PageSize: roomsPageSize}
 	var members []*foxholev1.RoomMember
 	for {
-		res, err := c.Room.ListMembers(ctx, connect.NewRequest(req))
+		res, err := c.Rooms.ListMembers(ctx, connect.NewRequest(req))
 		if err != nil {
 			return nil, err
 		}
@@ -160,14 +160,14 @@ func (c *Client) ListMembers(ctx context.Context, roomID string) ([]*foxholev1.R
 
 // DeleteRoom deletes a room and its history (owner).
 func (c *Client) DeleteRoom(ctx context.Context, roomID string) error {
-	_, err := c.Room.DeleteRoom(ctx, connect.NewRequest(&foxholev1.DeleteRoomRequest{RoomId: roomID}))
+	_, err := c.Rooms.DeleteRoom(ctx, connect.NewRequest(&foxholev1.DeleteRoomRequest{RoomId: roomID}))
 	return err
 }
 
 // MarkRead moves the caller's read marker in the room forward to eventID;
 // it never moves back.
 func (c *Client) MarkRead(ctx context.Context, roomID string, eventID int64) error {
-	_, err := c.Room.MarkRead(ctx, connect.NewRequest(&foxholev1.MarkReadRequest{RoomId: roomID, EventId: eventID}))
+	_, err := c.Rooms.MarkRead(ctx, connect.NewRequest(&foxholev1.MarkReadRequest{RoomId: roomID, EventId: eventID}))
 	return err
 }
 
