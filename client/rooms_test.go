@@ -196,13 +196,22 @@ func TestRoomLifecycle(t *testing.T) {
 			if len(rooms) != 1 || rooms[0].GetId() != den.GetId() || rooms[0].GetUnreadCount() != 1 {
 				t.Errorf("bob's rooms %v: want den with one unread message", rooms)
 			}
-			online, err := ada.ListRoomOnline(ctx, den.GetId())
-			if err != nil {
-				t.Fatal(err)
+			// The presence view follows sessions within a presence
+			// interval: poll.
+			for deadline := time.Now().Add(patience); ; time.Sleep(50 * time.Millisecond) {
+				online, err := ada.ListRoomOnline(ctx, den.GetId())
+				if err != nil && connect.CodeOf(err) != connect.CodeResourceExhausted {
+					t.Fatal(err)
+				}
+				if slices.ContainsFunc(online, func(u *foxholev1.UserRef) bool { return u.GetId() == bobID }) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("den's members online %v: want bob, who subscribes", online)
+				}
 			}
-			if !slices.ContainsFunc(online, func(u *foxholev1.UserRef) bool { return u.GetId() == bobID }) {
-				t.Errorf("den's members online %v: want bob, who subscribes", online)
-			}
+			_, err = ada.ListRoomOnline(ctx, "no-such-room")
+			wantCode(t, "ListRoomOnline of an unknown room", err, connect.CodeNotFound)
 
 			// The ban reaches bob, then nothing more of the room does:
 			// the lobby message sent after the room's reaches him alone.

@@ -12,7 +12,7 @@ import (
 var historyCommand = command{
 	name:    "history",
 	args:    "[--room ROOM_ID | --peer USER_ID] [--before ID | --after ID] [--limit N]",
-	summary: "print a page of a conversation's stored messages, oldest first, and how to get the next",
+	summary: "print a page of a conversation's history, oldest first, and how to get the next",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		room := fs.String("room", "", "the history of room `ROOM_ID` (you must be a member)")
 		peer := fs.String("peer", "", "the history of your direct conversation with `USER_ID`")
