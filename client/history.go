@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"strconv"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -85,8 +87,9 @@ func (c *Client) ListMessages(ctx context.Context, cv Conversation, p Page) (*fo
 // History walks a conversation's history backwards, newest first, from
 // the latest event (or from just before p.BeforeEventID), fetching a page
 // of p.Size events at a time as the loop goes on; break out of the loop
-// to stop. An error ends the walk: it is yielded with a nil event.
-// p.AfterEventID is ignored.
+// to stop. A page refused for the rate of calls (resource_exhausted) is
+// asked for again after the wait the server names. Another error ends the
+// walk: it is yielded with a nil event. p.AfterEventID is ignored.
 //
 //	for ev, err := range fox.History(ctx, client.InRoom(id), client.Page{}) {
 //		if err != nil { return err }
@@ -97,6 +100,19 @@ func (c *Client) History(ctx context.Context, cv Conversation, p Page) iter.Seq2
 		page := Page{BeforeEventID: p.BeforeEventID, Size: p.Size}
 		for {
 			res, err := c.ListMessages(ctx, cv, page)
+			for tries := 0; err != nil && tries < maxLimitedTries; tries++ {
+				wait, ok := retryAfter(err)
+				if !ok {
+					break
+				}
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					yield(nil, ctx.Err())
+					return
+				}
+				res, err = c.ListMessages(ctx, cv, page)
+			}
 			if err != nil {
 				yield(nil, err)
 				return
@@ -114,4 +130,22 @@ func (c *Client) History(ctx context.Context, cv Conversation, p Page) iter.Seq2
 			page.BeforeEventID = &oldest
 		}
 	}
+}
+
+// maxLimitedTries bounds how many times in a row History asks again for a
+// page refused for the rate of calls.
+const maxLimitedTries = 10
+
+// retryAfter returns how long the server asks a call refused for the rate
+// of calls to wait, capped at a minute; ok is false for other errors.
+func retryAfter(err error) (wait time.Duration, ok bool) {
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
+		return 0, false
+	}
+	wait = time.Second
+	if n, perr := strconv.Atoi(ce.Meta().Get("Retry-After")); perr == nil && n > 0 {
+		wait = time.Duration(n) * time.Second
+	}
+	return min(wait, time.Minute), true
 }

@@ -12,6 +12,8 @@ import (
 
 	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/testutil"
 )
 
 // patience bounds every wait, so that a broken test fails instead of
@@ -441,5 +443,45 @@ func TestSubscribeNarrowsRooms(t *testing.T) {
 	}
 	if want := []string{"in one", "in the lobby"}; !slices.Equal(got, want) {
 		t.Errorf("narrowed to room one, received %v, want %v", got, want)
+	}
+}
+
+// TestHistoryWaitsOutTheRateLimit walks a history one event a page on a
+// server that allows two calls in a burst: History waits as the server
+// asks, and yields every event.
+func TestHistoryWaitsOutTheRateLimit(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate, c.ListRate, c.ListBurst = 0, 5, 2 })
+	ctx := t.Context()
+	ada := client.New(srv.URL)
+	if _, err := ada.Register(ctx, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	room, err := ada.CreateRoom(ctx, "busy", client.RoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := ada.Send(ctx, client.InRoom(room.GetId()), fmt.Sprint("message ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for _, err := range ada.History(ctx, client.InRoom(room.GetId()), client.Page{Size: 1}) {
+		if err != nil {
+			t.Fatalf("after %d events: %v", n, err)
+		}
+		n++
+	}
+	if n != 6 {
+		t.Errorf("walked %d events, want 6: ada's joining and five messages", n)
+	}
+	// A single page is not retried: the refusal is the caller's to handle.
+	var limited bool
+	for range 5 {
+		_, err := ada.ListMessages(ctx, client.InRoom(room.GetId()), client.Page{})
+		limited = limited || connect.CodeOf(err) == connect.CodeResourceExhausted
+	}
+	if !limited {
+		t.Error("five pages at once were never refused: the limit the test relies on is not in force")
 	}
 }
