@@ -1,7 +1,8 @@
 // Package client is Foxhole's Go client: the generated Connect clients of
 // every service behind one constructor, a token source that trades the
 // user's secret for access tokens and renews them, a Subscribe that
-// reconnects and resumes, and streaming file transfers.
+// reconnects and resumes, streaming file transfers, rooms, and paging
+// through a conversation's history.
 //
 // It lives outside internal/ so that other modules can import it, beside
 // gen/ whose clients it wraps; the command line (cmd/foxholectl), the load

@@ -79,3 +79,51 @@ func ExampleClient_Subscribe() {
 	_ = err // context.Canceled, once cancel was called
 	// Output: listener said hello from the example
 }
+
+// A room: create it, invite someone, talk, then read the history back,
+// newest first, a page at a time.
+func ExampleClient_History() {
+	ctx := context.Background()
+	fox := client.New(serverURL)
+	if _, err := fox.Register(ctx, "host"); err != nil {
+		log.Fatal(err)
+	}
+	guest := client.New(serverURL)
+	reg, err := guest.Register(ctx, "guest")
+	if err != nil {
+		log.Fatal(err)
+	}
+	room, err := fox.CreateRoom(ctx, "book club", client.RoomOptions{Topic: "one chapter a week"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := fox.InviteMember(ctx, room.GetId(), reg.GetUser().GetId()); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := guest.JoinRoom(ctx, room.GetId()); err != nil {
+		log.Fatal(err)
+	}
+	for _, text := range []string{"chapter one?", "loved it", "chapter two next"} {
+		if _, err := fox.Send(ctx, client.InRoom(room.GetId()), text); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for ev, err := range guest.History(ctx, client.InRoom(room.GetId()), client.Page{Size: 2}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		switch {
+		case ev.GetChatMessage() != nil:
+			fmt.Println(ev.GetChatMessage().GetSender().GetScreenName()+":", ev.GetChatMessage().GetContent())
+		case ev.GetRoomEvent() != nil:
+			fmt.Println(ev.GetRoomEvent().GetUser().GetScreenName(), ev.GetRoomEvent().GetKind())
+		}
+	}
+	// Output:
+	// host: chapter two next
+	// host: loved it
+	// host: chapter one?
+	// guest KIND_JOINED
+	// guest KIND_INVITED
+	// host KIND_JOINED
+}

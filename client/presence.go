@@ -62,10 +62,16 @@ func (o *Online) Complete(ctx context.Context, c *Client) error {
 
 // ListOnline lists every user online, paging ListPresence.
 func (c *Client) ListOnline(ctx context.Context) ([]*foxholev1.UserRef, error) {
+	return c.listPresence(ctx, "")
+}
+
+// listPresence pages ListPresence: everyone online, or the members of the
+// room online.
+func (c *Client) listPresence(ctx context.Context, roomID string) ([]*foxholev1.UserRef, error) {
 	var users []*foxholev1.UserRef
 	token := ""
 	for {
-		res, err := c.Realtime.ListPresence(ctx, connect.NewRequest(&foxholev1.ListPresenceRequest{PageToken: token}))
+		res, err := c.Realtime.ListPresence(ctx, connect.NewRequest(&foxholev1.ListPresenceRequest{PageToken: token, RoomId: roomID}))
 		if err != nil {
 			return nil, err
 		}

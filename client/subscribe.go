@@ -18,6 +18,10 @@ type SubscribeOptions struct {
 	AfterEventID *int64
 	// SkipPresence leaves out presence changes.
 	SkipPresence bool
+	// RoomIDs narrows room events (messages in rooms and membership
+	// changes) to these rooms; empty: every room the user belongs to.
+	// The lobby, direct messages and file events come either way.
+	RoomIDs []string
 	// OnDisconnect, when set, hears why the stream dropped and when it is
 	// opened again. It must not block.
 	OnDisconnect func(err error, retryIn time.Duration)
@@ -35,6 +39,12 @@ type SubscribeOptions struct {
 // Events before the first stored one fn receives can only be resumed from
 // AfterEventID: a subscription with none that drops before any stored
 // event arrives goes on with live events.
+//
+// The stream carries the lobby, direct messages, the user's file events and
+// the events of every room the user belongs to (or of o.RoomIDs). A user
+// who leaves a room, or is removed or banned from it, receives that event
+// (RoomEvent kind LEFT, REMOVED or BANNED, naming the user) and then
+// nothing more of the room, live or replayed.
 func (c *Client) Subscribe(ctx context.Context, o SubscribeOptions, fn func(*foxholev1.Event) error) error {
 	after := o.AfterEventID
 	maxWait := o.MaxBackoff
@@ -43,7 +53,7 @@ func (c *Client) Subscribe(ctx context.Context, o SubscribeOptions, fn func(*fox
 	}
 	wait := 100 * time.Millisecond
 	for {
-		received, err := c.subscribeOnce(ctx, after, o.SkipPresence, func(ev *foxholev1.Event) error {
+		received, err := c.subscribeOnce(ctx, &foxholev1.SubscribeRequest{AfterEventId: after, SkipPresence: o.SkipPresence, RoomIds: o.RoomIDs}, func(ev *foxholev1.Event) error {
 			if ev.GetId() != 0 {
 				id := ev.GetId()
 				after = &id
@@ -85,10 +95,10 @@ func (e fnError) Error() string { return e.err.Error() }
 
 // subscribeOnce runs one stream until it ends, and reports whether it
 // received anything.
-func (c *Client) subscribeOnce(ctx context.Context, after *int64, skipPresence bool, fn func(*foxholev1.Event) error) (bool, error) {
+func (c *Client) subscribeOnce(ctx context.Context, req *foxholev1.SubscribeRequest, fn func(*foxholev1.Event) error) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.Realtime.Subscribe(ctx, connect.NewRequest(&foxholev1.SubscribeRequest{AfterEventId: after, SkipPresence: skipPresence}))
+	stream, err := c.Realtime.Subscribe(ctx, connect.NewRequest(req))
 	if err != nil {
 		return false, err
 	}

@@ -48,7 +48,9 @@ var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
 	&profileSetCommand, &profileGetCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
-	&sendCommand, &chatCommand, &watchCommand,
+	&sendCommand, &chatCommand, &watchCommand, &historyCommand,
+	&roomsLsCommand, &roomsCreateCommand, &roomsJoinCommand, &roomsLeaveCommand,
+	&roomsInviteCommand, &roomsRemoveCommand, &roomsMembersCommand,
 }
 
 const defaultServer = "http://127.0.0.1:8080"
@@ -195,7 +197,12 @@ func usage(w io.Writer) {
 Commands:
 `)
 	for _, cmd := range commands {
-		fmt.Fprintf(w, "  %-36s %s\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.summary)
+		synopsis := strings.TrimSpace(cmd.name + " " + cmd.args)
+		if len(synopsis) > 36 { // the summary goes on a line of its own
+			fmt.Fprintf(w, "  %s\n  %-36s %s\n", synopsis, "", cmd.summary)
+			continue
+		}
+		fmt.Fprintf(w, "  %-36s %s\n", synopsis, cmd.summary)
 	}
 	fmt.Fprintf(w, `
 Global flags, before or after the command:

@@ -176,6 +176,12 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // printEvent prints one event: one JSON object with --json, else one line
 // for people. me is the user's own id, which names personal messages.
 func (e *env) printEvent(ev *foxholev1.Event, me string) error {
+	return e.printEventIn(ev, me, "")
+}
+
+// printEventIn is printEvent for a listing of one room's events, which
+// leaves out the room's id on each line.
+func (e *env) printEventIn(ev *foxholev1.Event, me, room string) error {
 	if e.json {
 		return e.printProto(ev)
 	}
@@ -190,6 +196,8 @@ func (e *env) printEvent(ev *foxholev1.Event, me string) error {
 		m := p.ChatMessage
 		from, content := clean(m.GetSender().GetScreenName()), clean(m.GetContent())
 		switch to := m.GetRecipientId(); {
+		case m.GetRoomId() != "":
+			line = roomPrefix(m.GetRoomId(), room) + fmt.Sprintf("%s: %s", from, content)
 		case to == "":
 			line = fmt.Sprintf("%s: %s", from, content)
 		case to == me:
@@ -206,6 +214,8 @@ func (e *env) printEvent(ev *foxholev1.Event, me string) error {
 		line = fmt.Sprintf("file %s %s (%s, %s)", what, clean(f.GetName()), clean(f.GetId()), formatSize(f.GetSize()))
 	case *foxholev1.Event_Presence:
 		line = presenceLine(p.Presence)
+	case *foxholev1.Event_RoomEvent:
+		line = roomPrefix(p.RoomEvent.GetRoomId(), room) + roomEventLine(p.RoomEvent, me)
 	default:
 		line = "(an event this version does not know)"
 	}

@@ -10,16 +10,18 @@ import (
 
 var watchCommand = command{
 	name:    "watch",
-	args:    "[--after ID] [--no-presence]",
+	args:    "[--after ID] [--no-presence] [--room ROOM_ID]...",
 	summary: "print events as they arrive, until interrupted",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		after := fs.Int64("after", -1, "first replay the stored events after event `ID` (0: all that are kept)")
 		noPresence := fs.Bool("no-presence", false, "leave out users joining and leaving")
+		var rooms roomIDs
+		fs.Var(&rooms, "room", "of the rooms' events, print only those of room `ROOM_ID` (repeat it, or separate ids with commas); the lobby, direct messages and file events come either way")
 		return func(ctx context.Context, e *env, args []string) error {
 			if len(args) > 0 {
 				return usagef("watch takes no arguments")
 			}
-			o := client.SubscribeOptions{SkipPresence: *noPresence, OnDisconnect: e.onDisconnect}
+			o := client.SubscribeOptions{SkipPresence: *noPresence, RoomIDs: rooms, OnDisconnect: e.onDisconnect}
 			if *after >= 0 {
 				o.AfterEventID = after
 			}
