@@ -29,6 +29,7 @@ import (
 	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/realtime/ws"
+	"foxhole.dev/foxhole/internal/rooms"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
 	"foxhole.dev/foxhole/internal/valkey"
@@ -145,6 +146,12 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		RevocationRetryFor:  cfg.TokenTTL + time.Minute, // past it, the revoked tokens have expired
 	}, log)
 	fileOpts.Events = a.realtime
+	roomSvc := rooms.NewService(st, a.realtime, rooms.Options{
+		MaxRoomsPerUser: cfg.MaxRoomsPerUser,
+		MaxMembers:      cfg.MaxRoomMembers,
+		MaxName:         cfg.MaxRoomName,
+		MaxTopic:        cfg.MaxRoomTopic,
+	})
 	a.files = files.NewService(st, blobs, fileOpts)
 
 	// A rotation ends the user's open sessions, through the hub in every process.
@@ -155,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		Profile:  profile.NewService(st, sh.cache),
 		Files:    a.files,
 		Realtime: a.realtime,
+		Rooms:    roomSvc,
 		WebSocket: ws.Options{
 			OriginPatterns: cfg.WSOrigins,
 			MaxFrameBytes:  cfg.WSMaxFrameBytes,
@@ -173,6 +181,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		AuthLimiter:       authLimiter(cfg, sh),
 		Register:          registerLimits(cfg, sh),
 		ListLimiter:       sh.limiter("list", cfg.ListRate, cfg.ListBurst),
+		RoomCreateLimiter: sh.limiter("roomcreate", cfg.RoomCreateRate, cfg.RoomCreateBurst),
+		RoomInviteLimiter: sh.limiter("roominvite", cfg.RoomInviteRate, cfg.RoomInviteBurst),
 		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})

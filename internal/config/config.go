@@ -44,6 +44,13 @@ type Config struct {
 	UnusedAccountTTL time.Duration
 	ListRate         float64 // FOXHOLE_LIST_RATE: ListPresence calls per second per user.
 	ListBurst        int     // FOXHOLE_LIST_BURST: and in a burst.
+	// Rooms: FOXHOLE_MAX_ROOMS_PER_USER, FOXHOLE_MAX_ROOM_MEMBERS,
+	// FOXHOLE_MAX_ROOM_NAME and FOXHOLE_MAX_ROOM_TOPIC (characters), and
+	// the rates per user of room creations (FOXHOLE_ROOM_CREATE_RATE and
+	// _BURST) and invitations (FOXHOLE_ROOM_INVITE_RATE and _BURST).
+	MaxRoomsPerUser, MaxRoomMembers, MaxRoomName, MaxRoomTopic int
+	RoomCreateRate, RoomInviteRate                             float64
+	RoomCreateBurst, RoomInviteBurst                           int
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (FOXHOLE_TRUSTED_PROXIES, comma-separated CIDRs).
 	TrustedProxies []netip.Prefix
@@ -143,6 +150,14 @@ func Default() Config {
 		UnusedAccountTTL:    7 * 24 * time.Hour,
 		ListRate:            2,
 		ListBurst:           20,
+		MaxRoomsPerUser:     500,
+		MaxRoomMembers:      10000,
+		MaxRoomName:         100,
+		MaxRoomTopic:        1000,
+		RoomCreateRate:      0.1,
+		RoomCreateBurst:     10,
+		RoomInviteRate:      1,
+		RoomInviteBurst:     50,
 		PresenceSnapshotMax: 1000,
 		MaxProbeStreams:     64,
 		LogLevel:            "info",
@@ -224,6 +239,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	p.number("FOXHOLE_LIST_RATE", &c.ListRate, 0.001, 1e6)
 	p.integer("FOXHOLE_LIST_BURST", &c.ListBurst, 1, 1e6)
+	p.integer("FOXHOLE_MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser, 1, 1e6)
+	p.integer("FOXHOLE_MAX_ROOM_MEMBERS", &c.MaxRoomMembers, 2, 1e7)
+	p.integer("FOXHOLE_MAX_ROOM_NAME", &c.MaxRoomName, 1, 1000)
+	p.integer("FOXHOLE_MAX_ROOM_TOPIC", &c.MaxRoomTopic, 0, 100000)
+	p.number("FOXHOLE_ROOM_CREATE_RATE", &c.RoomCreateRate, 0.0001, 1e6)
+	p.integer("FOXHOLE_ROOM_CREATE_BURST", &c.RoomCreateBurst, 1, 1e6)
+	p.number("FOXHOLE_ROOM_INVITE_RATE", &c.RoomInviteRate, 0.0001, 1e6)
+	p.integer("FOXHOLE_ROOM_INVITE_BURST", &c.RoomInviteBurst, 1, 1e6)
 	if s := getenv("FOXHOLE_TRUSTED_PROXIES"); s != "" {
 		for _, cidr := range strings.Split(s, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr == "" {

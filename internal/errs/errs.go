@@ -13,13 +13,14 @@ import (
 // Sentinel kinds. Wrap them with fmt.Errorf("...: %w", errs.ErrNotFound) or
 // create them with New to give the client a specific message.
 var (
-	ErrNotFound          = errors.New("not found")
-	ErrUnauthenticated   = errors.New("unauthenticated")
-	ErrPermissionDenied  = errors.New("permission denied")
-	ErrAlreadyExists     = errors.New("already exists")
-	ErrResourceExhausted = errors.New("resource exhausted")
-	ErrOutOfRange        = errors.New("out of range")
-	ErrUnavailable       = errors.New("unavailable")
+	ErrNotFound           = errors.New("not found")
+	ErrUnauthenticated    = errors.New("unauthenticated")
+	ErrPermissionDenied   = errors.New("permission denied")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrResourceExhausted  = errors.New("resource exhausted")
+	ErrOutOfRange         = errors.New("out of range")
+	ErrUnavailable        = errors.New("unavailable")
+	ErrFailedPrecondition = errors.New("failed precondition")
 )
 
 // Error is a kind with a message meant for the client.

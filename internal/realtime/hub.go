@@ -18,7 +18,8 @@ import (
 // and the event itself in binary protobuf.
 type envelope struct {
 	Sender    string `json:"s,omitempty"`
-	Recipient string `json:"r,omitempty"` // empty: everyone
+	Recipient string `json:"r,omitempty"` // empty: everyone (or the room's members)
+	Room      string `json:"m,omitempty"` // the room of a room event or message
 	// Presence, when set, says that the user of the PresenceEvent in Event
 	// came online or went offline: a hint, which each process checks with
 	// the hub before telling its sessions.
@@ -50,6 +51,7 @@ type Delivery struct {
 	id        int64
 	sender    string
 	recipient string
+	room      string // a room's event: for its members (and the recipient)
 	msg       *foxholev1.SubscribeResponse
 
 	jsonOnce sync.Once
@@ -101,6 +103,7 @@ func (env *envelope) delivery() (*Delivery, error) {
 		id:        ev.GetId(),
 		sender:    env.Sender,
 		recipient: env.Recipient,
+		room:      env.Room,
 		msg:       &foxholev1.SubscribeResponse{Kind: &foxholev1.SubscribeResponse_Event{Event: ev}},
 	}, nil
 }
@@ -132,6 +135,9 @@ type Session struct {
 	joined       bool   // counted in presence (set and read by its own goroutine)
 	slot         uint32 // its slot on the heartbeat wheel
 	after        int64  // the event id it resumes after, when resume is set; else the one it opened after
+	// rooms, when not nil, narrows the room events it is offered to these
+	// rooms (Subscription.Rooms); it never changes once opened.
+	rooms map[string]struct{}
 	sessionPresence
 
 	mu        sync.Mutex
@@ -177,7 +183,22 @@ func newSession(sub Subscription, limit int, maxBehind time.Duration) *Session {
 	if sub.After != nil {
 		s.resume, s.after = true, *sub.After
 	}
+	if len(sub.Rooms) > 0 {
+		s.rooms = make(map[string]struct{}, len(sub.Rooms))
+		for _, r := range sub.Rooms {
+			s.rooms[r] = struct{}{}
+		}
+	}
 	return s
+}
+
+// wants reports whether the session takes the events of room.
+func (s *Session) wants(room string) bool {
+	if s.rooms == nil {
+		return true
+	}
+	_, ok := s.rooms[room]
+	return ok
 }
 
 // end asks the session to end with err. The first reason wins. It never
@@ -312,6 +333,8 @@ type sessions struct {
 	byUser map[string]map[*Session]struct{}
 	byAddr map[netip.Addr]int
 	all    []*Session // in no order; a session's index is its place here
+
+	rooms roomIndex // the rooms of the users with a session here
 }
 
 // sessionRetry is the Retry-After of a session refused by a cap: a slot
@@ -339,6 +362,7 @@ func (ss *sessions) add(s *Session, maxUser, maxAddr int) error {
 	}
 	if ss.byUser[s.user] == nil {
 		ss.byUser[s.user] = map[*Session]struct{}{}
+		ss.rooms.track(s.user)
 	}
 	ss.byUser[s.user][s] = struct{}{}
 	if !s.resume && ss.cursor != nil {
@@ -365,6 +389,7 @@ func (ss *sessions) remove(s *Session) {
 	delete(m, s)
 	if len(m) == 0 {
 		delete(ss.byUser, s.user)
+		ss.rooms.untrack(s.user)
 	}
 	if s.addr.IsValid() {
 		if ss.byAddr[s.addr]--; ss.byAddr[s.addr] <= 0 {
@@ -422,6 +447,10 @@ const fanOutChunk = 512
 // every one has it, so that the next event is offered after it. It never
 // waits on a session.
 func (ss *sessions) deliver(d *Delivery) {
+	if d.room != "" {
+		ss.deliverRoom(d)
+		return
+	}
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
 	if d.recipient != "" {
@@ -435,6 +464,12 @@ func (ss *sessions) deliver(d *Delivery) {
 		}
 		return
 	}
+	offerAll(d, ss.all)
+}
+
+// offerAll offers d to every session of to, a chunk of fanOutChunk at a
+// time, and returns once every one has it.
+func offerAll(d *Delivery, to []*Session) {
 	var chunks sync.WaitGroup
 	var offer func(rest []*Session)
 	offer = func(rest []*Session) {
@@ -446,7 +481,7 @@ func (ss *sessions) deliver(d *Delivery) {
 			chunks.Go(func() { offer(rest) })
 		}
 	}
-	offer(ss.all)
+	offer(to)
 	chunks.Wait()
 }
 

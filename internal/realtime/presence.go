@@ -407,3 +407,10 @@ type sessionPresence struct {
 	presence      atomic.Uint32
 	snapshotAfter atomic.Uint64 // its snapshot comes from a look begun after this one
 }
+
+// online returns the user as presence lists it, or nil when it is offline.
+func (p *presence) online(id string) *foxholev1.UserRef {
+	p.viewMu.RLock()
+	defer p.viewMu.RUnlock()
+	return p.view[id]
+}

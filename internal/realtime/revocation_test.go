@@ -98,22 +98,22 @@ func TestStaleSessionSendsNothing(t *testing.T) {
 	db, _, b := twoProcesses(t)
 	ctx := context.Background()
 	sess := open(t, b, "alice000", 1)
-	if _, err := sess.Send(ctx, "before", ""); err != nil {
+	if _, err := sess.Send(ctx, "before", "", ""); err != nil {
 		t.Fatalf("send before the rotation: %v", err)
 	}
 	if _, err := db.RotateSecret(ctx, "alice000", []byte("new")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sess.Send(ctx, "after", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := sess.Send(ctx, "after", "", ""); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("send after the rotation: %v, want unauthenticated", err)
 	}
 	if !errors.Is(sess.err(), ErrRevoked) {
 		t.Errorf("the stale session goes on: %v", sess.err())
 	}
-	if _, err := sess.Send(ctx, "again", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := sess.Send(ctx, "again", "", ""); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("send on the ended session: %v, want unauthenticated", err)
 	}
-	evs, err := db.EventsAfter(ctx, "alice000", 0, 10)
+	evs, err := db.EventsAfter(ctx, "alice000", 0, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestExpiredSessionEndsAndSendsNothing(t *testing.T) {
 	if !errors.Is(sess.err(), ErrExpired) {
 		t.Errorf("expired session ended with %v, want ErrExpired", sess.err())
 	}
-	if _, err := sess.Send(ctx, "late", ""); !errors.Is(err, errs.ErrUnauthenticated) {
+	if _, err := sess.Send(ctx, "late", "", ""); !errors.Is(err, errs.ErrUnauthenticated) {
 		t.Errorf("send on an expired session: %v, want unauthenticated", err)
 	}
 }

@@ -69,7 +69,7 @@ func TestEventsFromTwoProcessesArriveInOrder(t *testing.T) {
 	}{{a, "alice000"}, {b, "bob00000"}} {
 		wg.Go(func() {
 			for i := range each {
-				if _, err := p.s.Send(context.Background(), p.user, fmt.Sprint(i), ""); err != nil {
+				if _, err := p.s.Send(context.Background(), p.user, fmt.Sprint(i), "", ""); err != nil {
 					t.Error(err)
 					return
 				}
@@ -85,7 +85,7 @@ func TestLostEventsAreReadBack(t *testing.T) {
 	db, a, _ := twoProcesses(t)
 	sess := open(t, a, "alice000", 1)
 	ctx := context.Background()
-	if _, err := a.Send(ctx, "alice000", "heard", ""); err != nil {
+	if _, err := a.Send(ctx, "alice000", "heard", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	receive(t, sess, 0, 1)
@@ -98,7 +98,7 @@ func TestLostEventsAreReadBack(t *testing.T) {
 	a.seq.lost()
 	receive(t, sess, 1, 3)
 	// And the next event published comes after them.
-	if _, err := a.Send(ctx, "alice000", "after", ""); err != nil {
+	if _, err := a.Send(ctx, "alice000", "after", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	receive(t, sess, 4, 1)
@@ -186,7 +186,7 @@ func TestSequencerReadFailuresMarkSessionsBehind(t *testing.T) {
 	}
 	send := func() {
 		t.Helper()
-		if _, err := svc.Send(ctx, "bob00000", "hi", ""); err != nil {
+		if _, err := svc.Send(ctx, "bob00000", "hi", "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -46,11 +46,18 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*store.User, error)
 	UsersByID(ctx context.Context, ids []string) ([]store.User, error)
 	AddEvent(ctx context.Context, e *store.Event) error
-	EventsAfter(ctx context.Context, userID string, after int64, limit int) ([]store.Event, error)
+	AddRoomMessage(ctx context.Context, e *store.Event) error
+	EventsAfter(ctx context.Context, userID string, after int64, limit int, rooms []string) ([]store.Event, error)
 	EventsBetween(ctx context.Context, after, through int64, limit int) ([]store.Event, error)
 	EventBounds(ctx context.Context) (prunedThrough, last int64, err error)
-	PruneEvents(ctx context.Context, keep int, cutoff int64) (int64, error)
+	History(ctx context.Context, conv string, before, after int64, limit int) ([]store.Event, error)
+	Conversations(ctx context.Context, after int64) ([]string, error)
+	PruneEvents(ctx context.Context, convs []string, keep int, cutoff int64) (int64, error)
 	TokenVersion(ctx context.Context, id string) (int64, error)
+	RoomsOf(ctx context.Context, user string) ([]string, error)
+	RoomFor(ctx context.Context, roomID, user string) (*store.RoomView, error)
+	Membership(ctx context.Context, roomID, user string) (*store.Room, *store.Member, error)
+	MemberIDs(ctx context.Context, roomID, after string, limit int) ([]string, error)
 }
 
 // Options tune the realtime service.
@@ -59,7 +66,7 @@ type Options struct {
 	QueueSize       int           // events queued per subscriber; past them it catches up from the database
 	MaxBehind       time.Duration // how long a subscriber may stay behind before ErrTooSlow; 0: 30 seconds
 	MaxMessageChars int           // longest chat message
-	RetainCount     int           // stored events kept
+	RetainCount     int           // stored events kept per conversation
 	RetainAge       time.Duration // and for how long
 	Limiter         ratelimit.Limiter
 	// OnRevoke, when set, hears every revocation this process learns of
@@ -96,7 +103,8 @@ type Service struct {
 	live sessions
 	pres *presence
 
-	publishMu   sync.Mutex    // store then publish, one event at a time: live order is id order here
+	publishMu   sync.Mutex    // store then publish, one write at a time: live order is id order here
+	pruned      atomic.Int64  // the newest event id whose conversation Prune has looked at
 	seq         *sequencer    // and across processes
 	unpublished chan struct{} // signalled when a stored event could not be published
 	rechecking  atomic.Bool
@@ -418,23 +426,27 @@ func (s *Service) Revoke(ctx context.Context, userID string, version int64) {
 	s.published(userID, version)
 }
 
-// Send stores a chat message from sender, then delivers it. recipientID ""
-// is a broadcast. The caller has counted the message against the sender's
-// rate with AllowMessage: the server does so for SendMessage, before the
-// request's body is read, as its policy declares.
-func (s *Service) Send(ctx context.Context, senderID, content, recipientID string) (*foxholev1.Event, error) {
-	return s.send(ctx, nil, senderID, content, recipientID)
+// Send stores a chat message from sender, then delivers it: to recipientID
+// alone, or to the members of roomID (the sender must be one), or, with
+// neither, to everyone. The caller has counted the message against the
+// sender's rate with AllowMessage: the server does so for SendMessage,
+// before the request's body is read, as its policy declares.
+func (s *Service) Send(ctx context.Context, senderID, content, recipientID, roomID string) (*foxholev1.Event, error) {
+	return s.send(ctx, nil, senderID, content, recipientID, roomID)
 }
 
 // send is Send for a caller that is a session (Session.Send: a WebSocket
 // sending frames) when sess is not nil: a session that ended, or whose
 // token was revoked or expired, sends nothing, even before the revocation
 // reaches this process.
-func (s *Service) send(ctx context.Context, sess *Session, senderID, content, recipientID string) (*foxholev1.Event, error) {
+func (s *Service) send(ctx context.Context, sess *Session, senderID, content, recipientID, roomID string) (*foxholev1.Event, error) {
 	if sess != nil {
 		if err := sess.err(); err != nil {
 			return nil, err
 		}
+	}
+	if recipientID != "" && roomID != "" {
+		return nil, errs.Invalidf("room_id", "must not be set with recipient_id: a message goes to a room or to a user")
 	}
 	if err := s.checkContent(content); err != nil {
 		return nil, err
@@ -471,8 +483,20 @@ func (s *Service) send(ctx context.Context, sess *Session, senderID, content, re
 		Sender:      &foxholev1.UserRef{Id: sender.ID, ScreenName: sender.ScreenName},
 		Content:     content,
 		RecipientId: recipientID,
+		RoomId:      roomID,
 	}}}
-	if err := s.store(ctx, ev, senderID, recipientID); err != nil {
+	r := Route{Sender: senderID, Recipient: recipientID, Room: roomID, Kind: store.KindChat}
+	err = s.Write(ctx, func(ctx context.Context, b *Batch) error {
+		row, err := b.Add(ev, r)
+		if err != nil {
+			return err
+		}
+		if roomID != "" {
+			return s.db.AddRoomMessage(ctx, row)
+		}
+		return s.db.AddEvent(ctx, row)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return ev, nil
@@ -511,30 +535,89 @@ func (s *Service) checkContent(c string) error {
 	return nil
 }
 
-// store makes ev durable, giving it its id and time, then publishes it.
-func (s *Service) store(ctx context.Context, ev *foxholev1.Event, sender, recipient string) error {
-	s.publishMu.Lock()
-	defer s.publishMu.Unlock()
-	now := s.now()
-	ev.CreatedAt = timestamppb.New(now)
+// Route says who may see a stored event, and where its history is.
+type Route struct {
+	Sender string
+	// Recipient is a direct message's recipient, a file event's owner, or
+	// the user a room event names (who hears of it, member or not).
+	Recipient string
+	Room      string // the room of a room event or message
+	Kind      store.EventKind
+}
+
+// conv is the conversation of an event routed so.
+func (r Route) conv() string {
+	switch {
+	case r.Room != "":
+		return store.RoomConversation(r.Room)
+	case r.Kind == store.KindFile:
+		return store.FileConversation(r.Recipient)
+	case r.Recipient != "":
+		return store.DirectConversation(r.Sender, r.Recipient)
+	}
+	return store.Lobby
+}
+
+// Batch gathers the events one Write stores.
+type Batch struct {
+	now  time.Time
+	outs []batched
+}
+
+type batched struct {
+	ev  *foxholev1.Event
+	row *store.Event
+	env envelope
+}
+
+// Add stamps ev with the write's time and returns the row that stores it,
+// routed by r, for the write to store. Once the write has succeeded, ev
+// has the row's id and is published.
+func (b *Batch) Add(ev *foxholev1.Event, r Route) (*store.Event, error) {
+	ev.CreatedAt = timestamppb.New(b.now)
 	body, err := proto.Marshal(ev)
 	if err != nil {
+		return nil, err
+	}
+	row := &store.Event{SenderID: r.Sender, Body: body, CreatedAt: b.now.UnixMicro(), Conv: r.conv(), Kind: r.Kind}
+	if r.Recipient != "" {
+		row.RecipientID = &r.Recipient
+	}
+	if r.Room != "" {
+		row.RoomID = &r.Room
+	}
+	b.outs = append(b.outs, batched{ev: ev, row: row, env: envelope{Sender: r.Sender, Recipient: r.Recipient, Room: r.Room}})
+	return row, nil
+}
+
+// Write runs write, which stores (in one transaction) the rows of the
+// events it adds to its Batch, then gives each event its id and publishes
+// them. Writes are made one at a time here, so that this process publishes
+// its events in id order. When write fails, nothing is published.
+func (s *Service) Write(ctx context.Context, write func(context.Context, *Batch) error) error {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	b := &Batch{now: s.now()}
+	if err := write(ctx, b); err != nil {
 		return err
 	}
-	row := &store.Event{SenderID: sender, Body: body, CreatedAt: now.UnixMicro()}
-	if recipient != "" {
-		row.RecipientID = &recipient
+	// The events are durable; a failed publish only delays them: this
+	// process's sessions read them back from the database now, and the
+	// others once the hub takes a catch-up call (or at the next event they
+	// hear). A hub that fails logs that itself, once; this would be once
+	// per event.
+	failed := false
+	for _, o := range b.outs {
+		o.ev.Id = o.row.ID
+		if o.row.ID == 0 {
+			continue // not stored: the write left it out
+		}
+		if err := s.publish(context.WithoutCancel(ctx), o.ev, o.env); err != nil {
+			s.log.Debug().Err(err).Int64("event_id", o.ev.Id).Msg("publish stored event")
+			failed = true
+		}
 	}
-	if err := s.db.AddEvent(ctx, row); err != nil {
-		return fmt.Errorf("store event: %w", err)
-	}
-	ev.Id = row.ID
-	// The event is durable; a failed publish only delays it: this
-	// process's sessions read it back from the database now, and the others
-	// once the hub takes a catch-up call (or at the next event they hear).
-	// A hub that fails logs that itself, once; this would be once per event.
-	if err := s.publish(context.WithoutCancel(ctx), ev, envelope{Sender: sender, Recipient: recipient}); err != nil {
-		s.log.Debug().Err(err).Int64("event_id", ev.Id).Msg("publish stored event")
+	if failed {
 		s.seq.lost()
 		select {
 		case s.unpublished <- struct{}{}:
@@ -542,6 +625,15 @@ func (s *Service) store(ctx context.Context, ev *foxholev1.Event, sender, recipi
 		}
 	}
 	return nil
+}
+
+// PublishRoom delivers ev, an event that is not stored, to the members of
+// room in every process (and to recipient, if set).
+func (s *Service) PublishRoom(ctx context.Context, ev *foxholev1.Event, room, recipient string) {
+	ev.CreatedAt = timestamppb.New(s.now())
+	if err := s.publish(ctx, ev, envelope{Room: room, Recipient: recipient}); err != nil {
+		s.log.Warn().Err(err).Str("room_id", room).Msg("publish a live room event")
+	}
 }
 
 func (s *Service) publish(ctx context.Context, ev *foxholev1.Event, env envelope) error {
@@ -569,7 +661,14 @@ func (s *Service) FileDeleted(ctx context.Context, f *store.File) {
 
 func (s *Service) fileEvent(ctx context.Context, f *store.File, kind foxholev1.FileEvent_Kind) {
 	ev := &foxholev1.Event{Payload: &foxholev1.Event_FileEvent{FileEvent: &foxholev1.FileEvent{Kind: kind, File: files.FileProto(f)}}}
-	if err := s.store(context.WithoutCancel(ctx), ev, f.OwnerID, f.OwnerID); err != nil {
+	err := s.Write(context.WithoutCancel(ctx), func(ctx context.Context, b *Batch) error {
+		row, err := b.Add(ev, Route{Sender: f.OwnerID, Recipient: f.OwnerID, Kind: store.KindFile})
+		if err != nil {
+			return err
+		}
+		return s.db.AddEvent(ctx, row)
+	})
+	if err != nil {
 		zerolog.Ctx(ctx).Error().Err(err).Str("file_id", f.ID).Msg("store file event")
 	}
 }
@@ -627,6 +726,9 @@ func storedDelivery(row store.Event) (*Delivery, error) {
 	if row.RecipientID != nil {
 		d.recipient = *row.RecipientID
 	}
+	if row.RoomID != nil {
+		d.room = *row.RoomID
+	}
 	return d, nil
 }
 
@@ -670,7 +772,21 @@ func (s *Service) announce(ctx context.Context, userID string, change foxholev1.
 	}
 }
 
-// Prune deletes stored events beyond the retention limits.
+// Prune deletes stored events beyond the retention limits: older than
+// RetainAge, or past the newest RetainCount of their conversation. It looks
+// at the conversations with events stored since it last looked.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
-	return s.db.PruneEvents(ctx, s.opt.RetainCount, s.now().Add(-s.opt.RetainAge).UnixMicro())
+	_, last, err := s.db.EventBounds(ctx)
+	if err != nil {
+		return 0, err
+	}
+	convs, err := s.db.Conversations(ctx, s.pruned.Load())
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.db.PruneEvents(ctx, convs, s.opt.RetainCount, s.now().Add(-s.opt.RetainAge).UnixMicro())
+	if err == nil {
+		s.pruned.Store(last)
+	}
+	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -25,6 +26,9 @@ type Subscription struct {
 	After        *int64     // resume after this event id; nil: live events only
 	SkipPresence bool       // no presence events, not even the first snapshot
 	Heartbeat    bool       // send heartbeats (server streams do; WebSockets ping instead)
+	// Rooms narrows room events to these rooms, each one the user can see;
+	// empty: every room the user is a member of.
+	Rooms []string
 }
 
 // Sink is where a session's events go: a transport's connection. Send may
@@ -106,7 +110,38 @@ func (s *Service) Open(ctx context.Context, sub Subscription) (*Session, error) 
 	case current != sess.version:
 		sess.end(ErrRevoked)
 	}
+	if err := s.loadRooms(ctx, sess); err != nil {
+		sess.Close(ctx)
+		return nil, err
+	}
 	return sess, nil
+}
+
+// loadRooms reads the rooms of the session's user, unless this process
+// knows them already, and checks the rooms its subscription narrows to.
+func (s *Service) loadRooms(ctx context.Context, sess *Session) error {
+	var rooms []string
+	if !s.live.rooms.ready(sess.user) || sess.rooms != nil {
+		var err error
+		if rooms, err = s.db.RoomsOf(ctx, sess.user); err != nil {
+			// Its other sessions here may be waiting for the same rooms:
+			// they end too, and load them again as they reopen.
+			s.live.endUser(sess.user, errRoomsUnread)
+			return err
+		}
+		if s.live.rooms.loaded(sess.user, rooms) {
+			s.live.userRoomsBehind(sess.user)
+		}
+	}
+	for room := range sess.rooms {
+		if slices.Contains(rooms, room) {
+			continue
+		}
+		if _, err := s.db.RoomFor(ctx, room, sess.user); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close unregisters the session, then, if it was the user's last session
@@ -130,8 +165,8 @@ func (sess *Session) Close(ctx context.Context) {
 // expired, sends nothing, even before the news of a revocation reaches
 // this process. It may be called beside Run, from another goroutine, until
 // Close.
-func (sess *Session) Send(ctx context.Context, content, recipientID string) (*foxholev1.Event, error) {
-	return sess.svc.send(ctx, sess, sess.user, content, recipientID)
+func (sess *Session) Send(ctx context.Context, content, recipientID, roomID string) (*foxholev1.Event, error) {
+	return sess.svc.send(ctx, sess, sess.user, content, recipientID, roomID)
 }
 
 // Run sends the session's events to out until ctx ends, the subscriber
@@ -303,11 +338,15 @@ func (s *Service) drain(sess *Session, st *runState, out Sink) error {
 // a session that fell behind catches up. What out holds goes out before
 // each read, so that nothing waits behind the database.
 func (s *Service) catchUp(ctx context.Context, sess *Session, last *int64, out Sink) error {
+	var rooms []string
+	for room := range sess.rooms {
+		rooms = append(rooms, room)
+	}
 	for {
 		if err := out.Flush(); err != nil {
 			return sess.errOr(err)
 		}
-		evs, err := s.db.EventsAfter(ctx, sess.user, *last, replayPage)
+		evs, err := s.db.EventsAfter(ctx, sess.user, *last, replayPage, rooms)
 		if err != nil {
 			return err
 		}

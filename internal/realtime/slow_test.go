@@ -83,7 +83,7 @@ func TestSlowSubscriberCatchesUp(t *testing.T) {
 	const n = 50
 	var ids []int64
 	for i := range n {
-		ev, err := svc.Send(ctx, "talker00", fmt.Sprint("m", i), "")
+		ev, err := svc.Send(ctx, "talker00", fmt.Sprint("m", i), "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestSlowSubscriberCatchesUp(t *testing.T) {
 		}
 	}
 	// Caught up: the next event arrives live, once.
-	ev, err := svc.Send(ctx, "talker00", "after", "")
+	ev, err := svc.Send(ctx, "talker00", "after", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestStuckSubscriberIsCutOff(t *testing.T) {
 	waitSessions(t, svc, 1)
 	ended = sessionOf(t, svc, "stuck000").ended
 	send := func(i int) {
-		if _, err := svc.Send(ctx, "talker00", fmt.Sprint("m", i), ""); err != nil {
+		if _, err := svc.Send(ctx, "talker00", fmt.Sprint("m", i), "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -38,6 +38,8 @@ type enforcer struct {
 	perAddr     ratelimit.Limiter                            // nil: no limit
 	perUser     func(ctx context.Context, user string) error // nil: no limit
 	perUserList ratelimit.Limiter                            // nil: no limit
+	// perUserRoom are the limits per user of RATE_LIMIT_ROOM_*, by kind.
+	perUserRoom map[foxholev1.RateLimit]userLimit
 	register    RegisterLimits
 	publicURL   string
 	// uploadSlot takes one of a user's upload slots.
@@ -71,13 +73,17 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		}
 	}
 	e := &enforcer{
-		mux:          r.mux,
-		procedures:   map[string]*rule{},
-		routes:       map[string]*rule{},
-		addrs:        clientaddr.NewResolver(o.TrustedProxies),
-		perAddr:      o.AuthLimiter,
-		perUser:      o.AllowPerUser,
-		perUserList:  o.ListLimiter,
+		mux:         r.mux,
+		procedures:  map[string]*rule{},
+		routes:      map[string]*rule{},
+		addrs:       clientaddr.NewResolver(o.TrustedProxies),
+		perAddr:     o.AuthLimiter,
+		perUser:     o.AllowPerUser,
+		perUserList: o.ListLimiter,
+		perUserRoom: map[foxholev1.RateLimit]userLimit{
+			foxholev1.RateLimit_RATE_LIMIT_ROOM_CREATE: {o.RoomCreateLimiter, "too many rooms created; retry later"},
+			foxholev1.RateLimit_RATE_LIMIT_ROOM_INVITE: {o.RoomInviteLimiter, "too many invitations; retry later"},
+		},
 		register:     o.Register,
 		publicURL:    o.PublicURL,
 		uploadSlot:   o.Files.TakeUploadSlot,
@@ -250,6 +256,9 @@ func (e *enforcer) afterAuth(next http.Handler) http.Handler {
 			!e.allow(w, r, e.perUserList, e.rateKey(rec.Route)+rec.UserID, "too many calls listing; retry later") {
 			return
 		}
+		if l, ok := e.perUserRoom[rec.Policy.GetRateLimit()]; ok && !e.allow(w, r, l.limiter, rec.UserID, l.msg) {
+			return
+		}
 		if rec.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED && rec.Policy.GetMaxDuration() == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -324,4 +333,10 @@ func refuseUnread(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Connection", "close")
 	}
 	writeError(w, r, err)
+}
+
+// userLimit is a limit per user, and what a call refused by it is told.
+type userLimit struct {
+	limiter ratelimit.Limiter // nil: no limit
+	msg     string
 }

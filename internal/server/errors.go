@@ -24,6 +24,7 @@ var codes = []struct {
 	{errs.ErrAlreadyExists, connect.CodeAlreadyExists},
 	{errs.ErrResourceExhausted, connect.CodeResourceExhausted},
 	{errs.ErrOutOfRange, connect.CodeOutOfRange},
+	{errs.ErrFailedPrecondition, connect.CodeFailedPrecondition},
 	{errs.ErrUnavailable, connect.CodeUnavailable},
 	{context.Canceled, connect.CodeCanceled},
 	{context.DeadlineExceeded, connect.CodeDeadlineExceeded},

@@ -33,6 +33,7 @@ import (
 	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/realtime/stream"
 	"foxhole.dev/foxhole/internal/realtime/ws"
+	"foxhole.dev/foxhole/internal/rooms"
 	webclient "foxhole.dev/foxhole/web-client"
 )
 
@@ -43,6 +44,7 @@ type Options struct {
 	Profile  *profile.Service
 	Files    *files.Service
 	Realtime *realtime.Service
+	Rooms    *rooms.Service
 	// WebSocket tunes GET /ws; its ToConnect is filled in here.
 	WebSocket ws.Options
 	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
@@ -80,6 +82,10 @@ type Options struct {
 	// ListLimiter bounds calls whose policy declares RATE_LIMIT_USER_LIST,
 	// per user and procedure; nil: no limit.
 	ListLimiter ratelimit.Limiter
+	// RoomCreateLimiter and RoomInviteLimiter bound the calls whose policy
+	// declares RATE_LIMIT_ROOM_CREATE or RATE_LIMIT_ROOM_INVITE, per user;
+	// nil: no limit.
+	RoomCreateLimiter, RoomInviteLimiter ratelimit.Limiter
 	// AllowPerUser counts a call whose policy declares RATE_LIMIT_USER
 	// against its caller's rate, and refuses it past the rate; nil: no
 	// limit.
@@ -130,6 +136,7 @@ func New(o Options) *Handler {
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
 	rt.handle("PUT /files/{name...}", uploadRoute(o.Files, o.FileMaxBytes, o.UploadIdleTimeout, writeHTTPError))
 	rt.handle("GET /files/download/{id}", downloadRoute(o.Files, writeHTTPError))
+	rt.service(foxholev1connect.NewRoomServiceHandler(rooms.NewHandler(o.Rooms), connectOpts))
 	realtimeHandler := stream.NewHandler(o.Realtime)
 	rt.service(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
 	// Subscribe's own handler: events encoded once for every stream, and

@@ -420,7 +420,7 @@ func benchReadsUnderWrites(b *testing.B, readers int, open func(*testing.B) *Sto
 			return err
 		},
 		func(ctx context.Context, r *rand.Rand) error {
-			_, err := s.EventsAfter(ctx, users[r.IntN(len(users))].ID, lastEvent.Load()-50, 500)
+			_, err := s.EventsAfter(ctx, users[r.IntN(len(users))].ID, lastEvent.Load()-50, 500, nil)
 			return err
 		},
 		func(ctx context.Context, r *rand.Rand) error {

@@ -121,6 +121,7 @@ func (h *Handler) open(ctx context.Context, req *foxholev1.SubscribeRequest) (*r
 		Addr:         clientaddr.Key(call.From(ctx).ClientAddr()),
 		SkipPresence: req.GetSkipPresence(),
 		Heartbeat:    true,
+		Rooms:        req.GetRoomIds(),
 	}
 	if req.AfterEventId != nil {
 		after := req.GetAfterEventId()
@@ -230,7 +231,7 @@ func (h *Handler) SendMessage(ctx context.Context, req *connect.Request[foxholev
 	if err != nil {
 		return nil, err
 	}
-	ev, err := h.svc.Send(ctx, user, req.Msg.GetContent(), req.Msg.GetRecipientId())
+	ev, err := h.svc.Send(ctx, user, req.Msg.GetContent(), req.Msg.GetRecipientId(), req.Msg.GetRoomId())
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +244,7 @@ const maxPresencePage = 1000
 
 // ListPresence implements foxholev1connect.RealtimeServiceHandler. Its page
 // token is the last id of the page before, opaque to clients.
-func (h *Handler) ListPresence(_ context.Context, req *connect.Request[foxholev1.ListPresenceRequest]) (*connect.Response[foxholev1.ListPresenceResponse], error) {
+func (h *Handler) ListPresence(ctx context.Context, req *connect.Request[foxholev1.ListPresenceRequest]) (*connect.Response[foxholev1.ListPresenceResponse], error) {
 	n := int(req.Msg.GetPageSize())
 	if n <= 0 || n > maxPresencePage {
 		n = maxPresencePage
@@ -256,10 +257,41 @@ func (h *Handler) ListPresence(_ context.Context, req *connect.Request[foxholev1
 		}
 		after = string(b)
 	}
-	users, more := h.svc.ListOnline(n, after)
+	var users []*foxholev1.UserRef
+	var more bool
+	if room := req.Msg.GetRoomId(); room != "" {
+		user, err := auth.Caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if users, more, err = h.svc.RoomOnline(ctx, user, room, n, after); err != nil {
+			return nil, err
+		}
+	} else {
+		users, more = h.svc.ListOnline(n, after)
+	}
 	res := &foxholev1.ListPresenceResponse{Users: users}
 	if more {
 		res.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(users[len(users)-1].GetId()))
 	}
 	return connect.NewResponse(res), nil
+}
+
+// ListMessages implements foxholev1connect.RealtimeServiceHandler.
+func (h *Handler) ListMessages(ctx context.Context, req *connect.Request[foxholev1.ListMessagesRequest]) (*connect.Response[foxholev1.ListMessagesResponse], error) {
+	user, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	evs, more, err := h.svc.History(ctx, user, realtime.HistoryQuery{
+		Room:   req.Msg.GetRoomId(),
+		Peer:   req.Msg.GetPeerId(),
+		Before: req.Msg.BeforeEventId,
+		After:  req.Msg.AfterEventId,
+		Size:   int(req.Msg.GetPageSize()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.ListMessagesResponse{Events: evs, HasMore: more}), nil
 }

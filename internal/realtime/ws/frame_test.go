@@ -22,7 +22,7 @@ func TestDecodeFrame(t *testing.T) {
 		{`{"content": "hi", "recipientId": "u1", "recipient_id": "u1"}`, "hi", "u1"},
 		{`{"type": "message", "content": "", "extra": [1, 2]}`, "", ""},
 	} {
-		c, r, err := decodeFrame([]byte(tc.frame))
+		c, r, _, err := decodeFrame([]byte(tc.frame))
 		if err != nil || c != tc.content || r != tc.recipient {
 			t.Errorf("decodeFrame(%s) = %q, %q, %v", tc.frame, c, r, err)
 		}
@@ -44,12 +44,15 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		content, recipient, err := decodeFrame(data)
+		content, recipient, room, err := decodeFrame(data)
 		if err != nil {
 			if _, ok := errors.AsType[*errs.Invalid](err); !ok {
 				t.Fatalf("decodeFrame(%q) failed with %T %v, want *errs.Invalid", data, err, err)
 			}
 			return
+		}
+		if len(room) > 64 {
+			t.Fatalf("decodeFrame(%q) accepted a %d-byte room id", data, len(room))
 		}
 		if len(recipient) > 64 {
 			t.Fatalf("decodeFrame(%q) accepted a %d-byte recipient", data, len(recipient))
@@ -62,7 +65,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decodeFrame(%q) = %q, %q, which does not encode: %v", data, content, recipient, err)
 		}
-		c2, r2, err := decodeFrame(again)
+		c2, r2, _, err := decodeFrame(again)
 		if err != nil || c2 != content || r2 != recipient {
 			t.Fatalf("decodeFrame(%q) = %q, %q; re-encoded as %s it decodes to %q, %q, %v", data, content, recipient, again, c2, r2, err)
 		}

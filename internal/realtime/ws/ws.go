@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,13 @@ func NewHandler(svc *realtime.Service, o Options) http.Handler {
 				return
 			}
 			sub.After = &after
+		}
+		if rooms := r.URL.Query().Get("roomIds"); rooms != "" {
+			sub.Rooms = strings.Split(rooms, ",")
+			if len(sub.Rooms) > maxRooms || slices.ContainsFunc(sub.Rooms, func(id string) bool { return id == "" || len(id) > 64 }) {
+				o.Fail(w, r, errs.Invalidf("roomIds", "must be at most %d room ids, comma-separated", maxRooms))
+				return
+			}
 		}
 		// Opened before the upgrade, so that a session over a cap gets an
 		// HTTP 429 with Retry-After, which clients know how to honour.
@@ -160,9 +168,9 @@ func readFrames(ctx context.Context, c *websocket.Conn, sess *realtime.Session, 
 			writeError(ctx, c, connect.NewError(connect.CodeInvalidArgument, errors.New("send text frames of JSON")))
 			continue
 		}
-		content, recipient, err := decodeFrame(data)
+		content, recipient, room, err := decodeFrame(data)
 		if err == nil {
-			_, err = sess.Send(ctx, content, recipient)
+			_, err = sess.Send(ctx, content, recipient, room)
 		}
 		if err != nil {
 			writeError(ctx, c, o.ToConnect(ctx, err))
@@ -193,34 +201,46 @@ type frame struct {
 	Content     *string `json:"content"`
 	RecipientID string  `json:"recipientId"`
 	Recipient   string  `json:"recipient_id"`
+	RoomID      string  `json:"roomId"`
 	Type        any     `json:"type"`
+}
+
+// maxRooms bounds the rooms a WebSocket narrows its events to, as
+// SubscribeRequest.room_ids is bounded.
+const maxRooms = 1000
+
+// recipient is the frame's recipient, under either name.
+func (f *frame) recipient() string {
+	if f.RecipientID != "" {
+		return f.RecipientID
+	}
+	return f.Recipient
 }
 
 // decodeFrame reads a client frame. Every malformed frame is an
 // *errs.Invalid.
-func decodeFrame(data []byte) (content, recipient string, err error) {
-	var f frame
+func decodeFrame(data []byte) (content, recipient, room string, err error) {
+	f := new(frame)
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
-		return "", "", errs.Invalidf("frame", "must be a JSON object like {\"content\": \"hi\", \"recipientId\": \"…\"}")
+	if err := dec.Decode(f); err != nil {
+		return "", "", "", errs.Invalidf("frame", "must be a JSON object like {\"content\": \"hi\", \"recipientId\": \"…\"}")
 	}
 	if dec.More() {
-		return "", "", errs.Invalidf("frame", "must hold exactly one JSON object")
+		return "", "", "", errs.Invalidf("frame", "must hold exactly one JSON object")
 	}
 	if f.Content == nil {
-		return "", "", errs.Invalidf("content", "is required")
+		return "", "", "", errs.Invalidf("content", "is required")
 	}
 	if f.RecipientID != "" && f.Recipient != "" && f.RecipientID != f.Recipient {
-		return "", "", errs.Invalidf("recipientId", "and recipient_id disagree")
+		return "", "", "", errs.Invalidf("recipientId", "and recipient_id disagree")
 	}
-	recipient = f.RecipientID
-	if recipient == "" {
-		recipient = f.Recipient
+	if len(f.recipient()) > 64 {
+		return "", "", "", errs.Invalidf("recipientId", "must be at most 64 characters")
 	}
-	if len(recipient) > 64 {
-		return "", "", errs.Invalidf("recipientId", "must be at most 64 characters")
+	if len(f.RoomID) > 64 {
+		return "", "", "", errs.Invalidf("roomId", "must be at most 64 characters")
 	}
-	return *f.Content, recipient, nil
+	return *f.Content, f.recipient(), f.RoomID, nil
 }
 
 // writeError sends an error frame: {"error": {"code": …, "message": …}}.

@@ -546,7 +546,11 @@ func testUploadIntents(t *testing.T, s *store.Store) {
 }
 
 func event(sender string, recipient *string, body string) *store.Event {
-	return &store.Event{SenderID: sender, RecipientID: recipient, Body: []byte(body), CreatedAt: 1}
+	e := &store.Event{SenderID: sender, RecipientID: recipient, Body: []byte(body), CreatedAt: 1, Conv: store.Lobby, Kind: store.KindChat}
+	if recipient != nil {
+		e.Conv = store.DirectConversation(sender, *recipient)
+	}
+	return e
 }
 
 func testEvents(t *testing.T, s *store.Store) {
@@ -594,16 +598,16 @@ func testEvents(t *testing.T, s *store.Store) {
 		{"b", 2, 2, []int64{3, 4}},
 		{"a", 5, 100, nil},
 	} {
-		got, err := s.EventsAfter(ctx, tc.user, tc.after, tc.limit)
+		got, err := s.EventsAfter(ctx, tc.user, tc.after, tc.limit, nil)
 		if err != nil || !slices.Equal(ids(got), tc.want) {
 			t.Errorf("EventsAfter(%s, %d, %d) = %v, %v; want %v", tc.user, tc.after, tc.limit, ids(got), err, tc.want)
 		}
 	}
-	got, err := s.EventsAfter(ctx, "b", 1, 1)
+	got, err := s.EventsAfter(ctx, "b", 1, 1, nil)
 	if err != nil || len(got) != 1 || got[0].SenderID != "a" || *got[0].RecipientID != "b" || string(got[0].Body) != "a to b" || got[0].CreatedAt != 1 {
 		t.Errorf("EventsAfter returned %+v, %v", got, err)
 	}
-	if got, _ := s.EventsAfter(ctx, "d", 0, 1); got[0].RecipientID != nil {
+	if got, _ := s.EventsAfter(ctx, "d", 0, 1, nil); got[0].RecipientID != nil {
 		t.Errorf("a broadcast came back with recipient %q", *got[0].RecipientID)
 	}
 	for _, tc := range []struct {
@@ -641,7 +645,7 @@ func testPruneEvents(t *testing.T, s *store.Store) {
 	}
 	prune := func(keep int, cutoff, want int64) {
 		t.Helper()
-		if n, err := s.PruneEvents(ctx, keep, cutoff); err != nil || n != want {
+		if n, err := s.PruneEvents(ctx, []string{store.Lobby}, keep, cutoff); err != nil || n != want {
 			t.Errorf("PruneEvents(%d, %d) = %d, %v; want %d removed", keep, cutoff, n, err, want)
 		}
 	}
@@ -704,7 +708,7 @@ func testEventIDsNeverSkip(t *testing.T, s *store.Store) {
 				// Small pages, so that readers resume often, in the middle
 				// of the writers' commits.
 				page := 1 + r
-				evs, err := s.EventsAfter(ctx, fmt.Sprintf("reader%d", r), after, page)
+				evs, err := s.EventsAfter(ctx, fmt.Sprintf("reader%d", r), after, page, nil)
 				if err != nil {
 					t.Error(err)
 					return
