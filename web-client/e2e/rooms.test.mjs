@@ -89,6 +89,14 @@ describe("rooms", () => {
     await a.page.locator(".room-view .topic", { hasText: "a quiet place" }).waitFor();
     await roomLog(a).locator(".room-event", { hasText: /You (created the room|joined)/ }).waitFor();
     await inviteAndJoin(a, b, "Den");
+    // Signed in afresh elsewhere, Guest finds the room in its list.
+    const again = await b.context.newPage();
+    await again.goto("/");
+    await again.getByLabel("Your secret").fill(b.secret);
+    await again.getByRole("button", { name: "Sign in" }).click();
+    await again.getByRole("tab", { name: "Rooms" }).click();
+    await again.locator(".room-list li", { hasText: "Den" }).waitFor();
+    await again.close();
     // Both are members, and both are online.
     for (const u of [a, b]) {
       for (const name of ["Owner", "Guest"]) await u.page.locator(".room-view .members li", { hasText: name }).waitFor();
@@ -111,6 +119,26 @@ describe("rooms", () => {
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
     await a.context.close();
+  });
+
+  test("an invitation waits for an invitee who was away", async () => {
+    const a = await newUser("Inviter");
+    const b = await newUser("Absent");
+    await b.page.getByRole("button", { name: "Sign out" }).click();
+    await createRoom(a, "Later");
+    await a.page.getByLabel("Invite by user id").fill(b.id);
+    await a.page.getByRole("button", { name: "Invite", exact: true }).click();
+    await a.page.locator(".room-event", { hasText: "You invited Absent" }).waitFor();
+    await b.page.getByLabel("Your secret").fill(b.secret);
+    await b.page.getByRole("button", { name: "Sign in" }).click();
+    await b.page.getByRole("tab", { name: "Rooms" }).click();
+    await b.page.locator(".room-list li.invited", { hasText: "Later" }).waitFor();
+    await b.page.getByRole("button", { name: "Decline Later" }).click();
+    await b.page.locator(".room-list li", { hasText: "Later" }).waitFor({ state: "detached" });
+    await a.page.locator(".room-event", { hasText: "Absent left" }).waitFor();
+    assert.deepEqual(b.errors, []);
+    await a.context.close();
+    await b.context.close();
   });
 
   test("the unread count moves with messages and clears when the room is read", async () => {
@@ -213,6 +241,8 @@ describe("rooms", () => {
     const b = await newUser("Passerby");
     await createRoom(a, "Plaza Central", { topic: "everyone welcome", visibility: "public" });
     await createRoom(a, "Back Office");
+    await roomItem(a, "Plaza Central").getByRole("button").click();
+    await a.page.getByRole("heading", { name: "Plaza Central", exact: true }).waitFor();
     await b.page.getByText("Find public rooms", { exact: true }).click();
     await b.page.getByLabel("Search public rooms by name").fill("plaza");
     const hit = b.page.locator(".directory li", { hasText: "Plaza Central" });

@@ -135,7 +135,7 @@ export function roomsView(): RoomsView {
       }
       const current = pane?.room.id === room.id;
       const n = room.unreadCount;
-      const badge = h("span", { class: "unread", hidden: n === 0, "aria-label": `${n >= 1000 ? "1000 or more" : n} unread` }, n >= 1000 ? "999+" : String(n));
+      const badge = h("span", { class: "unread", hidden: n === 0, "aria-label": `${n >= 1000 ? "1000 or more" : n} unread` }, n >= 1000 ? "1000+" : String(n));
       const b = h("button", { type: "button", class: "room-button", "aria-current": current ? "true" : undefined },
         h("span", { class: "room-name" }, room.name),
         room.visibility === RoomVisibility.PUBLIC ? h("span", { class: "badge" }, "public") : null,
@@ -166,10 +166,11 @@ export function roomsView(): RoomsView {
       pane = undefined;
       paneBox.replaceChildren(h("p", { class: "notice", role: "status" }, message ?? "Pick a room, or create one."));
     }
-    if (known && message) {
-      notice.textContent = message;
-      toast(message, "info");
-    }
+    if (known && message) say(message);
+  }
+  function say(message: string) {
+    notice.textContent = message;
+    toast(message, "info");
   }
 
   // refresh reads a room the stream named that is not listed (or whose
@@ -488,7 +489,9 @@ export function roomsView(): RoomsView {
       if (!confirm(`Leave ${room.name}?` + (room.visibility === RoomVisibility.PRIVATE ? " You will need a new invitation to come back." : ""))) return;
       try {
         await roomsClient.leaveRoom({ roomId: room.id });
-        forget(room.id, `You left ${room.name}.`);
+        // The stream may have said so already.
+        forget(room.id);
+        say(`You left ${room.name}.`);
       } catch (err) {
         toast(explain(err, `leave ${room.name}`));
       }
@@ -640,7 +643,17 @@ export function roomsView(): RoomsView {
       toast(explain(err, "list your rooms"));
     }
     ready = true;
-    for (const ev of early.splice(0)) apply(ev);
+    // The replay tells a room's story about the caller in full: only its
+    // last chapter (joined, invited, left, removed) matters.
+    const superseded = new Set<bigint>();
+    const lastAboutMe = new Map<string, bigint>();
+    for (const ev of early) {
+      if (ev.payload.case !== "roomEvent" || ev.payload.value.user?.id !== me?.id || ev.id === 0n) continue;
+      const was = lastAboutMe.get(ev.payload.value.roomId);
+      if (was !== undefined) superseded.add(was);
+      lastAboutMe.set(ev.payload.value.roomId, ev.id);
+    }
+    for (const ev of early.splice(0)) if (!superseded.has(ev.id)) apply(ev);
   })();
 
   function apply(ev: Event) {
