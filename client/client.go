@@ -91,6 +91,7 @@ type Client struct {
 	Profile  foxholev1connect.ProfileServiceClient
 	File     foxholev1connect.FileServiceClient
 	Realtime foxholev1connect.RealtimeServiceClient
+	Rooms    foxholev1connect.RoomServiceClient
 
 	// Tokens authenticates every call but Register and CreateToken; nil:
 	// calls go without a token.
@@ -157,6 +158,7 @@ func New(serverURL string, opts ...Option) *Client {
 	c.Profile = foxholev1connect.NewProfileServiceClient(cfg.http, serverURL, authed...)
 	c.File = foxholev1connect.NewFileServiceClient(cfg.http, serverURL, authed...)
 	c.Realtime = foxholev1connect.NewRealtimeServiceClient(cfg.http, serverURL, authed...)
+	c.Rooms = foxholev1connect.NewRoomServiceClient(cfg.http, serverURL, authed...)
 	c.Auth = authClient{c.Auth, c}
 	return c
 }

@@ -34,6 +34,11 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("events", func(t *testing.T) { t.Parallel(); testEvents(t, open(t)) })
 	t.Run("event retention", func(t *testing.T) { t.Parallel(); testPruneEvents(t, open(t)) })
 	t.Run("event ids never skip", func(t *testing.T) { t.Parallel(); testEventIDsNeverSkip(t, open(t)) })
+	t.Run("rooms", func(t *testing.T) { t.Parallel(); testRooms(t, open(t)) })
+	t.Run("room membership in replay", func(t *testing.T) { t.Parallel(); testRoomReplay(t, open(t)) })
+	t.Run("history paging", func(t *testing.T) { t.Parallel(); testHistory(t, open(t)) })
+	t.Run("retention per conversation", func(t *testing.T) { t.Parallel(); testRetentionPerConversation(t, open(t)) })
+	t.Run("room messages from members only", func(t *testing.T) { t.Parallel(); testRoomMessages(t, open(t)) })
 }
 
 var ctx = context.Background()

@@ -167,6 +167,8 @@ const rates: Record<string, string> = {
   RATE_LIMIT_USER: "per user (FOXHOLE_MESSAGE_RATE)",
   RATE_LIMIT_USER_LIST: "per user (FOXHOLE_LIST_RATE)",
   RATE_LIMIT_REGISTER: "per client address (FOXHOLE_AUTH_RATE), IPv6 /56 and /48, and for all (FOXHOLE_REGISTER_RATE_*)",
+  RATE_LIMIT_ROOM_CREATE: "per user (FOXHOLE_ROOM_CREATE_RATE)",
+  RATE_LIMIT_ROOM_INVITE: "per user (FOXHOLE_ROOM_INVITE_RATE)",
 };
 
 // The policy of a method, as a list of what the server enforces.
