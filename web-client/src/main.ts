@@ -7,6 +7,7 @@ import { signInView } from "./views/signin";
 import { profileView } from "./views/profile";
 import { filesView } from "./views/files";
 import { chatView } from "./views/chat";
+import { roomsView } from "./views/rooms";
 import { showDocs } from "./views/docs";
 
 const appView = $("#app-view");
@@ -45,12 +46,14 @@ function showApp() {
   signOutButton.hidden = false;
   const tabs = [
     { id: "chat", label: "Chat" },
+    { id: "rooms", label: "Rooms" },
     { id: "files", label: "Files" },
     { id: "profile", label: "Profile" },
   ];
   const chat = chatView();
+  const rooms = roomsView();
   const files = filesView();
-  const panels: Record<string, HTMLElement> = { chat: chat.el, files: files.el, profile: profileView() };
+  const panels: Record<string, HTMLElement> = { chat: chat.el, rooms: rooms.el, files: files.el, profile: profileView() };
   const list = h("div", { role: "tablist", "aria-label": "Sections", class: "tabs" });
   const buttons = tabs.map((t, i) => {
     const b = h("button", { type: "button", role: "tab", id: `tab-${t.id}`, "aria-controls": `panel-${t.id}`, "aria-selected": i === 0 ? "true" : "false", tabindex: i === 0 ? 0 : -1 }, t.label);
@@ -70,6 +73,7 @@ function showApp() {
   function select(i: number) {
     buttons.forEach((b, j) => { b.setAttribute("aria-selected", String(i === j)); b.tabIndex = i === j ? 0 : -1; });
     wrappers.forEach((w, j) => (w.hidden = i !== j));
+    rooms.shown(tabs[i].id === "rooms");
   }
   appView.replaceChildren(list, ...wrappers);
 
@@ -77,8 +81,13 @@ function showApp() {
     status: setStatus,
     event(ev) {
       switch (ev.payload.case) {
-        case "chatMessage": chat.message(ev, ev.payload.value); break;
-        case "presence": chat.presence(ev); break;
+        // Room messages belong to the rooms; the chat has the lobby and DMs.
+        case "chatMessage":
+          if (ev.payload.value.roomId) rooms.event(ev);
+          else chat.message(ev, ev.payload.value);
+          break;
+        case "roomEvent": rooms.event(ev); break;
+        case "presence": chat.presence(ev); rooms.event(ev); break;
         case "fileEvent": files.changed(); break;
       }
     },
