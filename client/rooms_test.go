@@ -87,7 +87,7 @@ func until(t *testing.T, ch <-chan *foxholev1.Event, text string) []*foxholev1.E
 	}
 }
 
-func roomEvent(roomID string, kind foxholev1.RoomEvent_Kind, userID string) func(*foxholev1.Event) bool {
+func roomEvent(roomID string, kind foxholev1.RoomEventKind, userID string) func(*foxholev1.Event) bool {
 	return func(ev *foxholev1.Event) bool {
 		re := ev.GetRoomEvent()
 		return re.GetRoomId() == roomID && re.GetKind() == kind && re.GetUser().GetId() == userID
@@ -159,7 +159,7 @@ func TestRoomLifecycle(t *testing.T) {
 			if err := ada.InviteMember(ctx, den.GetId(), bobID); err != nil {
 				t.Fatal(err)
 			}
-			next(t, bobEvents, "invitation", roomEvent(den.GetId(), foxholev1.RoomEvent_KIND_INVITED, bobID))
+			next(t, bobEvents, "invitation", roomEvent(den.GetId(), foxholev1.RoomEventKind_ROOM_EVENT_KIND_INVITED, bobID))
 			if r, err := bob.GetRoom(ctx, den.GetId()); err != nil || !r.GetInvited() {
 				t.Fatalf("invitee's GetRoom: %v, %v: want the room, invited", r, err)
 			}
@@ -170,7 +170,7 @@ func TestRoomLifecycle(t *testing.T) {
 			if joined.GetRole() != foxholev1.RoomRole_ROOM_ROLE_MEMBER || joined.GetMemberCount() != 2 {
 				t.Fatalf("joined %v: want bob a member of two", joined)
 			}
-			next(t, bobEvents, "join", roomEvent(den.GetId(), foxholev1.RoomEvent_KIND_JOINED, bobID))
+			next(t, bobEvents, "join", roomEvent(den.GetId(), foxholev1.RoomEventKind_ROOM_EVENT_KIND_JOINED, bobID))
 
 			if _, err := ada.Send(ctx, client.InRoom(den.GetId()), "welcome"); err != nil {
 				t.Fatal(err)
@@ -220,7 +220,7 @@ func TestRoomLifecycle(t *testing.T) {
 			if err := ada.RemoveMember(ctx, den.GetId(), bobID, true); err != nil {
 				t.Fatal(err)
 			}
-			ban := next(t, bobEvents, "ban", roomEvent(den.GetId(), foxholev1.RoomEvent_KIND_BANNED, bobID))
+			ban := next(t, bobEvents, "ban", roomEvent(den.GetId(), foxholev1.RoomEventKind_ROOM_EVENT_KIND_BANNED, bobID))
 			if _, err := ada.Send(ctx, client.InRoom(den.GetId()), "after the ban"); err != nil {
 				t.Fatal(err)
 			}
@@ -351,7 +351,7 @@ func TestHistoryPages(t *testing.T) {
 		}
 		walked = append(walked, ev.GetId())
 		if len(walked) == 8 {
-			if !roomEvent(room.GetId(), foxholev1.RoomEvent_KIND_JOINED, adaID)(ev) {
+			if !roomEvent(room.GetId(), foxholev1.RoomEventKind_ROOM_EVENT_KIND_JOINED, adaID)(ev) {
 				t.Errorf("the oldest event %v: want ada's JOINED", ev)
 			}
 		}

@@ -26,43 +26,43 @@ func roomEventLine(re *foxholev1.RoomEvent, me string) string {
 		user = "you"
 	}
 	switch re.GetKind() {
-	case foxholev1.RoomEvent_KIND_JOINED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_JOINED:
 		if you {
 			return "you joined"
 		}
 		return user + " joined"
-	case foxholev1.RoomEvent_KIND_LEFT:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_LEFT:
 		if you {
 			return "you left; nothing more of this room reaches you"
 		}
 		return user + " left"
-	case foxholev1.RoomEvent_KIND_INVITED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_INVITED:
 		if you {
 			return fmt.Sprintf("%s invited you; join with: foxholectl rooms join %s", actor, clean(re.GetRoomId()))
 		}
 		return fmt.Sprintf("%s invited %s", actor, user)
-	case foxholev1.RoomEvent_KIND_REMOVED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_REMOVED:
 		if you {
 			return actor + " removed you; nothing more of this room reaches you"
 		}
 		return fmt.Sprintf("%s removed %s", actor, user)
-	case foxholev1.RoomEvent_KIND_BANNED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_BANNED:
 		if you {
 			return actor + " banned you; nothing more of this room reaches you"
 		}
 		return fmt.Sprintf("%s banned %s", actor, user)
-	case foxholev1.RoomEvent_KIND_UNBANNED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_UNBANNED:
 		return fmt.Sprintf("%s lifted the ban on %s", actor, user)
-	case foxholev1.RoomEvent_KIND_ROLE_CHANGED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_ROLE_CHANGED:
 		return fmt.Sprintf("%s made %s %s", actor, user, roleName(re.GetRole()))
-	case foxholev1.RoomEvent_KIND_UPDATED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_UPDATED:
 		r := re.GetRoom()
 		parts := []string{fmt.Sprintf("name %q", clean(r.GetName())), visibilityName(r.GetVisibility())}
 		if r.GetTopic() != "" {
 			parts = append(parts, fmt.Sprintf("topic %q", clean(r.GetTopic())))
 		}
 		return fmt.Sprintf("%s updated the room: %s", actor, strings.Join(parts, ", "))
-	case foxholev1.RoomEvent_KIND_DELETED:
+	case foxholev1.RoomEventKind_ROOM_EVENT_KIND_DELETED:
 		return actor + " deleted the room"
 	}
 	return "(a room change this version does not know)"
