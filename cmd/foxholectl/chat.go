@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"strings"
-
-	"connectrpc.com/connect"
+	"time"
 
 	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -26,7 +24,7 @@ var chatCommand = command{
 	},
 }
 
-const chatHelp = "Type a line to send it to everyone. /dm USER_ID TEXT sends to one user, /who lists who is online, /quit or end of input leaves."
+const chatHelp = "Type a line to send it to everyone. /dm USER_ID TEXT sends to one user, /room ROOM_ID TEXT to a room's members, /who lists who is online, /quit or end of input leaves."
 
 // chat prints events as they arrive while it reads lines from stdin, each
 // sent as a broadcast unless it is a command. It ends on /quit, at the end
@@ -58,18 +56,8 @@ func chat(ctx context.Context, e *env) error {
 		return err
 	}
 
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(e.stdin)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	lines, partials := readLines(ctx, e.stdin)
+	typer := &typer{send: c.SendTyping, now: time.Now}
 
 	if !e.json {
 		fmt.Fprintf(e.stderr, "Chatting as %s (%s). %s\n", clean(me.ScreenName), clean(me.UserID), chatHelp)
@@ -81,11 +69,17 @@ func chat(ctx context.Context, e *env) error {
 			return stop(nil)
 		case <-ctx.Done():
 			return stop(nil)
-		case line, ok := <-lines:
+		case partial := <-partials:
+			typer.typing(ctx, partial)
+		case typed, ok := <-lines:
 			if !ok {
 				return stop(nil)
 			}
-			quit, err := chatLine(ctx, e, c, line)
+			if typed.err != nil {
+				e.report(typed.err)
+				continue
+			}
+			quit, err := chatLine(ctx, e, c, typed.text)
 			if err != nil {
 				e.report(err) // one failed line does not end the chat
 			}
@@ -112,19 +106,25 @@ func chatLine(ctx context.Context, e *env, c *client.Client, line string) (quit 
 		if to == "" || strings.TrimSpace(text) == "" {
 			return false, usagef("usage: /dm USER_ID TEXT")
 		}
-		return false, chatSend(ctx, c, to, strings.TrimSpace(text))
+		return false, chatSend(ctx, c, client.Direct(to), strings.TrimSpace(text))
+	case cmd == "/room":
+		room, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		if room == "" || strings.TrimSpace(text) == "" {
+			return false, usagef("usage: /room ROOM_ID TEXT")
+		}
+		return false, chatSend(ctx, c, client.InRoom(room), strings.TrimSpace(text))
 	case cmd == "/help":
 		_, err := fmt.Fprintln(e.stderr, chatHelp)
 		return false, err
 	case strings.HasPrefix(cmd, "/"):
 		return false, usagef("unknown command %s. %s", cmd, chatHelp)
 	}
-	return false, chatSend(ctx, c, "", line)
+	return false, chatSend(ctx, c, client.Lobby, line)
 }
 
 // chatSend sends a message; the stream prints it when it comes back.
-func chatSend(ctx context.Context, c *client.Client, to, text string) error {
-	_, err := c.Realtime.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: text, RecipientId: to}))
+func chatSend(ctx context.Context, c *client.Client, to client.Conversation, text string) error {
+	_, err := c.Send(ctx, to, text)
 	return err
 }
 
