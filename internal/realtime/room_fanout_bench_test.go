@@ -22,19 +22,21 @@ import (
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
-// BenchmarkRoomFanout is BenchmarkFanout's harness with N users, one
-// session each (half WebSockets, half Connect streams), every one of them
-// a member of one public room: N members all online. It sends, every
-// 100 ms, in turn a lobby broadcast and a message into the room, both
-// reaching the same N sessions of the same process, and reports the
+// BenchmarkRoomFanout is BenchmarkFanout's harness with N users (1,000 and
+// 5,000), one session each (half WebSockets, half Connect streams), every
+// one of them a member of one public room: N members all online. It sends,
+// every 100 ms, in turn a lobby broadcast and a message into the room,
+// both reaching the same N sessions of the same process, and reports the
 // delivery latency of each (lobby-p50-ms, room-p99-ms...) and
 // room/lobby-p99, the room's p99 over the lobby's. Each op is one message.
 func BenchmarkRoomFanout(b *testing.B) {
-	n := 5000
+	sizes := []int{1000, 5000}
 	if testing.Short() {
-		n = 500
+		sizes = []int{500}
 	}
-	b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchRoomFanout(b, n) })
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchRoomFanout(b, n) })
+	}
 }
 
 func benchRoomFanout(b *testing.B, n int) {
