@@ -211,7 +211,8 @@ bench-cache:
 # 5,000 members all online against a lobby broadcast to the same sessions
 # (docs/benchmarks.md).
 bench-rooms:
-    go test -run '^$' -bench History -benchtime 3000x -count 1 -timeout 60m ./internal/store/
+    go test -run '^$' -bench 'History$' -benchtime 3000x -count 1 -timeout 60m ./internal/store/
+    go test -run '^$' -bench HistorySizes -benchtime 6000x -count 1 -timeout 60m ./internal/store/
     go test -run '^$' -bench ReplayRooms -benchtime 20x -count 1 ./internal/store/
     go test -run '^$' -bench ListMessages -benchtime 2000x -count 1 -timeout 30m ./internal/realtime/
     go test -run '^$' -bench RoomFanout -benchtime 60x -count 1 -timeout 30m ./internal/realtime/

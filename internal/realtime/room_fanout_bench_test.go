@@ -32,7 +32,7 @@ import (
 func BenchmarkRoomFanout(b *testing.B) {
 	sizes := []int{1000, 5000}
 	if testing.Short() {
-		sizes = []int{500}
+		sizes = []int{200}
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { benchRoomFanout(b, n) })

@@ -368,3 +368,115 @@ func BenchmarkReplayRooms(b *testing.B) {
 		b.ReportMetric(median(500)/median(0), "rooms500/rooms0")
 	})
 }
+
+// BenchmarkHistorySizes is BenchmarkHistory with the sizes side by side
+// in one run, so that a machine whose load changes over the run (shared
+// cores) weighs on each alike: one events table holds three rooms of
+// 10,000, 100,000 and 1,000,000 messages, interleaved (of every 111
+// events, 1 is the small room's, 10 the middle one's, 100 the large
+// one's), and each of the 16 readers reads the three rooms in turn while
+// messages are sent into them (100 a second in all). newest and deep are
+// as in BenchmarkHistory; p50-ms-rK-N and p99-ms-rK-N are of the room of N
+// messages; large/small-p50 and -p99 are the 1,000,000-message room's over
+// the 10,000-message room's, of the same reads in the same seconds.
+func BenchmarkHistorySizes(b *testing.B) {
+	blocks, names := 10_000, [3]string{"10k", "100k", "1M"}
+	if testing.Short() {
+		blocks, names = 100, [3]string{"100", "1k", "10k"}
+	}
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := context.Background()
+		const sender = "benchsender"
+		if _, err := s.w.NewInsert().Model(testUser(sender, sender)).Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		rooms := [3]string{"rsmall", "rmiddle", "rlarge"}
+		for _, r := range rooms {
+			benchRoom(ctx, b, s, r, sender)
+		}
+		seedEvents(ctx, b, s, blocks*111, 0, "", "", sender)
+		if _, err := s.w.ExecContext(ctx, `UPDATE events SET
+			room_id = CASE WHEN id % 111 = 0 THEN 'rsmall' WHEN id % 111 <= 10 THEN 'rmiddle' ELSE 'rlarge' END,
+			conv = CASE WHEN id % 111 = 0 THEN 'r:rsmall' WHEN id % 111 <= 10 THEN 'r:rmiddle' ELSE 'r:rlarge' END`); err != nil {
+			b.Fatal(err)
+		}
+		if s.pg {
+			if _, err := s.w.ExecContext(ctx, `VACUUM ANALYZE events`); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// A deep cursor of room i is an id from lowest[i] (60 messages
+		// in) to oldestTenth[i] (a tenth of the room in).
+		var lowest, oldestTenth [3]int64
+		for i, r := range rooms {
+			nth := func(n int) (id int64) {
+				if err := s.r.NewRaw(`SELECT id FROM events WHERE conv = ? ORDER BY id LIMIT 1 OFFSET ?`, RoomConversation(r), n).Scan(ctx, &id); err != nil {
+					b.Fatal(err)
+				}
+				return id
+			}
+			lowest[i] = nth(60)
+			oldestTenth[i] = max(lowest[i]+1, nth(blocks*[]int{1, 10, 100}[i]/10))
+		}
+		// The writer, into the three rooms in turn.
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(time.Second / historyWriteRate)
+			defer t.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-t.C:
+				case <-stop:
+					return
+				}
+				room := rooms[i%3]
+				e := &Event{SenderID: sender, Body: benchBody, CreatedAt: time.Now().UnixMicro(), Conv: RoomConversation(room), RoomID: &room, Kind: KindChat}
+				if err := s.AddRoomMessage(ctx, e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+		b.Cleanup(func() { close(stop); <-done })
+		for _, deep := range []bool{false, true} {
+			b.Run(map[bool]string{false: "newest", true: "deep"}[deep], func(b *testing.B) {
+				var lat [3]latencies
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				for g := range historyReaders {
+					wg.Go(func() {
+						r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+						var own [3][]time.Duration
+						for k := g; next.Add(1) <= int64(b.N); k++ {
+							i := k % 3
+							before := int64(-1)
+							if deep {
+								before = lowest[i] + r.Int64N(oldestTenth[i]-lowest[i])
+							}
+							t0 := time.Now()
+							evs, err := s.History(ctx, RoomConversation(rooms[i]), before, -1, 50)
+							own[i] = append(own[i], time.Since(t0))
+							if err != nil || len(evs) != 50 {
+								b.Errorf("%d events, %v", len(evs), err)
+								return
+							}
+						}
+						for i := range own {
+							lat[i].add(own[i])
+						}
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				for i, name := range names {
+					b.ReportMetric(lat[i].ms(0.50), fmt.Sprintf("p50-ms-r%d-%s", i+1, name))
+					b.ReportMetric(lat[i].ms(0.99), fmt.Sprintf("p99-ms-r%d-%s", i+1, name))
+				}
+				b.ReportMetric(lat[2].ms(0.50)/lat[0].ms(0.50), "large/small-p50")
+				b.ReportMetric(lat[2].ms(0.99)/lat[0].ms(0.99), "large/small-p99")
+			})
+		}
+	})
+}
