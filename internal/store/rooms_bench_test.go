@@ -179,11 +179,11 @@ func BenchmarkHistory(b *testing.B) {
 					read func(ctx context.Context, r *rand.Rand) (int, error)
 				}{
 					{"newest", func(ctx context.Context, r *rand.Rand) (int, error) {
-						evs, err := s.History(ctx, conv, -1, -1, 50)
+						evs, err := s.History(ctx, "reader", conv, -1, -1, 50)
 						return len(evs), err
 					}},
 					{"deep", func(ctx context.Context, r *rand.Rand) (int, error) {
-						evs, err := s.History(ctx, conv, deep(r), -1, 50)
+						evs, err := s.History(ctx, "reader", conv, deep(r), -1, 50)
 						return len(evs), err
 					}},
 					{"pk-newest", func(ctx context.Context, r *rand.Rand) (int, error) {
@@ -456,7 +456,7 @@ func BenchmarkHistorySizes(b *testing.B) {
 								before = lowest[i] + r.Int64N(oldestTenth[i]-lowest[i])
 							}
 							t0 := time.Now()
-							evs, err := s.History(ctx, RoomConversation(rooms[i]), before, -1, 50)
+							evs, err := s.History(ctx, "reader", RoomConversation(rooms[i]), before, -1, 50)
 							own[i] = append(own[i], time.Since(t0))
 							if err != nil || len(evs) != 50 {
 								b.Errorf("%d events, %v", len(evs), err)
