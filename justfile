@@ -158,6 +158,7 @@ bench: minio
     just bench-sessions | tee bench-results/sessions.txt
     just bench-cache | tee bench-results/cache.txt
     just bench-attacks | tee bench-results/attacks.txt
+    just bench-rooms | tee bench-results/rooms.txt
     just bench-valkey
     just bench-crowd
 
@@ -199,6 +200,22 @@ bench-sessions:
 # the old scan-evicting design against otter, in one run (docs/benchmarks.md).
 bench-cache:
     go test -run '^$' -bench GetProfileTraffic -count 3 ./internal/inmem/
+
+# Rooms, each beside its baseline in the same run, on SQLite and PostgreSQL
+# (fsync on): a 50-message history page, newest and deep, in a room of
+# 10,000, 100,000 and 1,000,000 messages, 16 readers while messages are
+# written, against the same read on the events primary key (and the same
+# pages with ListMessages over Connect on a real server on SQLite, at 10,000
+# and 1,000,000); the replay of
+# a resume for a user in 0, 50 and 500 rooms; then delivery to a room of
+# 5,000 members all online against a lobby broadcast to the same sessions
+# (docs/benchmarks.md).
+bench-rooms:
+    go test -run '^$' -bench 'History$' -benchtime 3000x -count 1 -timeout 60m ./internal/store/
+    go test -run '^$' -bench HistorySizes -benchtime 6000x -count 1 -timeout 60m ./internal/store/
+    go test -run '^$' -bench ReplayRooms -benchtime 20x -count 1 ./internal/store/
+    go test -run '^$' -bench ListMessages -benchtime 2000x -count 1 -timeout 30m ./internal/realtime/
+    go test -run '^$' -bench RoomFanout -benchtime 60x -count 1 -timeout 30m ./internal/realtime/
 
 # Peak memory of a server process under each attack (docs/benchmarks.md).
 bench-attacks:

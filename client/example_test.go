@@ -123,7 +123,7 @@ func ExampleClient_History() {
 	// host: chapter two next
 	// host: loved it
 	// host: chapter one?
-	// guest KIND_JOINED
-	// guest KIND_INVITED
-	// host KIND_JOINED
+	// guest ROOM_EVENT_KIND_JOINED
+	// guest ROOM_EVENT_KIND_INVITED
+	// host ROOM_EVENT_KIND_JOINED
 }

@@ -76,3 +76,41 @@ func TestRoomMembershipReachesEveryProcess(t *testing.T) {
 		return ev.GetChatMessage().GetContent() == "lobby marker"
 	})
 }
+
+// TestBlocksReachEveryProcess blocks a user through one process while the
+// blocker listens on another: the blocked user's lobby messages stop
+// reaching the blocker there, and come back once unblocked.
+func TestBlocksReachEveryProcess(t *testing.T) {
+	c := startCluster(t, clusterOptions{processes: 2})
+	a, b := c.procs[0], c.procs[1]
+	p := client.Connect
+	ctx := context.Background()
+	me, pest := a.Register(t, p, "me"), a.Register(t, p, "pest")
+	onB, _ := events(t, b.Clients(p, me.Token), nil)
+	lobby := func(text string) {
+		t.Helper()
+		if _, err := a.Clients(p, pest.Token).Realtime.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: text})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lobby("before")
+	next(t, onB, "the pest's message before the block", chat("before"))
+	if _, err := a.Clients(p, me.Token).Realtime.BlockUser(ctx, connect.NewRequest(&foxholev1.BlockUserRequest{UserId: pest.ID})); err != nil {
+		t.Fatal(err)
+	}
+	lobby("blocked")
+	if _, err := a.Clients(p, me.Token).Realtime.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: "marker"})); err != nil {
+		t.Fatal(err)
+	}
+	next(t, onB, "the marker", func(ev *foxholev1.Event) bool {
+		if ev.GetChatMessage().GetContent() == "blocked" {
+			t.Fatal("a block made on A did not filter B's delivery")
+		}
+		return ev.GetChatMessage().GetContent() == "marker"
+	})
+	if _, err := a.Clients(p, me.Token).Realtime.UnblockUser(ctx, connect.NewRequest(&foxholev1.UnblockUserRequest{UserId: pest.ID})); err != nil {
+		t.Fatal(err)
+	}
+	lobby("forgiven")
+	next(t, onB, "the pest's message after the unblock", chat("forgiven"))
+}

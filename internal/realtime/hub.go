@@ -488,27 +488,22 @@ func (ss *sessions) deliver(d *Delivery) {
 		}
 		return
 	}
-	if len(blockers) == 0 {
-		offerAll(d, ss.all)
-		return
-	}
-	to := make([]*Session, 0, len(ss.all))
-	for _, s := range ss.all {
-		if _, blocks := blockers[s.user]; !blocks {
-			to = append(to, s)
-		}
-	}
-	offerAll(d, to)
+	offerAll(d, ss.all, blockers)
 }
 
-// offerAll offers d to every session of to, a chunk of fanOutChunk at a
-// time, and returns once every one has it.
-func offerAll(d *Delivery, to []*Session) {
+// offerAll offers d to every session of to but those of the users in skip,
+// a chunk of fanOutChunk at a time, and returns once every one has it.
+func offerAll(d *Delivery, to []*Session, skip map[string]struct{}) {
 	var chunks sync.WaitGroup
 	var offer func(rest []*Session)
 	offer = func(rest []*Session) {
 		chunk := rest[:min(len(rest), fanOutChunk)]
 		for _, s := range chunk {
+			if len(skip) > 0 {
+				if _, ok := skip[s.user]; ok {
+					continue
+				}
+			}
 			s.offer(d)
 		}
 		if rest = rest[len(chunk):]; len(rest) > 0 {

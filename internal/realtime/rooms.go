@@ -290,7 +290,7 @@ func (ss *sessions) deliverRoom(d *Delivery) {
 		}
 	}
 	ss.rooms.mu.RUnlock()
-	offerAll(d, to)
+	offerAll(d, to, nil)
 	if change && c.user == "" {
 		ss.rooms.apply(c)
 	}
