@@ -35,7 +35,7 @@ const roomLog = (u) => u.page.locator(".room-view .room-log");
 
 async function say(u, text) {
   await u.page.locator("#panel-chat").getByLabel("Message", { exact: true }).fill(text);
-  await u.page.locator("#panel-chat").getByRole("button", { name: "Send" }).click();
+  await u.page.locator("#panel-chat").getByRole("button", { name: "Send", exact: true }).click();
   await chatLog(u).locator(".message", { hasText: text }).waitFor();
 }
 
@@ -85,7 +85,7 @@ describe("message lifecycle", () => {
     await b.page.getByRole("heading", { name: "Parlour", exact: true }).waitFor();
     await roomLog(a).locator(".room-event", { hasText: "Reader joined" }).waitFor();
     await b.page.locator(".room-view").getByLabel("Message", { exact: true }).fill("something rude");
-    await b.page.locator(".room-view").getByRole("button", { name: "Send" }).click();
+    await b.page.locator(".room-view").getByRole("button", { name: "Send", exact: true }).click();
     const rude = roomLog(a).locator(".message", { hasText: "something rude" });
     await rude.waitFor();
     a.page.once("dialog", (d) => d.accept());
