@@ -24,7 +24,7 @@ var chatCommand = command{
 	},
 }
 
-const chatHelp = "Type a line to send it to everyone. /dm USER_ID TEXT sends to one user, /room ROOM_ID TEXT to a room's members, /who lists who is online, /quit or end of input leaves."
+const chatHelp = "Type a line to send it to everyone. /dm USER_ID TEXT sends to one user, /room ROOM_ID TEXT to a room's members, /who lists who is online, /quit or the end of input (Ctrl-D) leaves."
 
 // chat prints events as they arrive while it reads lines from stdin, each
 // sent as a broadcast unless it is a command. It ends on /quit, at the end
@@ -38,6 +38,13 @@ func chat(ctx context.Context, e *env) error {
 	// on this one.
 	out := *e
 	out.stdout, out.stderr = &syncWriter{w: e.stdout}, &syncWriter{w: e.stderr}
+	// At a terminal, a line editor keeps what is being typed below the
+	// events, and sees the typing as it happens.
+	tty, atTerminal := startTerminal(e.stdin, e.stdout)
+	if atTerminal {
+		defer tty.restore()
+		out.stdout, out.stderr = tty.t, tty.t
+	}
 	e = &out
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -56,7 +63,13 @@ func chat(ctx context.Context, e *env) error {
 		return err
 	}
 
-	lines, partials := readLines(ctx, e.stdin)
+	var lines <-chan typedLine
+	var partials <-chan string
+	if atTerminal {
+		lines, partials = tty.lines(ctx)
+	} else {
+		lines, partials = readLines(ctx, e.stdin)
+	}
 	typer := &typer{send: c.SendTyping, now: time.Now}
 
 	if !e.json {

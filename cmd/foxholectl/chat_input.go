@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+
+	"golang.org/x/term"
 
 	"foxhole.dev/foxhole/client"
 )
@@ -137,4 +141,71 @@ func typingTarget(partial string) (client.Conversation, bool) {
 		return client.InRoom(id), true
 	}
 	return client.Conversation{}, false
+}
+
+// terminalInput is chat's input from a terminal: the terminal in raw mode
+// behind a line editor (golang.org/x/term's), which sees each key as it is
+// typed, so that typing goes out before Enter, and which keeps the line
+// being typed below the events printed meanwhile.
+type terminalInput struct {
+	t       *term.Terminal
+	restore func()
+}
+
+// startTerminal takes over stdin and stdout when both are the same kind of
+// terminal a person types at; ok is false otherwise.
+func startTerminal(stdin io.Reader, stdout io.Writer) (ti *terminalInput, ok bool) {
+	in, isFile := stdin.(*os.File)
+	out, isOutFile := stdout.(*os.File)
+	if !isFile || !isOutFile || !term.IsTerminal(int(in.Fd())) || !term.IsTerminal(int(out.Fd())) {
+		return nil, false
+	}
+	state, err := term.MakeRaw(int(in.Fd()))
+	if err != nil {
+		return nil, false
+	}
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{in, out}, "> ")
+	if w, h, err := term.GetSize(int(out.Fd())); err == nil {
+		_ = t.SetSize(w, h)
+	}
+	return &terminalInput{t: t, restore: func() {
+		_, _ = io.WriteString(out, "\r\x1b[K") // the prompt left on the last line
+		_ = term.Restore(int(in.Fd()), state)
+	}}, true
+}
+
+// lines reads lines from the terminal until Ctrl-D on an empty line,
+// Ctrl-C or ctx's end, sending the line being typed on partials after each
+// key, as readLines does.
+func (ti *terminalInput) lines(ctx context.Context) (<-chan typedLine, <-chan string) {
+	lines := make(chan typedLine)
+	partials := make(chan string, 1)
+	ti.t.AutoCompleteCallback = func(line string, pos int, key rune) (string, int, bool) {
+		if unicode.IsPrint(key) {
+			select {
+			case <-partials:
+			default:
+			}
+			partials <- line[:pos] + string(key) + line[pos:]
+		}
+		return "", 0, false
+	}
+	go func() {
+		defer close(lines)
+		for {
+			line, err := ti.t.ReadLine()
+			if err != nil {
+				return
+			}
+			select {
+			case lines <- typedLine{text: line}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return lines, partials
 }
