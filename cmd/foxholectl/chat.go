@@ -40,7 +40,12 @@ func chat(ctx context.Context, e *env) error {
 	out.stdout, out.stderr = &syncWriter{w: e.stdout}, &syncWriter{w: e.stderr}
 	// At a terminal, a line editor keeps what is being typed below the
 	// events, and sees the typing as it happens.
-	tty, atTerminal := startTerminal(e.stdin, e.stdout)
+	// --json output is for programs: no line editor mixes into it.
+	var tty *terminalInput
+	atTerminal := false
+	if !e.json {
+		tty, atTerminal = startTerminal(e.stdin, e.stdout)
+	}
 	if atTerminal {
 		defer tty.restore()
 		out.stdout, out.stderr = tty.t, tty.t
