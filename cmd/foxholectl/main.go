@@ -49,6 +49,7 @@ var commands = []*command{
 	&profileSetCommand, &profileGetCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
 	&sendCommand, &chatCommand, &watchCommand, &historyCommand,
+	&editCommand, &rmMessageCommand, &blockCommand, &unblockCommand, &blockedCommand,
 	&roomsLsCommand, &roomsCreateCommand, &roomsJoinCommand, &roomsLeaveCommand,
 	&roomsInviteCommand, &roomsRemoveCommand, &roomsMembersCommand,
 }

@@ -142,7 +142,7 @@ describe("web app", () => {
     await a.page.locator(".people", { hasText: "Bob" }).waitFor();
     for (const name of ["Alice", "Bob"]) await c.page.locator(".people", { hasText: name }).waitFor();
     await a.page.getByLabel("Message", { exact: true }).fill("hello, everyone");
-    await a.page.getByRole("button", { name: "Send" }).click();
+    await a.page.getByRole("button", { name: "Send", exact: true }).click();
     for (const u of [a, b, c]) await u.page.locator(".message", { hasText: "hello, everyone" }).waitFor();
     // Bob answers Alice alone, picking her from who is online.
     await b.page.getByRole("button", { name: "Message Alice privately" }).click();
@@ -152,7 +152,7 @@ describe("web app", () => {
     await b.page.locator(".message.personal", { hasText: "just for you, Alice" }).filter({ hasText: "privately to Alice" }).waitFor();
     // Carol hears the next broadcast, so she would have had the personal one by now.
     await a.page.getByLabel("Message", { exact: true }).fill("after the secret");
-    await a.page.getByRole("button", { name: "Send" }).click();
+    await a.page.getByRole("button", { name: "Send", exact: true }).click();
     await c.page.locator(".message", { hasText: "after the secret" }).waitFor();
     assert.equal(await c.page.locator(".message", { hasText: "just for you" }).count(), 0);
     await shot(a.page, "6-chat");
@@ -172,7 +172,7 @@ describe("web app", () => {
     await shot(a.page, "8-offline");
     for (const text of ["while you were away 1", "while you were away 2", "while you were away 3"]) {
       await b.page.getByLabel("Message", { exact: true }).fill(text);
-      await b.page.getByRole("button", { name: "Send" }).click();
+      await b.page.getByRole("button", { name: "Send", exact: true }).click();
       await b.page.locator(".message", { hasText: text }).waitFor();
     }
     await a.page.waitForTimeout(3000);
@@ -198,7 +198,7 @@ describe("web app", () => {
     // The old stream ends within seconds; the next message must still arrive.
     await a.page.waitForTimeout(6000);
     await b.page.getByLabel("Message", { exact: true }).fill("after the rotation");
-    await b.page.getByRole("button", { name: "Send" }).click();
+    await b.page.getByRole("button", { name: "Send", exact: true }).click();
     await a.page.locator(".message", { hasText: "after the rotation" }).waitFor();
     await a.page.locator("#conn[data-status=online]").waitFor();
     assert.deepEqual(a.errors, []);
@@ -214,7 +214,7 @@ describe("web app", () => {
     for (const m of ["Register", "CreateToken", "RotateSecret", "GetProfile", "UpdateProfile", "GetUser", "UploadFile", "UploadFileStream",
       "GetFile", "DownloadFile", "ListFiles", "DeleteFile", "Subscribe", "SendMessage", "ListPresence"]) assert.ok(methods.includes(m), m);
     const getProfile = a.page.locator("article.method", { has: a.page.locator(".method-name", { hasText: /^GetProfile$/ }) });
-    await getProfile.getByRole("button", { name: "Send" }).click();
+    await getProfile.getByRole("button", { name: "Send", exact: true }).click();
     await getProfile.locator("pre.result", { hasText: '"screenName": "Reader"' }).waitFor();
     await getProfile.scrollIntoViewIfNeeded();
     await shot(a.page, "9-docs");

@@ -3,6 +3,7 @@ import { holdsSecret, me, profileClient, replaceSecret, setMe } from "../session
 import { explain } from "../errors";
 import { copy, h, toast, uid } from "../dom";
 import { secretShown } from "./signin";
+import { blockedSection } from "../lifecycle";
 
 export function profileView(): HTMLElement {
   const nameId = uid("name");
@@ -57,5 +58,5 @@ export function profileView(): HTMLElement {
       toast(explain(err, "replace the secret"));
     }
   });
-  return h("section", { class: "stack", "aria-label": "Profile" }, form, ident, rotateCard);
+  return h("section", { class: "stack", "aria-label": "Profile" }, form, ident, rotateCard, blockedSection());
 }
