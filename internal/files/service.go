@@ -12,7 +12,6 @@ import (
 	"hash"
 	"io"
 	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -153,9 +152,7 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 		s.abandon(ctx, id, false)
 		return nil, fmt.Errorf("store content: %w", err)
 	}
-	if contentType == "" {
-		contentType = sniff(in.head)
-	}
+	contentType = DetectType(in.head, contentType, name)
 	f := &store.File{
 		ID:          id,
 		OwnerID:     owner,
@@ -389,13 +386,6 @@ func cleanContentType(ct string) (string, error) {
 	return mime.FormatMediaType(mt, params), nil
 }
 
-func sniff(head []byte) string {
-	if len(head) == 0 {
-		return "application/octet-stream"
-	}
-	return http.DetectContentType(head)
-}
-
 // meter passes content through while hashing it, keeping its first bytes
 // for type detection, and failing past the limit.
 type meter struct {
@@ -416,8 +406,8 @@ func (m *meter) Read(p []byte) (int, error) {
 		return 0, m.err
 	}
 	m.hash.Write(p[:n])
-	if len(m.head) < 512 {
-		m.head = append(m.head, p[:min(n, 512-len(m.head))]...)
+	if len(m.head) < HeadBytes {
+		m.head = append(m.head, p[:min(n, HeadBytes-len(m.head))]...)
 	}
 	if err != nil && err != io.EOF {
 		m.err = err
