@@ -38,16 +38,18 @@ func DetectType(head []byte, claimed, name string) string {
 
 // refines reports whether the media type ct is detected's type or a more
 // specific kind of it in the detection library's hierarchy. A type the
-// library does not know refines only the root (bytes it cannot place).
+// library does not know refines only bytes it cannot place, and text.
 func refines(ct string, detected *mimetype.MIME) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
 	}
-	if detected.Is("application/octet-stream") {
-		return true
-	}
 	known := mimetype.Lookup(mt)
+	if detected.Is("application/octet-stream") {
+		// Bytes the library cannot place are no format it knows: random
+		// bytes named .jpg are not a JPEG.
+		return known == nil
+	}
 	if known == nil {
 		// A text format the library does not know (text/markdown) still
 		// says more than plain text.

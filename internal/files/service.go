@@ -67,6 +67,8 @@ type Options struct {
 	UploadIdleTimeout   time.Duration // longest wait for the next bytes of a streamed upload; 0: none
 	DownloadTimeout     time.Duration // longest a client may take to accept one chunk of DownloadFile; 0: none
 	URLTTL              time.Duration // lifetime of download URLs
+	UploadExpiry        time.Duration // how long an unfinished resumable upload lives after its last bytes
+	MaxPendingUploads   int           // unfinished resumable uploads per user; 0: unlimited
 	Events              Events        // may be nil
 	Verifier            URLVerifier   // nil when the store's URLs are not Foxhole's
 }
@@ -297,11 +299,21 @@ const IntentHorizon = 24 * time.Hour
 // than IntentHorizon with their content. It returns how many objects it
 // removed.
 func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	expired, err := s.ExpireResumables(ctx)
+	if err != nil {
+		return expired, err
+	}
 	removed, err := s.sweepIntents(ctx)
+	removed += expired
 	if err != nil {
 		return removed, err
 	}
 	cutoff := s.now().Add(-grace)
+	n, err := s.sweepPartials(ctx, cutoff)
+	removed += n
+	if err != nil {
+		return removed, err
+	}
 	var orphans []string
 	err = s.blobs.Walk(ctx, func(i blob.Info) error {
 		if i.ModTime.After(cutoff) {
