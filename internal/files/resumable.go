@@ -47,6 +47,10 @@ var (
 	ErrNoResumable = errors.New("the file store does not take resumable uploads")
 )
 
+// Interrupter is a body whose reads can be made to fail at once, from
+// another goroutine.
+type Interrupter interface{ Interrupt() }
+
 // leaseTTL is how long a request's hold on an upload lasts without being
 // renewed: a process killed midway blocks its uploads this long at most.
 const leaseTTL = 6 * time.Second
@@ -156,25 +160,40 @@ func (s *Service) WriteResumable(ctx context.Context, owner, id string, off int6
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	renewed := make(chan struct{})
+	renewed, written := make(chan struct{}), make(chan struct{})
+	interrupter, _ := r.(Interrupter)
 	go func() {
 		defer close(renewed)
 		t := time.NewTicker(leaseTTL / 3)
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-written:
 				return
 			case <-t.C:
 				ok, err := rm.RenewLease(ctx, id, token, s.now().Add(leaseTTL).UnixMicro())
-				if err == nil && !ok {
-					cancel(ErrLocked)
+				if err != nil || ok {
+					continue
+				}
+			}
+			// Another request asked for the upload: a client that came back
+			// on a new connection while this one waits for bytes that will
+			// never come. Stop reading, again until the read gives up.
+			cancel(ErrLocked)
+			for {
+				if interrupter != nil {
+					interrupter.Interrupt()
+				}
+				select {
+				case <-written:
 					return
+				case <-time.After(50 * time.Millisecond):
 				}
 			}
 		}
 	}()
 	defer func() {
+		close(written)
 		cancel(nil)
 		<-renewed
 		if err := rm.ReleaseLease(context.WithoutCancel(ctx), id, token); err != nil {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"foxhole.dev/foxhole/client"
@@ -320,36 +322,68 @@ func TestTusQuotaHoldsAcrossResumes(t *testing.T) {
 }
 
 // TestTusExpiry: an unfinished upload is removed with its bytes once it
-// has had no bytes for FOXHOLE_UPLOAD_EXPIRY.
+// has had no bytes for FOXHOLE_UPLOAD_EXPIRY, on the local disk and on
+// MinIO, where listing the bucket finds none of its pieces left.
 func TestTusExpiry(t *testing.T) {
-	srv := testutil.Start(t, func(c *config.Config) { c.UploadExpiry = time.Second })
-	u := srv.Register(t, client.Connect, "slow")
-	content := pngBytes(300 << 10)
-	url := tusCreate(t, srv.URL, u.Token, "a.png", int64(len(content)))
-	cutPatch(t, url, u.Token, content, 0, 100<<10)
-	partial := filepath.Join(srv.DataDir, "blobs", "partial")
-	if left, _ := os.ReadDir(partial); len(left) != 1 {
-		t.Fatalf("partial objects while uploading: %v", left)
+	for _, b := range []string{"local", "minio"} {
+		t.Run(b, func(t *testing.T) {
+			var m *testutil.MinIO
+			if b == "minio" {
+				m = testutil.StartMinIO(t)
+			}
+			srv := testutil.Start(t, func(c *config.Config) {
+				c.UploadExpiry = time.Second
+				if m != nil {
+					c.S3 = config.S3{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "expiry"}
+				}
+			})
+			unfinished := func() int {
+				if m == nil {
+					left, _ := os.ReadDir(filepath.Join(srv.DataDir, "blobs", "partial"))
+					return len(left)
+				}
+				mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for oi := range mc.ListObjects(context.Background(), "expiry", minio.ListObjectsOptions{Prefix: "foxhole/", Recursive: true}) {
+					if oi.Err != nil {
+						t.Fatal(oi.Err)
+					}
+					n++
+				}
+				for u := range mc.ListIncompleteUploads(context.Background(), "expiry", "", true) {
+					if u.Err == nil {
+						n++
+					}
+				}
+				return n
+			}
+			u := srv.Register(t, client.Connect, "slow")
+			content := pngBytes(300 << 10)
+			url := tusCreate(t, srv.URL, u.Token, "a.png", int64(len(content)))
+			cutPatch(t, url, u.Token, content, 0, 100<<10)
+			if n := unfinished(); n != 1 {
+				t.Fatalf("objects while uploading: %d", n)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for tusOffset(t, url, u.Token) != -404 {
+				if time.Now().After(deadline) {
+					t.Fatal("the upload did not expire")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			for unfinished() != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("bytes of an expired upload left: %d objects", unfinished())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			// Its quota share and pending slot are free again: a new one starts.
+			tusCreate(t, srv.URL, u.Token, "b.png", 10)
+		})
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for tusOffset(t, url, u.Token) != -404 {
-		if time.Now().After(deadline) {
-			t.Fatal("the upload did not expire")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for {
-		left, _ := os.ReadDir(partial)
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bytes of an expired upload left: %v", left)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	// Its quota share and pending slot are free again: a new one starts.
-	tusCreate(t, srv.URL, u.Token, "b.png", 10)
 }
 
 // TestTusSurvivesKill kills the process with SIGKILL midway through an

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -120,9 +121,28 @@ type bodyReader struct {
 	idle files.Idle
 	pace *files.Pace
 	err  error
+
+	// interrupt, when set, ends a read in progress (the read deadline);
+	// interrupted makes every later read fail.
+	interrupt   func(time.Time) error
+	interrupted atomic.Bool
+}
+
+// errTakenOver ends the body of an upload another request took over.
+var errTakenOver = errors.New("another request took over the upload")
+
+// Interrupt makes the read in progress, and every later one, fail.
+func (b *bodyReader) Interrupt() {
+	b.interrupted.Store(true)
+	if b.interrupt != nil {
+		_ = b.interrupt(time.Now())
+	}
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.interrupted.Load() {
+		return 0, errTakenOver
+	}
 	b.idle.Renew()
 	n, err := b.r.Read(p)
 	if perr := b.pace.Add(n); perr != nil && err == nil {

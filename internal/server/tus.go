@@ -288,6 +288,8 @@ func (t *tus) write(w http.ResponseWriter, r *http.Request, owner, id string, of
 		r:    http.MaxBytesReader(w, r.Body, t.maxBytes+1),
 		idle: files.NewIdle(rec.Deadlines().Read, t.idleTimeout),
 		pace: t.svc.NewPace("upload"),
+
+		interrupt: rec.Deadlines().Read,
 	}
 	_, u, err := t.svc.WriteResumable(r.Context(), owner, id, off, body, r.ContentLength, checksum)
 	if err != nil {
