@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		URLTTL:              cfg.DownloadURLTTL,
 		UploadExpiry:        cfg.UploadExpiry,
 		MaxPendingUploads:   cfg.MaxPendingUploads,
+		MaxSharesPerUser:    cfg.MaxSharesPerUser,
 	}
 	var blobs blob.Store
 	if cfg.S3.Endpoint != "" {

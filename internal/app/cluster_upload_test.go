@@ -23,7 +23,8 @@ import (
 // process, leaves a request of it hanging there mid-chunk (a phone that
 // lost its network), and finishes it through another process sharing
 // PostgreSQL and MinIO: the second takes the upload over at once, from the
-// offset the first recorded, and the file is whole on both.
+// offset the first recorded, and the file is whole on both. A share link
+// of it revoked through one process answers 404 through the other at once.
 func TestResumableUploadMovesBetweenProcesses(t *testing.T) {
 	c := startCluster(t, clusterOptions{processes: 2, apart: true, env: []string{"FOXHOLE_AUTH_RATE=0"}})
 	p0, p1 := c.procs[0], c.procs[1]
@@ -106,5 +107,36 @@ func TestResumableUploadMovesBetweenProcesses(t *testing.T) {
 	list, err := c0.File.ListFiles(ctx, connect.NewRequest(&foxholev1.ListFilesRequest{}))
 	if err != nil || len(list.Msg.GetFiles()) != 1 {
 		t.Fatalf("ListFiles through p0: %v %v", list, err)
+	}
+
+	// A link made through p0 serves through p1, and its revocation through
+	// p0 holds on p1 at once.
+	sh, err := c0.File.ShareFile(ctx, connect.NewRequest(&foxholev1.ShareFileRequest{Id: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaP1 := p1.URL + "/files/shared/" + sh.Msg.GetShare().GetId()
+	head := func() int {
+		req, _ := http.NewRequest("GET", viaP1, nil)
+		req.Header.Set("Range", "bytes=0-99")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == 206 && !bytes.Equal(body, content[:100]) {
+			t.Fatal("the link served other bytes")
+		}
+		return res.StatusCode
+	}
+	if st := head(); st != 206 {
+		t.Fatalf("link through p1: %d", st)
+	}
+	if _, err := c0.File.RevokeShare(ctx, connect.NewRequest(&foxholev1.RevokeShareRequest{Id: sh.Msg.GetShare().GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	if st := head(); st != 404 {
+		t.Fatalf("a link revoked through p0, through p1: %d", st)
 	}
 }

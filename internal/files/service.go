@@ -69,6 +69,7 @@ type Options struct {
 	URLTTL              time.Duration // lifetime of download URLs
 	UploadExpiry        time.Duration // how long an unfinished resumable upload lives after its last bytes
 	MaxPendingUploads   int           // unfinished resumable uploads per user; 0: unlimited
+	MaxSharesPerUser    int           // live share links per user; 0: unlimited
 	Events              Events        // may be nil
 	Verifier            URLVerifier   // nil when the store's URLs are not Foxhole's
 }
@@ -275,6 +276,12 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 	f, err := s.meta.DeleteFile(ctx, owner, id)
 	if err != nil {
 		return err
+	}
+	// Its links answer 404 already (they need the file); their rows go too.
+	if sm, ok := s.meta.(ShareMetadata); ok {
+		if err := sm.DeleteSharesOf(context.WithoutCancel(ctx), id); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("file", id).Msg("delete links of a deleted file")
+		}
 	}
 	if err := s.blobs.Delete(context.WithoutCancel(ctx), id); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("blob", id).Msg("delete content; the sweep will retry")

@@ -87,6 +87,28 @@ func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Requ
 			fail(w, r, err)
 			return
 		}
+		serveFile(w, r, svc, f, fail)
+	})
+}
+
+// shareRoute serves `GET /files/shared/{id}`, a share link: like a signed
+// download link, but looked up in the database on every request, so a
+// revoked link or a deleted file answers 404 at once, in every process.
+func shareRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := svc.SharedFile(r.Context(), r.PathValue("id"))
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		serveFile(w, r, svc, f, fail)
+	})
+}
+
+// serveFile answers a GET or HEAD of f's bytes, with Range and conditional
+// requests, as an attachment that no browser runs.
+func serveFile(w http.ResponseWriter, r *http.Request, svc *files.Service, f *store.File, fail func(http.ResponseWriter, *http.Request, error)) {
+	{
 		rec := call.From(r.Context())
 		if err := rec.TakeSlot(f.OwnerID); err != nil {
 			fail(w, r, err)
@@ -108,7 +130,7 @@ func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Requ
 		content := &blobSeeker{ctx: r.Context(), svc: svc, f: f}
 		defer content.Close()
 		http.ServeContent(w, r, "", time.UnixMicro(f.CreatedAt), content)
-	})
+	}
 }
 
 // bodyReader reads a request body, each read within the idle timeout, and

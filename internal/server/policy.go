@@ -72,6 +72,12 @@ var httpRoutes = map[string]*foxholev1.Policy{
 		Access: public, Body: small, RateLimit: noRate,
 		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_DOWNLOAD,
 	},
+	// A share link: the link is the credential, as a signed link's
+	// signature is; its downloads hold the owner's slots too.
+	"GET /files/shared/{id}": {
+		Access: public, Body: small, RateLimit: noRate,
+		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_DOWNLOAD,
+	},
 	// tus (resumable uploads): creation and PATCH carry file bytes, as
 	// `PUT /files` does; the others are small, and creation and
 	// termination count against the caller's rate.

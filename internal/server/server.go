@@ -130,6 +130,7 @@ func New(o Options) *Handler {
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
 	rt.handle("PUT /files/{name...}", uploadRoute(o.Files, o.FileMaxBytes, o.UploadIdleTimeout, writeHTTPError))
 	rt.handle("GET /files/download/{id}", downloadRoute(o.Files, writeHTTPError))
+	rt.handle("GET "+files.SharePath+"{id}", shareRoute(o.Files, writeHTTPError))
 	tusRoutes := &tus{svc: o.Files, maxBytes: o.FileMaxBytes, idleTimeout: o.UploadIdleTimeout, fail: writeHTTPError}
 	rt.handle("OPTIONS "+TusPath+"{$}", http.HandlerFunc(tusRoutes.options))
 	rt.handle("POST "+TusPath+"{$}", http.HandlerFunc(tusRoutes.create))
