@@ -36,10 +36,11 @@ export function filesView(): FilesView {
 
   async function load(token = current) {
     try {
-      const res = await files.listFiles({ pageSize: PAGE, pageToken: token });
+      const [res, links] = await Promise.all([files.listFiles({ pageSize: PAGE, pageToken: token }), files.listShares({})]);
+      const shared = new Set(links.shares.map((s) => s.fileId));
       current = token;
       next = res.nextPageToken;
-      body.replaceChildren(...res.files.map(row));
+      body.replaceChildren(...res.files.map((f) => row(f, shared.has(f.id))));
       table.hidden = res.files.length === 0;
       empty.hidden = res.files.length > 0 || tokens.length > 0;
       older.disabled = !next;
@@ -52,29 +53,27 @@ export function filesView(): FilesView {
   older.addEventListener("click", () => { tokens.push(current); void load(next); });
   newer.addEventListener("click", () => void load(tokens.pop() ?? ""));
 
-  function row(f: StoredFile): HTMLTableRowElement {
+  function row(f: StoredFile, shared: boolean): HTMLTableRowElement {
     const download = h("button", { type: "button", class: "secondary", "aria-label": `Download ${f.name}` }, "Download");
-    const share = h("button", { type: "button", class: "secondary", "aria-label": `Share ${f.name}` }, "Share");
+    const share = h("button", { type: "button", class: "secondary", "aria-label": `${shared ? "Unshare" : "Share"} ${f.name}` }, shared ? "Unshare" : "Share");
     const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${f.name}` }, "Delete");
     share.addEventListener("click", async () => {
       try {
-        const existing = await files.listShares({ fileId: f.id });
-        if (existing.shares.length > 0) {
+        if (shared) {
           if (!confirm(`Stop sharing ${f.name}? Its link stops working at once.`)) return;
+          const existing = await files.listShares({ fileId: f.id });
           for (const s of existing.shares) await files.revokeShare({ id: s.id });
           toast(`${f.name} is no longer shared.`, "info");
-          share.textContent = "Share";
-          return;
+        } else {
+          const url = (await files.shareFile({ id: f.id })).share!.url;
+          try {
+            await navigator.clipboard.writeText(url);
+            toast(`Link to ${f.name} copied: ${url}`, "info");
+          } catch {
+            toast(`Link to ${f.name}: ${url}`, "info");
+          }
         }
-        const res = await files.shareFile({ id: f.id });
-        const url = res.share!.url;
-        share.textContent = "Unshare";
-        try {
-          await navigator.clipboard.writeText(url);
-          toast(`Link to ${f.name} copied: ${url}`, "info");
-        } catch {
-          toast(`Link to ${f.name}: ${url}`, "info");
-        }
+        await load();
       } catch (err) {
         toast(explain(err, `share ${f.name}`));
       }
