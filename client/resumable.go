@@ -77,20 +77,35 @@ func (c *Client) UploadResumable(ctx context.Context, name, contentType string, 
 	if length != size {
 		return nil, fmt.Errorf("the upload at %s is %d bytes long, not %d: %w", url, length, size, ErrUploadGone)
 	}
-	failures := 0
+	failures, conflicts := 0, 0
 	for off < size {
 		n := min(o.ChunkSize, size-off)
 		next, err := c.patch(ctx, url, off, io.NewSectionReader(r, off, n), n, o.Checksum)
 		if err == nil {
-			off, failures = next, 0
+			off, failures, conflicts = next, 0, 0
 			if o.Progress != nil {
 				o.Progress(off, size)
 			}
 			continue
 		}
 		var st statusError
-		retry := !errors.As(err, &st) || st.code >= 500 || st.code == http.StatusConflict || st.code == http.StatusLocked ||
-			st.code == 460 || st.code == http.StatusTooManyRequests
+		isStatus := errors.As(err, &st)
+		// The offset moved (the server recorded a cut-off request after we
+		// asked) or another request still holds the upload: ask again,
+		// whatever Retries says, a bounded number of times.
+		if isStatus && (st.code == http.StatusConflict || st.code == http.StatusLocked) && conflicts < maxConflicts {
+			conflicts++
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(backoff(conflicts)):
+			}
+			if off, _, err = c.uploadOffset(ctx, url); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		retry := !isStatus || st.code >= 500 || st.code == 460 || st.code == http.StatusTooManyRequests
 		if ctx.Err() != nil || !retry || o.Retries < 0 || failures >= o.Retries {
 			return nil, err
 		}
@@ -117,6 +132,9 @@ func (c *Client) UploadResumable(ctx context.Context, name, contentType string, 
 	}
 	return res.Msg.GetFile(), nil
 }
+
+// maxConflicts bounds the retries in a row after 409 or 423.
+const maxConflicts = 20
 
 func backoff(failures int) time.Duration {
 	return min(time.Duration(1<<min(failures, 6))*100*time.Millisecond, 5*time.Second)

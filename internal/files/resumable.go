@@ -22,11 +22,11 @@ import (
 type ResumableMetadata interface {
 	CreateResumable(ctx context.Context, in *store.UploadIntent, u *store.ResumableUpload, maxPending int, maxBytes int64, l store.FileLimits) error
 	ResumableByID(ctx context.Context, ownerID, id string) (*store.ResumableUpload, error)
-	AcquireLease(ctx context.Context, ownerID, id, token string, until, now int64) (bool, error)
+	AcquireLease(ctx context.Context, ownerID, id, token string, until, now int64) (*store.ResumableUpload, error)
 	RequestSteal(ctx context.Context, id string) error
 	RenewLease(ctx context.Context, id, token string, until int64) (bool, error)
 	ReleaseLease(ctx context.Context, id, token string) error
-	AdvanceResumable(ctx context.Context, u *store.ResumableUpload, token string, from int64) (bool, error)
+	AdvanceResumable(ctx context.Context, u *store.ResumableUpload, token string, from int64, release bool) (bool, error)
 	FinishResumable(ctx context.Context, f *store.File, l store.FileLimits, token string) error
 	DeleteResumable(ctx context.Context, ownerID, id string) (*store.ResumableUpload, error)
 	ExpiredResumables(ctx context.Context, now int64, limit int) ([]store.ResumableUpload, error)
@@ -155,9 +155,11 @@ func (s *Service) WriteResumable(ctx context.Context, owner, id string, off int6
 		return nil, nil, errs.New(errs.ErrNotFound, "upload not found")
 	}
 	token := store.NewID()
-	if err := s.lease(ctx, rm, owner, id, token); err != nil {
+	u, err := s.lease(ctx, rm, owner, id, token)
+	if err != nil {
 		return nil, nil, err
 	}
+	released := false
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	renewed, written := make(chan struct{}), make(chan struct{})
@@ -196,15 +198,14 @@ func (s *Service) WriteResumable(ctx context.Context, owner, id string, off int6
 		close(written)
 		cancel(nil)
 		<-renewed
+		if released {
+			return
+		}
 		if err := rm.ReleaseLease(context.WithoutCancel(ctx), id, token); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("upload", id).Msg("release upload lease; it runs out by itself")
 		}
 	}()
 
-	u, err := rm.ResumableByID(ctx, owner, id)
-	if err != nil {
-		return nil, nil, err
-	}
 	if u.Received != off {
 		return nil, u, fmt.Errorf("%w: the upload is at offset %d, not %d", ErrOffsetMismatch, u.Received, off)
 	}
@@ -246,13 +247,16 @@ func (s *Service) WriteResumable(ctx context.Context, owner, id string, off int6
 		from := u.Received
 		u.Received, u.HashState, u.Head = from+n, st, in.head
 		u.ExpiresAt = s.now().Add(s.opt.UploadExpiry).UnixMicro()
-		ok, err := rm.AdvanceResumable(context.WithoutCancel(ctx), u, token, from)
+		// The usual end of a chunk: recorded and let go in one write.
+		release := u.Received < u.Length
+		ok, err := rm.AdvanceResumable(context.WithoutCancel(ctx), u, token, from, release)
 		if err != nil {
 			return nil, u, err
 		}
 		if !ok {
 			return nil, u, fmt.Errorf("%w: another request took over this upload", ErrLocked)
 		}
+		released = release
 	}
 	if werr != nil {
 		return nil, u, werr
@@ -271,34 +275,34 @@ func (s *Service) WriteResumable(ctx context.Context, owner, id string, off int6
 // lease takes the right to write the upload, asking a request that holds
 // it to let go (a client that lost its connection and came back finds its
 // old request still waiting for bytes), and waiting a little for that.
-func (s *Service) lease(ctx context.Context, rm ResumableMetadata, owner, id, token string) error {
+func (s *Service) lease(ctx context.Context, rm ResumableMetadata, owner, id, token string) (*store.ResumableUpload, error) {
 	deadline := time.Now().Add(leaseTTL + time.Second)
 	asked := false
 	for {
 		now := s.now()
-		ok, err := rm.AcquireLease(ctx, owner, id, token, now.Add(leaseTTL).UnixMicro(), now.UnixMicro())
-		if err != nil || ok {
-			return err
+		u, err := rm.AcquireLease(ctx, owner, id, token, now.Add(leaseTTL).UnixMicro(), now.UnixMicro())
+		if err != nil || u != nil {
+			return u, err
 		}
-		u, err := rm.ResumableByID(ctx, owner, id)
+		cur, err := rm.ResumableByID(ctx, owner, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if u.FileID != "" {
-			return fmt.Errorf("%w: the upload is finished", ErrOffsetMismatch)
+		if cur.FileID != "" {
+			return nil, fmt.Errorf("%w: the upload is finished", ErrOffsetMismatch)
 		}
 		if !asked {
 			if err := rm.RequestSteal(ctx, id); err != nil {
-				return err
+				return nil, err
 			}
 			asked = true
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: another request is writing this upload; retry shortly", ErrLocked)
+			return nil, fmt.Errorf("%w: another request is writing this upload; retry shortly", ErrLocked)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -67,12 +68,21 @@ func (s *Store) ResumableByID(ctx context.Context, ownerID, id string) (*Resumab
 
 // AcquireLease gives the request holding token the right to write the
 // owner's upload until until, if nobody holds it or the holder's lease
-// ran out before now. It reports whether it did.
-func (s *Store) AcquireLease(ctx context.Context, ownerID, id, token string, until, now int64) (bool, error) {
-	res, err := s.w.NewUpdate().Model((*ResumableUpload)(nil)).
+// ran out before now, and returns the upload as it then stands; nil when
+// another request holds it (or the upload is gone or finished).
+func (s *Store) AcquireLease(ctx context.Context, ownerID, id, token string, until, now int64) (*ResumableUpload, error) {
+	u := new(ResumableUpload)
+	err := s.w.NewUpdate().Model(u).
 		Set("lease_token = ?, lease_until = ?, steal = 0", token, until).
-		Where("id = ? AND owner_id = ? AND file_id = '' AND (lease_token = '' OR lease_until < ?)", id, ownerID, now).Exec(ctx)
-	return affected(res, err)
+		Where("id = ? AND owner_id = ? AND file_id = '' AND (lease_token = '' OR lease_until < ?)", id, ownerID, now).
+		Returning("*").Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // RequestSteal asks the holder of an upload's lease to let go of it.
@@ -99,12 +109,15 @@ func (s *Store) ReleaseLease(ctx context.Context, id, token string) error {
 
 // AdvanceResumable records that the upload, leased by token, has received
 // bytes up to u.Received (from from), with their hash state and head, and
-// expires at u.ExpiresAt. It reports false when the lease or the offset is
-// no longer the one given.
-func (s *Store) AdvanceResumable(ctx context.Context, u *ResumableUpload, token string, from int64) (bool, error) {
-	res, err := s.w.NewUpdate().Model((*ResumableUpload)(nil)).
-		Set("received = ?, hash_state = ?, head = ?, expires_at = ?", u.Received, u.HashState, u.Head, u.ExpiresAt).
-		Where("id = ? AND lease_token = ? AND received = ?", u.ID, token, from).Exec(ctx)
+// expires at u.ExpiresAt; release also lets go of the lease. It reports
+// false when the lease or the offset is no longer the one given.
+func (s *Store) AdvanceResumable(ctx context.Context, u *ResumableUpload, token string, from int64, release bool) (bool, error) {
+	q := s.w.NewUpdate().Model((*ResumableUpload)(nil)).
+		Set("received = ?, hash_state = ?, head = ?, expires_at = ?", u.Received, u.HashState, u.Head, u.ExpiresAt)
+	if release {
+		q = q.Set("lease_token = '', lease_until = 0, steal = 0")
+	}
+	res, err := q.Where("id = ? AND lease_token = ? AND received = ?", u.ID, token, from).Exec(ctx)
 	return affected(res, err)
 }
 

@@ -94,7 +94,6 @@ func (s *Store) WritePartial(ctx context.Context, key string, off int64, r io.Re
 		return 0, fmt.Errorf("unfinished object %s holds %d bytes, not %d: %w", key, have, off, blob.ErrSizeMismatch)
 	}
 	bufp := pieceBuffers.Get().(*[]byte)
-	defer pieceBuffers.Put(bufp)
 	buf := (*bufp)[:0]
 	start := off
 	// The piece that holds off-1 is rewritten, joined with what follows,
@@ -124,46 +123,76 @@ func (s *Store) WritePartial(ctx context.Context, key string, off int64, r io.Re
 			return 0, mapErr(err)
 		}
 	}
-	// stored is how far the durable pieces reach.
-	stored := off
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		// The bytes that arrived are kept even when the client is gone.
-		_, err := s.client.PutObject(context.WithoutCancel(ctx), s.bucket, dir+fmt.Sprintf("%020d", start), bytes.NewReader(buf), int64(len(buf)),
-			minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
-		if err != nil {
-			return mapErr(err)
-		}
-		stored = start + int64(len(buf))
-		start, buf = stored, buf[:0]
-		return nil
+	// Pieces go up in a goroutine of their own while the next one is
+	// read: the client's bytes keep flowing while the store writes. At
+	// most two buffers per upload: the one being sent, the one filling.
+	type job struct {
+		start int64
+		bufp  *[]byte
 	}
-	for {
-		n, rerr := r.Read(buf[len(buf):pieceSize])
+	jobs := make(chan job)
+	var stored = off // how far the durable pieces reach; the sender's until it is done
+	var sendErr error
+	sent, broken := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sent)
+		for j := range jobs {
+			b := *j.bufp
+			if sendErr == nil {
+				// The bytes that arrived are kept even when the client is gone.
+				_, err := s.client.PutObject(context.WithoutCancel(ctx), s.bucket, dir+fmt.Sprintf("%020d", j.start), bytes.NewReader(b), int64(len(b)),
+					minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
+				if err != nil {
+					sendErr = mapErr(err)
+					close(broken)
+				} else {
+					stored = j.start + int64(len(b))
+				}
+			}
+			pieceBuffers.Put(j.bufp)
+		}
+	}()
+	failed := func() bool {
+		select {
+		case <-broken:
+			return true
+		default:
+			return false
+		}
+	}
+	flush := func() {
+		if len(buf) == 0 {
+			return
+		}
+		*bufp = buf
+		jobs <- job{start: start, bufp: bufp}
+		start += int64(len(buf))
+		bufp = pieceBuffers.Get().(*[]byte)
+		buf = (*bufp)[:0]
+	}
+	var rerr error
+	for rerr == nil && !failed() {
+		var n int
+		n, rerr = r.Read(buf[len(buf):pieceSize])
 		buf = buf[:len(buf)+n]
 		if len(buf) == pieceSize {
-			if err := flush(); err != nil {
-				return max(0, stored-off), err
-			}
+			flush()
 		}
-		if rerr != nil {
-			if ferr := flush(); ferr != nil {
-				return max(0, stored-off), ferr
-			}
-			if rerr == io.EOF {
-				rerr = nil
-			}
-			return stored - off, rerr
-		}
-		if err := ctx.Err(); err != nil {
-			if ferr := flush(); ferr != nil {
-				return max(0, stored-off), ferr
-			}
-			return stored - off, err
+		if rerr == nil {
+			rerr = ctx.Err()
 		}
 	}
+	flush()
+	close(jobs)
+	<-sent
+	pieceBuffers.Put(bufp)
+	if rerr == io.EOF {
+		rerr = nil
+	}
+	if sendErr != nil {
+		return max(0, stored-off), sendErr
+	}
+	return stored - off, rerr
 }
 
 // FinishPartial implements blob.Partials.
