@@ -68,7 +68,9 @@ func (s *Store) WritePartial(ctx context.Context, key string, off int64, r io.Re
 		return 0, err
 	}
 	buf := copyBuffers.Get().(*[]byte)
-	n, err := io.CopyBuffer(&writeback{f: f}, ctxReader{ctx, r}, *buf)
+	// Every write of an unfinished object ends with an fsync: start the
+	// disk writes early, so that little is left for it.
+	n, err := io.CopyBuffer(&writeback{f: f, started: off, written: off, chunk: 1 << 20}, ctxReader{ctx, r}, *buf)
 	copyBuffers.Put(buf)
 	if serr := f.Sync(); serr != nil {
 		// Nothing written is known durable.
