@@ -319,6 +319,17 @@ func TestTusQuotaHoldsAcrossResumes(t *testing.T) {
 		t.Fatalf("HEAD after DELETE: %d", o)
 	}
 	tusCreate(t, srv.URL, u.Token, "b", 700<<10)
+
+	// An empty upload is a file as soon as it is created.
+	res = tusReq(t, "POST", srv.URL+"/files/tus/", u.Token, nil, "Upload-Length", "0", "Upload-Metadata", tusMeta("empty.txt", ""))
+	if res.StatusCode != 201 || res.Header.Get("Upload-Offset") != "0" {
+		t.Fatalf("an empty upload: %d %v", res.StatusCode, res.Header)
+	}
+	loc := res.Header.Get("Location")
+	f, err := srv.Clients(client.Connect, u.Token).File.GetFile(context.Background(), connect.NewRequest(&foxholev1.GetFileRequest{Id: loc[len(loc)-26:]}))
+	if err != nil || f.Msg.GetFile().GetSize() != 0 || f.Msg.GetFile().GetSha256() != sum(nil) {
+		t.Fatalf("the empty file: %v %v", f, err)
+	}
 }
 
 // TestTusExpiry: an unfinished upload is removed with its bytes once it
