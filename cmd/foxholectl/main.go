@@ -47,7 +47,7 @@ type command struct {
 var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
 	&profileSetCommand, &profileGetCommand,
-	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
+	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand, &filesShareCommand, &filesUnshareCommand,
 	&sendCommand, &chatCommand, &watchCommand, &historyCommand,
 	&editCommand, &rmMessageCommand, &blockCommand, &unblockCommand, &blockedCommand,
 	&roomsLsCommand, &roomsCreateCommand, &roomsJoinCommand, &roomsLeaveCommand,

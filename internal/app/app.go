@@ -100,6 +100,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		UploadIdleTimeout:   cfg.UploadIdleTimeout,
 		DownloadTimeout:     cfg.DownloadTimeout,
 		URLTTL:              cfg.DownloadURLTTL,
+		UploadExpiry:        cfg.UploadExpiry,
+		MaxPendingUploads:   cfg.MaxPendingUploads,
+		MaxSharesPerUser:    cfg.MaxSharesPerUser,
 	}
 	var blobs blob.Store
 	if cfg.S3.Endpoint != "" {
@@ -193,6 +196,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
 	a.wg.Go(func() { a.sweepFiles(bg) })
+	a.wg.Go(func() { a.expireUploads(bg) })
 	a.wg.Go(func() { a.pruneEvents(bg) })
 	if cfg.UnusedAccountTTL > 0 {
 		a.wg.Go(func() { a.expireUnused(bg, cfg.UnusedAccountTTL) })
@@ -322,6 +326,24 @@ func (a *App) sweepFiles(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// expireUploads removes unfinished resumable uploads past their expiry,
+// with their bytes, checking at least every minute.
+func (a *App) expireUploads(ctx context.Context) {
+	every := min(time.Minute, max(time.Second, a.cfg.UploadExpiry/4))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if n, err := a.files.ExpireResumables(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("expire unfinished uploads")
+		} else if n > 0 {
+			a.log.Info().Int("removed", n).Msg("removed expired unfinished uploads")
 		}
 	}
 }
