@@ -21,6 +21,7 @@ import (
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/blob/s3"
 	"foxhole.dev/foxhole/internal/cache"
+	"foxhole.dev/foxhole/internal/certs"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/inmem"
@@ -177,6 +178,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
+	tc, err := certs.Config(certs.Options{
+		CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile,
+		Domains: cfg.TLSDomains, Directory: cfg.ACMEDirectory, Email: cfg.ACMEEmail, CAFile: cfg.ACMECAFile,
+		CacheDir: certs.CacheDir(cfg.DataDir), Log: log,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.http.TLSConfig = tc
 
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
@@ -374,9 +385,17 @@ func (a *App) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then drains in-flight calls for at most
 // the configured shutdown timeout and closes the backends.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	a.log.Info().Str("addr", ln.Addr().String()).Str("data_dir", a.cfg.DataDir).Msg("serving")
+	tlsOn := a.http.TLSConfig != nil
+	a.log.Info().Str("addr", ln.Addr().String()).Str("data_dir", a.cfg.DataDir).Bool("tls", tlsOn).Msg("serving")
 	errc := make(chan error, 1)
-	go func() { errc <- a.http.Serve(ln) }()
+	go func() {
+		if tlsOn {
+			// The certificate comes from TLSConfig.GetCertificate.
+			errc <- a.http.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- a.http.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return errors.Join(err, a.Close())
