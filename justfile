@@ -34,8 +34,8 @@ cluster-pg: minio
 # Run every test, with the race detector: the server's module, then the
 # load tool's (bench/, a module of its own so that its plotting stack stays
 # out of the server's go.mod; its crowd test runs a real Centrifugo).
-test: centrifugo
-    go test -race -count=1 ./...
+test: centrifugo pebble
+    PATH="$PATH:$(go env GOPATH)/bin" go test -race -count=1 ./...
     PATH="$PATH:$(go env GOPATH)/bin" go -C bench test -race -count=1 ./...
 
 # Copy the protovalidate protos from the Go module cache into .protodeps/.
@@ -244,11 +244,16 @@ bench-postgres:
 minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
+# Let's Encrypt's ACME test server, which the TLS tests obtain real
+# certificates from (built from the Go module proxy, once).
+pebble:
+    PATH="$PATH:$(go env GOPATH)/bin" command -v pebble >/dev/null || go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3
+
 # Built from the Go module proxy once, into $(go env GOPATH)/bin: the
 # Centrifugo that the crowd benchmark and its test run against.
 centrifugo:
     PATH="$PATH:$(go env GOPATH)/bin" command -v centrifugo >/dev/null || go install github.com/centrifugal/centrifugo/v6@v6.9.1
 
 # Everything CI checks.
-ci: minio lint gen-check web-check breaking test test-postgres test-browser test-large fuzz bench-smoke
+ci: minio pebble lint gen-check web-check breaking test test-postgres test-browser test-large fuzz bench-smoke
     go test ./...

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/testutil"
+	"foxhole.dev/foxhole/internal/testutil/backends"
 )
 
 // serveApp serves a on a loopback port until the test ends and returns the
@@ -170,4 +173,53 @@ func TestTLSFromFiles(t *testing.T) {
 	}
 	healthz() // the open connection was not dropped
 	checkEveryPath(t, base, tc)
+}
+
+// TestTLSFromACME obtains a certificate from a real ACME CA (Let's
+// Encrypt's Pebble, on loopback), which validates the domain by the
+// TLS-ALPN-01 challenge on the serving port itself; then every protocol
+// and path works over it, and the certificate is cached in the data dir.
+func TestTLSFromACME(t *testing.T) {
+	dir := t.TempDir()
+	ca := testutil.NewCA(t, dir) // Pebble's own HTTPS certificate
+	pebbleCert, pebbleKey := filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem")
+	ca.Issue(t, 1, pebbleCert, pebbleKey)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	pebble := backends.StartPebble(t, backends.PebbleOptions{
+		TLSPort: ln.Addr().(*net.TCPAddr).Port, CertFile: pebbleCert, KeyFile: pebbleKey, CAFile: ca.File,
+	})
+
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Addr = addr
+	cfg.TLSDomains = []string{"foxhole.test"}
+	cfg.ACMEDirectory, cfg.ACMECAFile, cfg.ACMEEmail = pebble.Directory, ca.File, "ops@foxhole.test"
+	serveApp(t, cfg)
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pebble.Roots(t))
+	tc := &tls.Config{RootCAs: pool, ServerName: "foxhole.test"}
+	// The first handshake for the name obtains the certificate.
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Minute}, "tcp", addr, tc)
+	if err != nil {
+		t.Fatalf("first TLS handshake, which obtains the certificate: %v", err)
+	}
+	if got := conn.ConnectionState().PeerCertificates[0].DNSNames; len(got) != 1 || got[0] != "foxhole.test" {
+		t.Fatalf("certificate for %v", got)
+	}
+	conn.Close()
+	checkEveryPath(t, "https://"+addr, tc)
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "acme", "foxhole.test")); err != nil {
+		t.Fatalf("certificate not cached in the data dir: %v", err)
+	}
+	// A name not listed gets no certificate.
+	if c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "other.test"}); err == nil {
+		c.Close()
+		t.Fatal("a handshake for a name not in FOXHOLE_TLS_DOMAINS succeeded")
+	}
 }

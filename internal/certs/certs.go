@@ -177,4 +177,3 @@ func (r *reloader) load() error {
 
 // CacheDir is where ACME state lives in a data directory.
 func CacheDir(dataDir string) string { return filepath.Join(dataDir, "acme") }
-
