@@ -144,12 +144,12 @@ func New(o Options) *Handler {
 
 	probeOpts := connect.WithHandlerOptions(connect.WithReadMaxBytes(int(o.MaxRequestBytes)))
 	foxholeServices := slices.Clone(rt.services)
-	rt.service(grpchealth.NewHandler(grpchealth.NewStaticChecker(foxholeServices...), probeOpts))
+	ready := &readiness{required: o.Checks, reported: o.Reported}
+	rt.service(grpchealth.NewHandler(healthChecker{rd: ready, known: grpchealth.NewStaticChecker(foxholeServices...)}, probeOpts))
 	reflector := grpcreflect.NewStaticReflector(append(foxholeServices, grpchealth.HealthV1ServiceName)...)
 	rt.service(grpcreflect.NewHandlerV1(reflector, probeOpts))
 	rt.service(grpcreflect.NewHandlerV1Alpha(reflector, probeOpts))
 
-	ready := &readiness{required: o.Checks, reported: o.Reported}
 	rt.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
