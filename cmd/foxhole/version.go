@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
-)
 
-// version is set by release builds (-ldflags "-X main.version=v1.2.3");
-// otherwise the module version from the build information is used.
-var version = ""
+	"foxhole.dev/foxhole/internal/buildinfo"
+)
 
 var versionCommand = command{
 	name:    "version",
@@ -21,44 +18,6 @@ var versionCommand = command{
 	},
 }
 
-// build describes this binary.
-type build struct {
-	Version, Commit, Time, Go, Platform string
-}
-
-func buildInfo() build {
-	b := build{Version: version, Commit: "unknown", Time: "unknown", Go: "unknown", Platform: "unknown"}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		if b.Version == "" {
-			b.Version = "(devel)"
-		}
-		return b
-	}
-	if b.Version == "" {
-		b.Version = info.Main.Version // (devel) for a build from a checkout
-	}
-	b.Go = info.GoVersion
-	var goos, goarch, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Commit = s.Value
-		case "vcs.time":
-			b.Time = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		case "GOOS":
-			goos = s.Value
-		case "GOARCH":
-			goarch = s.Value
-		}
-	}
-	if modified == "true" {
-		b.Commit += " (modified)"
-	}
-	if goos != "" {
-		b.Platform = goos + "/" + goarch
-	}
-	return b
-}
+// buildInfo describes this binary; release builds stamp the version in
+// (see the release recipe).
+func buildInfo() buildinfo.Build { return buildinfo.Get() }

@@ -20,11 +20,13 @@ import (
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/blob/s3"
+	"foxhole.dev/foxhole/internal/buildinfo"
 	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/certs"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/inmem"
+	"foxhole.dev/foxhole/internal/metrics"
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/pubsub"
 	"foxhole.dev/foxhole/internal/ratelimit"
@@ -47,6 +49,7 @@ type App struct {
 	s3Blobs    *s3.Store    // nil when files live on the local disk
 	handler    *server.Handler
 	http       *http.Server
+	metrics    *metrics.Metrics // nil: FOXHOLE_METRICS_ADDR is unset
 
 	stopBackground context.CancelFunc // ends background work such as the file sweep
 	wg             sync.WaitGroup
@@ -76,6 +79,24 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: st, shared: sh}
+	if cfg.MetricsAddr != "" {
+		b := buildinfo.Get()
+		a.metrics = metrics.New(metrics.Build{Version: b.Version, Commit: b.Commit})
+		w, r := st.Pools()
+		a.metrics.DB("writer", w)
+		if r != w {
+			a.metrics.DB("reader", r)
+		}
+		sh.cache = a.metrics.Cache(sh.cache)
+		if sh.reachable != nil {
+			a.metrics.Gauge("foxhole_valkey_up", "1 while Valkey answers, 0 while its breaker keeps calls off it.", func() float64 {
+				if sh.reachable() {
+					return 1
+				}
+				return 0
+			})
+		}
+	}
 	// Only the database takes the process out of service: without Valkey
 	// or the object store it still serves what it can, and their outage
 	// would otherwise take every process out at once. /readyz names them.
@@ -128,6 +149,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
 		}
 	}
+	if a.metrics != nil {
+		blobs = a.metrics.Blobs(blobs)
+	}
 	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), sh.cache)
 	a.realtime = realtime.NewService(st, sh.hub, realtime.Options{
 		OnRevoke:        authSvc.Revoked, // other processes' rotations, refused here at once
@@ -142,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 
 		PresenceInterval:    cfg.PresenceInterval,
 		PresenceSnapshotMax: cfg.PresenceSnapshotMax,
+		Metrics:             a.realtimeMetrics(),
 		RevocationCheck:     cfg.RevocationCheck,
 		RevocationRetryFor:  cfg.TokenTTL + time.Minute, // past it, the revoked tokens have expired
 	}, log)
@@ -176,6 +201,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		ListLimiter:       sh.limiter("list", cfg.ListRate, cfg.ListBurst),
 		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
+		OnCall:            a.onCall(),
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
 	tc, err := certs.Config(certs.Options{
@@ -254,7 +280,9 @@ type shared struct {
 	hub     pubsub.Hub
 	limiter func(name string, rate float64, burst int) ratelimit.Limiter
 	ping    func(context.Context) error // nil in process
-	close   func() error
+	// reachable reports whether Valkey answers; nil in process.
+	reachable func() bool
+	close     func() error
 }
 
 func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (shared, error) {
@@ -282,8 +310,9 @@ func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (sha
 		limiter: func(name string, rate float64, burst int) ratelimit.Limiter {
 			return c.NewLimiter(name, rate, burst)
 		},
-		ping:  c.Ping,
-		close: c.Close,
+		ping:      c.Ping,
+		reachable: c.Reachable,
+		close:     c.Close,
 	}, nil
 }
 
@@ -363,6 +392,26 @@ func (a *App) expireUnused(ctx context.Context, ttl time.Duration) {
 	}
 }
 
+// realtimeMetrics are the realtime service's hooks, nil without metrics.
+func (a *App) realtimeMetrics() realtime.Metrics {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.Realtime()
+}
+
+// onCall records every call's end in the metrics, nil without them.
+func (a *App) onCall() server.OnCall {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.Call
+}
+
+// Metrics returns the process's metrics, nil when FOXHOLE_METRICS_ADDR is
+// unset.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
 // Handler returns the app's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
 
@@ -385,6 +434,16 @@ func (a *App) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then drains in-flight calls for at most
 // the configured shutdown timeout and closes the backends.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if a.metrics != nil {
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		go func() {
+			a.log.Info().Str("addr", a.cfg.MetricsAddr).Msg("serving metrics")
+			if err := a.metrics.Serve(mctx, a.cfg.MetricsAddr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error().Err(err).Str("addr", a.cfg.MetricsAddr).Msg("metrics listener (FOXHOLE_METRICS_ADDR)")
+			}
+		}()
+	}
 	tlsOn := a.http.TLSConfig != nil
 	a.log.Info().Str("addr", ln.Addr().String()).Str("data_dir", a.cfg.DataDir).Bool("tls", tlsOn).Msg("serving")
 	errc := make(chan error, 1)

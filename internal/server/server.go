@@ -87,6 +87,8 @@ type Options struct {
 	// MaxProbeStreams bounds the health Watch and reflection streams open
 	// at once.
 	MaxProbeStreams int
+	// OnCall, when set, hears the end of every call (for metrics).
+	OnCall OnCall
 }
 
 // Handler is the whole of Foxhole's HTTP surface.
@@ -195,7 +197,7 @@ func New(o Options) *Handler {
 			MaxAge:         7200,
 		}).Handler(h)
 	}
-	h = accessLog(o.Log, h)
+	h = accessLog(o.Log, o.OnCall, h)
 	return &Handler{Handler: h, ready: ready, enforcer: enforce}
 }
 

@@ -213,3 +213,7 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
+
+// Pools returns the database pools, for their statistics: the writer's and
+// the readers' (the same pool on PostgreSQL when it has one).
+func (s *Store) Pools() (writer, reader *sql.DB) { return s.w.DB, s.r.DB }
