@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/blob"
@@ -34,22 +36,25 @@ import (
 	"foxhole.dev/foxhole/internal/realtime/ws"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
+	"foxhole.dev/foxhole/internal/tracing"
 	"foxhole.dev/foxhole/internal/valkey"
 )
 
 // App is one running Foxhole.
 type App struct {
-	cfg        config.Config
-	log        zerolog.Logger
-	store      *store.Store
-	shared     shared // cache, hub and limiters
-	files      *files.Service
-	realtime   *realtime.Service
-	localBlobs *local.Store // nil when files live in S3
-	s3Blobs    *s3.Store    // nil when files live on the local disk
-	handler    *server.Handler
-	http       *http.Server
-	metrics    *metrics.Metrics // nil: FOXHOLE_METRICS_ADDR is unset
+	cfg         config.Config
+	log         zerolog.Logger
+	store       *store.Store
+	shared      shared // cache, hub and limiters
+	files       *files.Service
+	realtime    *realtime.Service
+	localBlobs  *local.Store // nil when files live in S3
+	s3Blobs     *s3.Store    // nil when files live on the local disk
+	handler     *server.Handler
+	http        *http.Server
+	metrics     *metrics.Metrics            // nil: FOXHOLE_METRICS_ADDR is unset
+	tracer      trace.TracerProvider        // nil: tracing is off
+	stopTracing func(context.Context) error // flushes the exporter; nil: none started here
 
 	stopBackground context.CancelFunc // ends background work such as the file sweep
 	wg             sync.WaitGroup
@@ -79,6 +84,24 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: st, shared: sh}
+	if cfg.Tracing {
+		// An exporter named by OTEL_* installs the global provider; none
+		// (a test's) uses the one installed already.
+		if cfg.TracingExporter != "" {
+			shutdown, err := tracing.Start(ctx, cfg.TracingExporter)
+			if err != nil {
+				a.Close()
+				return nil, fmt.Errorf("traces (OTEL_*): %w", err)
+			}
+			a.stopTracing = shutdown
+		}
+		a.tracer = otel.GetTracerProvider()
+		system := "sqlite"
+		if st.Postgres() {
+			system = "postgresql"
+		}
+		st.AddQueryHook(tracing.NewQueryHook(a.tracer, system))
+	}
 	if cfg.MetricsAddr != "" {
 		b := buildinfo.Get()
 		a.metrics = metrics.New(metrics.Build{Version: b.Version, Commit: b.Commit})
@@ -152,6 +175,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	if a.metrics != nil {
 		blobs = a.metrics.Blobs(blobs)
 	}
+	if a.tracer != nil {
+		kind := "local"
+		if a.s3Blobs != nil {
+			kind = "s3"
+		}
+		blobs = tracing.Blobs(a.tracer, kind, blobs)
+	}
 	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), sh.cache)
 	a.realtime = realtime.NewService(st, sh.hub, realtime.Options{
 		OnRevoke:        authSvc.Revoked, // other processes' rotations, refused here at once
@@ -202,6 +232,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
 		OnCall:            a.onCall(),
+		Tracer:            a.tracer,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
 	tc, err := certs.Config(certs.Options{
@@ -499,6 +530,11 @@ func (a *App) Close() error {
 		}
 		a.wg.Wait()
 		a.closeErr = errors.Join(a.shared.close(), a.store.Close())
+		if a.stopTracing != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			a.closeErr = errors.Join(a.closeErr, a.stopTracing(ctx))
+		}
 	})
 	return a.closeErr
 }

@@ -420,6 +420,11 @@ func (p *parser) ops(o *Ops) {
 	case endpoint != "":
 		o.Tracing, o.TracingExporter = true, "otlp"
 	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		if v := p.getenv(name); o.TracingExporter == "otlp" && v != "" && v != "http/protobuf" {
+			p.fail(name, fmt.Sprintf("must be http/protobuf (OTLP over HTTP, port 4318), not %q: Foxhole exports over HTTP only", v))
+		}
+	}
 }
 
 // validDomain reports whether d is a DNS name with at least two labels.

@@ -217,3 +217,14 @@ func (s *Store) Close() error {
 // Pools returns the database pools, for their statistics: the writer's and
 // the readers' (the same pool on PostgreSQL when it has one).
 func (s *Store) Pools() (writer, reader *sql.DB) { return s.w.DB, s.r.DB }
+
+// AddQueryHook adds h to every pool (tracing), before the store is used.
+func (s *Store) AddQueryHook(h bun.QueryHook) {
+	s.w.AddQueryHook(h)
+	if s.r != s.w {
+		s.r.AddQueryHook(h)
+	}
+}
+
+// Postgres reports whether the store is on PostgreSQL (else SQLite).
+func (s *Store) Postgres() bool { return s.pg }
