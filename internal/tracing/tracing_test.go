@@ -149,7 +149,7 @@ func TestTraces(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		`SELECT "u"."id" FROM "users" AS "u" WHERE (id = 'ab''c') LIMIT 1`:     `SELECT "u"."id" FROM "users" AS "u" WHERE (id = ?) LIMIT ?`,
+		`SELECT "u"."id" FROM "users" AS "u" WHERE (id = 'ab''c') LIMIT 1`:      `SELECT "u"."id" FROM "users" AS "u" WHERE (id = ?) LIMIT ?`,
 		`INSERT INTO "events" ("id", "body") VALUES (42, X'00ff'), (-1.5, 'x')`: `INSERT INTO "events" ("id", "body") VALUES (?, X?), (-?, ?)`,
 		`UPDATE t2 SET v = $1`: `UPDATE t2 SET v = $1`,
 	} {
