@@ -4,13 +4,15 @@
 package buildinfo
 
 import (
+	"cmp"
 	"runtime/debug"
 	"sync"
 )
 
-// version is set by release builds:
-// -ldflags "-X foxhole.dev/foxhole/internal/buildinfo.version=v1.2.3".
-var version = ""
+// version, commit and built are set by release builds (just release):
+// -ldflags "-X foxhole.dev/foxhole/internal/buildinfo.version=v1.2.3 ...";
+// unset, they come from the Go build information.
+var version, commit, built string
 
 // Build describes this binary.
 type Build struct {
@@ -25,6 +27,7 @@ var Get = sync.OnceValue(func() Build {
 		if b.Version == "" {
 			b.Version = "(devel)"
 		}
+		b.Commit, b.Time = cmp.Or(commit, b.Commit), cmp.Or(built, b.Time)
 		return b
 	}
 	if b.Version == "" {
@@ -48,6 +51,12 @@ var Get = sync.OnceValue(func() Build {
 	}
 	if modified == "true" {
 		b.Commit += " (modified)"
+	}
+	if commit != "" {
+		b.Commit = commit
+	}
+	if built != "" {
+		b.Time = built
 	}
 	if goos != "" {
 		b.Platform = goos + "/" + goarch
