@@ -218,11 +218,16 @@ func (s *Store) Close() error {
 // the readers' (the same pool on PostgreSQL when it has one).
 func (s *Store) Pools() (writer, reader *sql.DB) { return s.w.DB, s.r.DB }
 
-// AddQueryHook adds h to every pool (tracing), before the store is used.
+// AddQueryHook adds h to every pool (tracing), before the store is used
+// by anything but its own group commit of registrations, whose batches
+// belong to no one call.
 func (s *Store) AddQueryHook(h bun.QueryHook) {
-	s.w.AddQueryHook(h)
-	if s.r != s.w {
-		s.r.AddQueryHook(h)
+	same := s.r == s.w
+	s.w = s.w.WithQueryHook(h)
+	if same {
+		s.r = s.w
+	} else {
+		s.r = s.r.WithQueryHook(h)
 	}
 }
 
