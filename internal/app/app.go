@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,6 +247,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		return nil, err
 	}
 	a.http.TLSConfig = tc
+	// net/http's own complaints go to the log as JSON lines: failed TLS
+	// handshakes (scanners, clients that distrust the certificate) at
+	// debug level, the rest as warnings.
+	a.http.ErrorLog = stdlog.New(httpErrorLog{log}, "", 0)
 
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
@@ -421,6 +427,19 @@ func (a *App) expireUnused(ctx context.Context, ttl time.Duration) {
 		case <-time.After(every):
 		}
 	}
+}
+
+// httpErrorLog writes net/http's error log lines into the log.
+type httpErrorLog struct{ log zerolog.Logger }
+
+func (l httpErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	ev := l.log.Warn()
+	if strings.Contains(msg, "TLS handshake error") {
+		ev = l.log.Debug()
+	}
+	ev.Str("component", "net/http").Msg(msg)
+	return len(p), nil
 }
 
 // realtimeMetrics are the realtime service's hooks, nil without metrics.

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +14,11 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"foxhole.dev/foxhole/internal/app"
+	"foxhole.dev/foxhole/internal/config"
 )
 
 // CA is a certificate authority made for a test.
@@ -89,4 +95,44 @@ func writePEM(t testing.TB, file, kind string, der []byte) {
 	if err := os.Rename(tmp, file); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// StartTLS starts a server on a fresh data dir that serves TLS on a
+// loopback port, with a certificate from files that a CA made for the
+// test issued; CAFile is that CA's certificate. It stops when the test
+// ends.
+func StartTLS(t testing.TB, edit ...func(*config.Config)) (s *Server, caFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca := NewCA(t, dir)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	ca.Issue(t, 1, certFile, keyFile)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DatabaseURL = DatabaseURL(t, cfg.DataDir)
+	cfg.AllowSingleProcess = cfg.DatabaseURL != ""
+	cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
+	for _, e := range edit {
+		e(&cfg)
+	}
+	logs := &LockedBuffer{}
+	a, err := app.New(context.Background(), cfg, zerolog.New(logs))
+	if err != nil {
+		t.Fatalf("start foxhole: %v", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &Server{URL: "https://" + ln.Addr().String(), DataDir: cfg.DataDir, Config: cfg, App: a, Logs: logs, stopped: true}, ca.File
 }
