@@ -34,8 +34,8 @@ cluster-pg: minio
 # Run every test, with the race detector: the server's module, then the
 # load tool's (bench/, a module of its own so that its plotting stack stays
 # out of the server's go.mod; its crowd test runs a real Centrifugo).
-test: centrifugo
-    go test -race -count=1 ./...
+test: centrifugo pebble
+    PATH="$PATH:$(go env GOPATH)/bin" go test -race -count=1 ./...
     PATH="$PATH:$(go env GOPATH)/bin" go -C bench test -race -count=1 ./...
 
 # Copy the protovalidate protos from the Go module cache into .protodeps/.
@@ -262,11 +262,41 @@ bench-postgres:
 minio:
     command -v minio >/dev/null || go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
+# Versioned binaries of foxhole and foxholectl for linux and darwin on amd64
+# and arm64 in dist/, one tarball per platform (with the README and the
+# systemd units) and SHA256SUMS: plain `go build`, static (no cgo: SQLite is
+# pure Go), -trimpath, the version stamped in (`foxhole version`).
+# `just release v1.2.0`; `just release v1.2.0 linux/amd64` for one platform.
+release version=`git describe --tags --always --dirty` platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    rm -rf dist && mkdir -p dist
+    pkg=foxhole.dev/foxhole/internal/buildinfo
+    ldflags="-s -w -X $pkg.version={{version}} -X $pkg.commit=$(git rev-parse HEAD)$(git diff --quiet HEAD || echo -modified) -X $pkg.built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    for platform in {{platforms}}; do
+      os=${platform%/*} arch=${platform#*/}
+      name=foxhole_{{version}}_${os}_${arch}
+      mkdir -p dist/$name
+      for cmd in foxhole foxholectl; do
+        CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o dist/$name/$cmd ./cmd/$cmd
+      done
+      cp README.md deploy/systemd/foxhole.service deploy/systemd/foxhole-backup.service deploy/systemd/foxhole-backup.timer dist/$name/
+      tar -C dist -czf dist/$name.tar.gz $name
+      rm -rf dist/$name
+      echo "dist/$name.tar.gz"
+    done
+    cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
+# Let's Encrypt's ACME test server, which the TLS tests obtain real
+# certificates from (built from the Go module proxy, once).
+pebble:
+    PATH="$PATH:$(go env GOPATH)/bin" command -v pebble >/dev/null || go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3
+
 # Built from the Go module proxy once, into $(go env GOPATH)/bin: the
 # Centrifugo that the crowd benchmark and its test run against.
 centrifugo:
     PATH="$PATH:$(go env GOPATH)/bin" command -v centrifugo >/dev/null || go install github.com/centrifugal/centrifugo/v6@v6.9.1
 
 # Everything CI checks.
-ci: minio lint gen-check web-check breaking test test-postgres test-browser test-large fuzz bench-smoke
+ci: minio pebble lint gen-check web-check breaking test test-postgres test-browser test-large fuzz bench-smoke
     go test ./...

@@ -11,10 +11,13 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -84,6 +87,52 @@ func HTTPClient(h2c bool) *http.Client {
 	}}
 }
 
+// HTTPSClient returns an HTTP client for a Foxhole behind TLS: HTTP/2 by
+// ALPN, which gRPC needs and which every protocol can use, or HTTP/1.1
+// where the server offers only that. tc configures TLS (trusted roots, a
+// client certificate); nil: the system's roots.
+func HTTPSClient(tc *tls.Config) *http.Client {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	if tc != nil {
+		tc = tc.Clone()
+	}
+	return &http.Client{Transport: &http.Transport{
+		Protocols:           &p,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}}
+}
+
+// HTTPClientFor returns the HTTP client that speaks every protocol to
+// serverURL: HTTPSClient(tc) for an https:// URL, HTTPClient(true) (h2c)
+// otherwise.
+func HTTPClientFor(serverURL string, tc *tls.Config) *http.Client {
+	if strings.HasPrefix(strings.ToLower(serverURL), "https://") {
+		return HTTPSClient(tc)
+	}
+	return HTTPClient(true)
+}
+
+// LoadCA returns a TLS configuration that trusts the PEM certificates in
+// file (a private deployment's own CA) in place of the system's roots.
+func LoadCA(file string) (*tls.Config, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate in it", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
 // Client calls one Foxhole in one protocol. The service clients are
 // exported for every RPC; the methods cover what needs more than one call.
 // A Client is safe for concurrent use.
@@ -108,6 +157,7 @@ type Option func(*config)
 type config struct {
 	protocol Protocol
 	http     *http.Client
+	tls      *tls.Config
 	tokens   func(foxholev1connect.AuthServiceClient) *TokenSource
 	opts     []connect.ClientOption
 }
@@ -115,8 +165,14 @@ type config struct {
 // WithProtocol picks the protocol; the default is Connect (binary).
 func WithProtocol(p Protocol) Option { return func(c *config) { c.protocol = p } }
 
-// WithHTTPClient sets the HTTP client; the default is HTTPClient(true).
+// WithHTTPClient sets the HTTP client; the default is HTTPClientFor the
+// server's URL, with the TLS configuration of WithTLS.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.http = hc } }
+
+// WithTLS sets the TLS configuration of the default HTTP client for an
+// https:// URL, such as LoadCA's for a server whose certificate a private
+// CA issued. It is unused with WithHTTPClient.
+func WithTLS(tc *tls.Config) Option { return func(c *config) { c.tls = tc } }
 
 // WithSecret authenticates calls with tokens obtained for the user's
 // secret, renewed before they expire.
@@ -143,14 +199,15 @@ func WithClientOptions(opts ...connect.ClientOption) Option {
 }
 
 // New returns a client of the Foxhole at serverURL, such as
-// http://127.0.0.1:8080.
+// http://127.0.0.1:8080 or https://foxhole.example.com; every protocol
+// works on both.
 func New(serverURL string, opts ...Option) *Client {
 	cfg := config{protocol: Connect}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.http == nil {
-		cfg.http = HTTPClient(true)
+		cfg.http = HTTPClientFor(serverURL, cfg.tls)
 	}
 	serverURL = strings.TrimRight(serverURL, "/")
 	base := append(cfg.protocol.Options(), cfg.opts...)

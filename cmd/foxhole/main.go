@@ -1,65 +1,66 @@
-// Command foxhole serves the Foxhole API on one port.
+// Command foxhole serves the Foxhole API on one port, and backs up and
+// restores the data directory of the embedded default.
+//
+//	foxhole [serve]      serve (the default)
+//	foxhole backup DIR   copy the running server's data into DIR
+//	foxhole restore DIR  put a backup in place of an empty data directory
+//	foxhole version      print the version and build information
+//	foxhole help         print this
+//
+// Every command reads its configuration from the FOXHOLE_* variables.
 package main
 
 import (
 	"context"
 	"fmt"
-	"net/http"
-	_ "net/http/pprof" // served on FOXHOLE_PPROF_ADDR only
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/mattn/go-isatty"
-	"github.com/rs/zerolog"
-
-	"foxhole.dev/foxhole/internal/app"
-	"foxhole.dev/foxhole/internal/config"
 )
 
-func main() {
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "foxhole:", err)
-		os.Exit(2)
-	}
-	log := newLogger(cfg)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	if cfg.PprofAddr != "" {
-		// Profiles stay off the API port: only whoever reaches this address sees them.
-		go func() {
-			log.Info().Str("addr", cfg.PprofAddr).Msg("serving pprof")
-			if err := http.ListenAndServe(cfg.PprofAddr, nil); err != nil {
-				log.Error().Err(err).Msg("pprof listener")
-			}
-		}()
-	}
-	a, err := app.New(ctx, cfg, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "foxhole:", err)
-		os.Exit(1)
-	}
-	if err := a.Run(ctx); err != nil {
-		log.Error().Err(err).Msg("server stopped with an error")
-		os.Exit(1)
-	}
+// command is one foxhole command.
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
-// newLogger writes JSON lines, or readable lines when stderr is a terminal
-// and the format is left on auto.
-func newLogger(cfg config.Config) zerolog.Logger {
-	level, _ := zerolog.ParseLevel(cfg.LogLevel)
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	console := cfg.LogFormat == "console" ||
-		(cfg.LogFormat == "auto" && isatty.IsTerminal(os.Stderr.Fd()))
-	var log zerolog.Logger
-	if console {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
-	} else {
-		log = zerolog.New(os.Stderr)
+// commands lists every command, in the order help shows them; set in
+// init, since help lists them.
+var commands []*command
+
+func init() {
+	commands = []*command{&serveCommand, &backupCommand, &restoreCommand, &versionCommand, &helpCommand}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command named by args[0] (serve when there is none) and
+// returns the exit code: 0 success, 1 failure, 2 usage or configuration.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name := "serve"
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
 	}
-	return log.Level(level).With().Timestamp().Logger()
+	switch name {
+	case "-h", "-help", "--help":
+		name = "help"
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, args, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "foxhole: unknown command %q\n\n", name)
+	usage(stderr)
+	return 2
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"io"
 	"net"
@@ -22,6 +23,8 @@ type env struct {
 	json     bool
 	proto    client.Protocol // set by check
 	insecure bool            // allow http:// to a host other than this machine
+	caFile   string          // PEM roots trusted for an https:// server in place of the system's
+	tls      *tls.Config     // set by check from caFile; nil: the system's roots
 	locks    int             // how many times this command holds the credentials lock
 
 	stdin          io.Reader
@@ -34,6 +37,7 @@ func (e *env) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&e.server, "server", e.server, "Foxhole's `URL` (default $FOXHOLE_SERVER, else "+defaultServer+")")
 	fs.StringVar(&e.protocol, "protocol", e.protocol, "connect, connect-json, grpc or grpcweb")
 	fs.BoolVar(&e.json, "json", e.json, "print one JSON object per line")
+	fs.StringVar(&e.caFile, "ca-file", e.caFile, "trust the CA certificates in this PEM `file` for an https:// server (a private deployment), in place of the system's (default $FOXHOLE_CA_FILE)")
 	fs.BoolVar(&e.insecure, "insecure", e.insecure, "allow an http:// server that is not this machine (the secret and tokens then cross the network in clear)")
 }
 
@@ -50,6 +54,11 @@ func (e *env) check() error {
 	if err != nil {
 		return usagef("--protocol: %v", err)
 	}
+	if e.caFile != "" {
+		if e.tls, err = client.LoadCA(e.caFile); err != nil {
+			return usagef("--ca-file: %v", err)
+		}
+	}
 	e.server, e.proto = server, p
 	return nil
 }
@@ -57,7 +66,7 @@ func (e *env) check() error {
 // newClient returns a client of the server, authenticated with secret
 // unless it is empty.
 func (e *env) newClient(secret string) *client.Client {
-	opts := []client.Option{client.WithProtocol(e.proto), client.WithHTTPClient(httpClient(e.server))}
+	opts := []client.Option{client.WithProtocol(e.proto), client.WithHTTPClient(httpClient(e.server, e.tls))}
 	if secret != "" {
 		opts = append(opts, client.WithSecret(secret))
 	}
@@ -131,21 +140,13 @@ func (e *env) saveCredentials(ctx context.Context, creds credentials) error {
 	})
 }
 
-// httpClient returns the HTTP client for server: HTTP/2 without TLS (h2c)
-// for http URLs, as gRPC needs; HTTP/1.1 or HTTP/2 by ALPN for https. A
+// httpClient returns the HTTP client for server (client.HTTPClientFor:
+// h2c for http URLs, HTTP/2 by ALPN for https, trusting tc's roots). A
 // server that does not accept the connection within ten seconds counts as
 // unreachable.
-func httpClient(server string) *http.Client {
-	tls := strings.HasPrefix(server, "https://")
-	hc := client.HTTPClient(!tls)
+func httpClient(server string, tc *tls.Config) *http.Client {
+	hc := client.HTTPClientFor(server, tc)
 	t := hc.Transport.(*http.Transport)
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	if tls {
-		var p http.Protocols
-		p.SetHTTP1(true)
-		p.SetHTTP2(true)
-		t.Protocols = &p
-		t.TLSHandshakeTimeout = 10 * time.Second
-	}
 	return hc
 }

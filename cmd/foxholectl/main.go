@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if s := os.Getenv("FOXHOLE_SERVER"); s != "" {
 		e.server = s
 	}
+	e.caFile = os.Getenv("FOXHOLE_CA_FILE")
 	fs := flag.NewFlagSet("foxholectl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	e.globalFlags(fs)
@@ -147,7 +148,7 @@ func (cmd *command) flags(e *env) (*flag.FlagSet, func(context.Context, *env, []
 			own.SetOutput(w)
 			own.PrintDefaults()
 		}
-		fmt.Fprintln(w, "\nGlobal flags (--server, --protocol, --json, --insecure): see foxholectl help.")
+		fmt.Fprintln(w, "\nGlobal flags (--server, --protocol, --json, --ca-file, --insecure): see foxholectl help.")
 	}
 	return fs, runCmd
 }
@@ -210,6 +211,7 @@ Global flags, before or after the command:
   --server URL        Foxhole to talk to (default $FOXHOLE_SERVER, else %s)
   --protocol NAME     connect, connect-json, grpc or grpcweb (default connect)
   --json              print one JSON object per line
+  --ca-file FILE       trust the CA certificates in FILE for an https:// server (default $FOXHOLE_CA_FILE)
   --insecure          allow http:// to a host other than this machine (the secret crosses the network in clear)
 
 "foxholectl help COMMAND" or "foxholectl COMMAND -h" explains a command.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,12 @@ func networkCause(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return errno
+	}
+	// A certificate this machine does not trust: no server was reached
+	// that it may talk to (--ca-file names a private CA).
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return cv
 	}
 	return nil
 }

@@ -8,22 +8,29 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"foxhole.dev/foxhole/internal/auth"
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/blob/s3"
+	"foxhole.dev/foxhole/internal/buildinfo"
 	"foxhole.dev/foxhole/internal/cache"
+	"foxhole.dev/foxhole/internal/certs"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/inmem"
+	"foxhole.dev/foxhole/internal/metrics"
 	"foxhole.dev/foxhole/internal/profile"
 	"foxhole.dev/foxhole/internal/pubsub"
 	"foxhole.dev/foxhole/internal/ratelimit"
@@ -32,21 +39,25 @@ import (
 	"foxhole.dev/foxhole/internal/rooms"
 	"foxhole.dev/foxhole/internal/server"
 	"foxhole.dev/foxhole/internal/store"
+	"foxhole.dev/foxhole/internal/tracing"
 	"foxhole.dev/foxhole/internal/valkey"
 )
 
 // App is one running Foxhole.
 type App struct {
-	cfg        config.Config
-	log        zerolog.Logger
-	store      *store.Store
-	shared     shared // cache, hub and limiters
-	files      *files.Service
-	realtime   *realtime.Service
-	localBlobs *local.Store // nil when files live in S3
-	s3Blobs    *s3.Store    // nil when files live on the local disk
-	handler    *server.Handler
-	http       *http.Server
+	cfg         config.Config
+	log         zerolog.Logger
+	store       *store.Store
+	shared      shared // cache, hub and limiters
+	files       *files.Service
+	realtime    *realtime.Service
+	localBlobs  *local.Store // nil when files live in S3
+	s3Blobs     *s3.Store    // nil when files live on the local disk
+	handler     *server.Handler
+	http        *http.Server
+	metrics     *metrics.Metrics            // nil: FOXHOLE_METRICS_ADDR is unset
+	tracer      trace.TracerProvider        // nil: tracing is off
+	stopTracing func(context.Context) error // flushes the exporter; nil: none started here
 
 	stopBackground context.CancelFunc // ends background work such as the file sweep
 	wg             sync.WaitGroup
@@ -76,6 +87,42 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: st, shared: sh}
+	if cfg.Tracing {
+		// An exporter named by OTEL_* installs the global provider; none
+		// (a test's) uses the one installed already.
+		if cfg.TracingExporter != "" {
+			shutdown, err := tracing.Start(ctx, cfg.TracingExporter)
+			if err != nil {
+				a.Close()
+				return nil, fmt.Errorf("traces (OTEL_*): %w", err)
+			}
+			a.stopTracing = shutdown
+		}
+		a.tracer = otel.GetTracerProvider()
+		system := "sqlite"
+		if st.Postgres() {
+			system = "postgresql"
+		}
+		st.AddQueryHook(tracing.NewQueryHook(a.tracer, system))
+	}
+	if cfg.MetricsAddr != "" {
+		b := buildinfo.Get()
+		a.metrics = metrics.New(metrics.Build{Version: b.Version, Commit: b.Commit})
+		w, r := st.Pools()
+		a.metrics.DB("writer", w)
+		if r != w {
+			a.metrics.DB("reader", r)
+		}
+		sh.cache = a.metrics.Cache(sh.cache)
+		if sh.reachable != nil {
+			a.metrics.Gauge("foxhole_valkey_up", "1 while Valkey answers, 0 while its breaker keeps calls off it.", func() float64 {
+				if sh.reachable() {
+					return 1
+				}
+				return 0
+			})
+		}
+	}
 	// Only the database takes the process out of service: without Valkey
 	// or the object store it still serves what it can, and their outage
 	// would otherwise take every process out at once. /readyz names them.
@@ -131,6 +178,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 			log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
 		}
 	}
+	if a.metrics != nil {
+		blobs = a.metrics.Blobs(blobs)
+	}
+	if a.tracer != nil {
+		kind := "local"
+		if a.s3Blobs != nil {
+			kind = "s3"
+		}
+		blobs = tracing.Blobs(a.tracer, kind, blobs)
+	}
 	authSvc := auth.NewService(st, auth.NewTokens(key, cfg.TokenTTL), sh.cache)
 	a.realtime = realtime.NewService(st, sh.hub, realtime.Options{
 		OnRevoke:        authSvc.Revoked, // other processes' rotations, refused here at once
@@ -146,6 +203,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 
 		PresenceInterval:    cfg.PresenceInterval,
 		PresenceSnapshotMax: cfg.PresenceSnapshotMax,
+		Metrics:             a.realtimeMetrics(),
 		RevocationCheck:     cfg.RevocationCheck,
 		RevocationRetryFor:  cfg.TokenTTL + time.Minute, // past it, the revoked tokens have expired
 	}, log)
@@ -190,8 +248,24 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		TypingLimiter:     sh.limiter("typing", cfg.TypingRate, cfg.TypingBurst),
 		AllowPerUser:      a.realtime.AllowMessage,
 		MaxProbeStreams:   cfg.MaxProbeStreams,
+		OnCall:            a.onCall(),
+		Tracer:            a.tracer,
 	})
 	a.http = server.NewHTTPServer(cfg.Addr, a.handler)
+	tc, err := certs.Config(certs.Options{
+		CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile,
+		Domains: cfg.TLSDomains, Directory: cfg.ACMEDirectory, Email: cfg.ACMEEmail, CAFile: cfg.ACMECAFile,
+		CacheDir: certs.CacheDir(cfg.DataDir), Log: log,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.http.TLSConfig = tc
+	// net/http's own complaints go to the log as JSON lines: failed TLS
+	// handshakes (scanners, clients that distrust the certificate) at
+	// debug level, the rest as warnings.
+	a.http.ErrorLog = stdlog.New(httpErrorLog{log}, "", 0)
 
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
@@ -259,7 +333,9 @@ type shared struct {
 	hub     pubsub.Hub
 	limiter func(name string, rate float64, burst int) ratelimit.Limiter
 	ping    func(context.Context) error // nil in process
-	close   func() error
+	// reachable reports whether Valkey answers; nil in process.
+	reachable func() bool
+	close     func() error
 }
 
 func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (shared, error) {
@@ -287,8 +363,9 @@ func openShared(ctx context.Context, cfg config.Config, log zerolog.Logger) (sha
 		limiter: func(name string, rate float64, burst int) ratelimit.Limiter {
 			return c.NewLimiter(name, rate, burst)
 		},
-		ping:  c.Ping,
-		close: c.Close,
+		ping:      c.Ping,
+		reachable: c.Reachable,
+		close:     c.Close,
 	}, nil
 }
 
@@ -386,6 +463,39 @@ func (a *App) expireUnused(ctx context.Context, ttl time.Duration) {
 	}
 }
 
+// httpErrorLog writes net/http's error log lines into the log.
+type httpErrorLog struct{ log zerolog.Logger }
+
+func (l httpErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	ev := l.log.Warn()
+	if strings.Contains(msg, "TLS handshake error") {
+		ev = l.log.Debug()
+	}
+	ev.Str("component", "net/http").Msg(msg)
+	return len(p), nil
+}
+
+// realtimeMetrics are the realtime service's hooks, nil without metrics.
+func (a *App) realtimeMetrics() realtime.Metrics {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.Realtime()
+}
+
+// onCall records every call's end in the metrics, nil without them.
+func (a *App) onCall() server.OnCall {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.Call
+}
+
+// Metrics returns the process's metrics, nil when FOXHOLE_METRICS_ADDR is
+// unset.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
 // Handler returns the app's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
 
@@ -408,9 +518,27 @@ func (a *App) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then drains in-flight calls for at most
 // the configured shutdown timeout and closes the backends.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	a.log.Info().Str("addr", ln.Addr().String()).Str("data_dir", a.cfg.DataDir).Msg("serving")
+	if a.metrics != nil {
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		go func() {
+			a.log.Info().Str("addr", a.cfg.MetricsAddr).Msg("serving metrics")
+			if err := a.metrics.Serve(mctx, a.cfg.MetricsAddr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error().Err(err).Str("addr", a.cfg.MetricsAddr).Msg("metrics listener (FOXHOLE_METRICS_ADDR)")
+			}
+		}()
+	}
+	tlsOn := a.http.TLSConfig != nil
+	a.log.Info().Str("addr", ln.Addr().String()).Str("data_dir", a.cfg.DataDir).Bool("tls", tlsOn).Msg("serving")
 	errc := make(chan error, 1)
-	go func() { errc <- a.http.Serve(ln) }()
+	go func() {
+		if tlsOn {
+			// The certificate comes from TLSConfig.GetCertificate.
+			errc <- a.http.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- a.http.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return errors.Join(err, a.Close())
@@ -455,6 +583,11 @@ func (a *App) Close() error {
 		}
 		a.wg.Wait()
 		a.closeErr = errors.Join(a.shared.close(), a.store.Close())
+		if a.stopTracing != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			a.closeErr = errors.Join(a.closeErr, a.stopTracing(ctx))
+		}
 	})
 	return a.closeErr
 }

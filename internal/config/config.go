@@ -127,6 +127,30 @@ type Config struct {
 	// in bytes.
 	CacheEntries int
 	S3           S3 // FOXHOLE_S3_*: empty endpoint for the local disk.
+
+	Ops // TLS, metrics and traces
+}
+
+// Ops is how the server is run in production: TLS, metrics and traces.
+type Ops struct {
+	// TLSCertFile and TLSKeyFile serve TLS with a certificate from files,
+	// read again when they change (FOXHOLE_TLS_CERT_FILE, FOXHOLE_TLS_KEY_FILE).
+	TLSCertFile, TLSKeyFile string
+	// TLSDomains get certificates from an ACME CA (FOXHOLE_TLS_DOMAINS,
+	// comma-separated), cached in DataDir/acme.
+	TLSDomains    []string
+	ACMEDirectory string // FOXHOLE_ACME_DIRECTORY: the CA's directory URL; empty: Let's Encrypt.
+	ACMEEmail     string // FOXHOLE_ACME_EMAIL: the account's contact, optional.
+	ACMECAFile    string // FOXHOLE_ACME_CA_FILE: roots for the directory's HTTPS (a private ACME CA).
+	// MetricsAddr serves GET /metrics on its own listener
+	// (FOXHOLE_METRICS_ADDR); empty: off.
+	MetricsAddr string
+	// Tracing is on when the standard OTEL_* variables ask for traces
+	// (an OTLP endpoint, or OTEL_TRACES_EXPORTER=otlp or console), unless
+	// OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. The SDK reads
+	// the other OTEL_* variables itself.
+	Tracing         bool
+	TracingExporter string // otlp or console
 }
 
 // S3 locates an S3-compatible object store such as MinIO.
@@ -377,6 +401,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	p.ops(&c.Ops)
+
 	if c.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			p.fail("FOXHOLE_ADDR", "must be host:port, e.g. 127.0.0.1:8080")
@@ -386,6 +412,81 @@ func Load(getenv func(string) string) (Config, error) {
 		p.fail("FOXHOLE_DATA_DIR", "must not be empty")
 	}
 	return c, p.err
+}
+
+// ops reads TLS, metrics and the OTEL_* variables that turn traces on.
+func (p *parser) ops(o *Ops) {
+	p.str("FOXHOLE_TLS_CERT_FILE", &o.TLSCertFile)
+	p.str("FOXHOLE_TLS_KEY_FILE", &o.TLSKeyFile)
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		p.fail("FOXHOLE_TLS_CERT_FILE", "and FOXHOLE_TLS_KEY_FILE must be set together")
+	}
+	if s := p.getenv("FOXHOLE_TLS_DOMAINS"); s != "" {
+		for _, d := range strings.Split(s, ",") {
+			if d = strings.ToLower(strings.TrimSpace(d)); d == "" {
+				continue
+			}
+			if !validDomain(d) {
+				p.fail("FOXHOLE_TLS_DOMAINS", fmt.Sprintf("%q is not a domain name like api.example.com", d))
+			}
+			o.TLSDomains = append(o.TLSDomains, d)
+		}
+		if o.TLSCertFile != "" {
+			p.fail("FOXHOLE_TLS_DOMAINS", "and FOXHOLE_TLS_CERT_FILE are exclusive: certificates come from files or from ACME")
+		}
+	}
+	p.str("FOXHOLE_ACME_DIRECTORY", &o.ACMEDirectory)
+	if o.ACMEDirectory != "" {
+		if u, err := url.Parse(o.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			p.fail("FOXHOLE_ACME_DIRECTORY", "must be an https:// URL like https://acme-v02.api.letsencrypt.org/directory")
+		}
+	}
+	p.str("FOXHOLE_ACME_EMAIL", &o.ACMEEmail)
+	if o.ACMEEmail != "" && (!strings.Contains(o.ACMEEmail, "@") || strings.ContainsAny(o.ACMEEmail, " \t\n,")) {
+		p.fail("FOXHOLE_ACME_EMAIL", fmt.Sprintf("%q is not an email address", o.ACMEEmail))
+	}
+	p.str("FOXHOLE_ACME_CA_FILE", &o.ACMECAFile)
+	p.str("FOXHOLE_METRICS_ADDR", &o.MetricsAddr)
+	if o.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.MetricsAddr); err != nil {
+			p.fail("FOXHOLE_METRICS_ADDR", "must be host:port, e.g. 127.0.0.1:9090")
+		}
+	}
+	disabled := false
+	p.boolean("OTEL_SDK_DISABLED", &disabled)
+	exporter := ""
+	p.oneOf("OTEL_TRACES_EXPORTER", &exporter, "otlp", "console", "none")
+	endpoint := p.getenv("OTEL_EXPORTER_OTLP_ENDPOINT") + p.getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	switch {
+	case disabled || exporter == "none":
+	case exporter != "":
+		o.Tracing, o.TracingExporter = true, exporter
+	case endpoint != "":
+		o.Tracing, o.TracingExporter = true, "otlp"
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		if v := p.getenv(name); o.TracingExporter == "otlp" && v != "" && v != "http/protobuf" {
+			p.fail(name, fmt.Sprintf("must be http/protobuf (OTLP over HTTP, port 4318), not %q: Foxhole exports over HTTP only", v))
+		}
+	}
+}
+
+// validDomain reports whether d is a DNS name with at least two labels.
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // CheckShared refuses PostgreSQL without Valkey unless AllowSingleProcess

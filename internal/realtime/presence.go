@@ -76,6 +76,7 @@ type presence struct {
 	now      func() time.Time
 	live     *sessions
 	interval time.Duration
+	metrics  Metrics // set by NewService; nil: none
 
 	mu      sync.Mutex
 	changed map[string]struct{} // users whose presence may have changed
@@ -198,7 +199,11 @@ func (p *presence) run(ctx context.Context) {
 			t.Stop()
 			return
 		}
+		start := time.Now()
 		p.flush(ctx)
+		if p.metrics != nil {
+			p.metrics.PresenceWork(time.Since(start))
+		}
 	}
 }
 

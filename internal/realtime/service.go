@@ -98,7 +98,39 @@ type Options struct {
 	// PresenceSnapshotMax bounds the users one presence snapshot names;
 	// 0: DefaultSnapshotMax.
 	PresenceSnapshotMax int
+
+	// Metrics hears what sessions do, for the process's metrics; nil:
+	// nothing does.
+	Metrics Metrics
 }
+
+// Metrics hears what the service does. Its methods must be quick and safe
+// for concurrent use.
+type Metrics interface {
+	// SessionOpened and SessionClosed count the sessions open, by
+	// transport ("stream" or "websocket").
+	SessionOpened(transport string)
+	SessionClosed(transport string)
+	// Delivered counts the events written to one session's connection.
+	Delivered(n int)
+	// CaughtUp counts a read of stored events for a session: a resume's
+	// replay, or a session that fell behind its queue.
+	CaughtUp()
+	// CutOff counts a session the server ended: why is ErrTooSlow,
+	// ErrRevoked or ErrExpired.
+	CutOff(why error)
+	// PresenceWork gives how long one interval's presence work took.
+	PresenceWork(took time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SessionOpened(string)       {}
+func (noMetrics) SessionClosed(string)       {}
+func (noMetrics) Delivered(int)              {}
+func (noMetrics) CaughtUp()                  {}
+func (noMetrics) CutOff(error)               {}
+func (noMetrics) PresenceWork(time.Duration) {}
 
 // Service implements realtime messaging.
 type Service struct {
@@ -136,9 +168,13 @@ var _ files.Events = (*Service)(nil)
 // through hub.
 func NewService(db Store, hub pubsub.Hub, o Options, log zerolog.Logger) *Service {
 	s := &Service{db: db, hub: hub, opt: o, log: log, now: time.Now, closing: make(chan struct{})}
+	if s.opt.Metrics == nil {
+		s.opt.Metrics = noMetrics{}
+	}
 	s.seq = newSequencer(db, log, s.live.deliver, func() { s.live.each((*Session).markBehind) })
 	s.live.cursor = s.seq.handedOn
 	s.pres = newPresence(hub, db, &s.live, o.PresenceInterval, o.PresenceSnapshotMax, s.now, log)
+	s.pres.metrics = s.opt.Metrics
 	s.unpublished = make(chan struct{}, 1)
 	s.pending = map[string]pendingRevocation{}
 	s.repending = make(chan struct{}, 1)

@@ -95,6 +95,8 @@ func (s *Service) Open(ctx context.Context, sub Subscription) (*Session, error) 
 		s.active.Done()
 		return nil, err
 	}
+
+	s.opt.Metrics.SessionOpened(sess.transport())
 	if !sess.expires.IsZero() {
 		sess.expiry = time.AfterFunc(time.Until(sess.expires), func() { sess.end(ErrExpired) })
 	}
@@ -157,6 +159,7 @@ func (sess *Session) Close(ctx context.Context) {
 		sess.expiry.Stop()
 	}
 	s.live.remove(sess)
+	s.opt.Metrics.SessionClosed(sess.transport())
 	if sess.joined {
 		s.leave(context.WithoutCancel(ctx), sess.user)
 	}
@@ -205,6 +208,7 @@ func (sess *Session) Run(ctx context.Context, out Sink) error {
 		// Checked first: nothing more goes out on a revoked or expired
 		// credential, and a busy session still stops at Shutdown.
 		if err := sess.err(); err != nil {
+			s.opt.Metrics.CutOff(err)
 			return err
 		}
 		if s.isClosing() {
@@ -237,6 +241,7 @@ func (s *Service) step(ctx context.Context, sess *Session, st *runState, out Sin
 	st.batch = batch
 	if due {
 		if time.Since(since) > sess.maxBehind {
+			s.opt.Metrics.CutOff(ErrTooSlow)
 			return false, ErrTooSlow
 		}
 		if err := s.catchUp(ctx, sess, &st.last, out); err != nil {
@@ -245,6 +250,9 @@ func (s *Service) step(ctx context.Context, sess *Session, st *runState, out Sin
 	}
 	if err := st.send(sess, batch, out); err != nil {
 		return false, err
+	}
+	if len(batch) > 0 {
+		s.opt.Metrics.Delivered(len(batch))
 	}
 	if len(batch) > 0 || due {
 		return false, nil // more may have come meanwhile
@@ -346,6 +354,7 @@ func (s *Service) catchUp(ctx context.Context, sess *Session, last *int64, out S
 	for room := range sess.rooms {
 		rooms = append(rooms, room)
 	}
+	s.opt.Metrics.CaughtUp()
 	for {
 		if err := out.Flush(); err != nil {
 			return sess.errOr(err)
@@ -365,10 +374,20 @@ func (s *Service) catchUp(ctx context.Context, sess *Session, last *int64, out S
 			if err := out.Send(d); err != nil {
 				return sess.errOr(err)
 			}
+			s.opt.Metrics.Delivered(1)
 			*last = row.ID
 		}
 		if len(evs) < replayPage {
 			return nil
 		}
 	}
+}
+
+// transport names the session's transport for metrics: server streams are
+// offered heartbeats, WebSockets ping instead.
+func (sess *Session) transport() string {
+	if sess.heartbeat {
+		return "stream"
+	}
+	return "websocket"
 }

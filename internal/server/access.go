@@ -46,14 +46,14 @@ func setCode(ctx context.Context, err error) {
 // sensible, else a new one), echoes it in the response, puts a logger that
 // carries it in the context, and writes one line per request when it ends.
 // The line never holds a header value, a query string or a body.
-func accessLog(base zerolog.Logger, next http.Handler) http.Handler {
+func accessLog(base zerolog.Logger, onCall OnCall, next http.Handler) http.Handler {
 	// The work before and after the call is done in functions of their own,
 	// so that a stream's goroutine, which stays in here for as long as the
 	// stream lasts, does not hold their frames on its stack meanwhile.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e, r := startCall(&base, w, r)
 		next.ServeHTTP(&e.w, r)
-		e.logLine(r)
+		e.logLine(r, onCall)
 	})
 }
 
@@ -71,11 +71,16 @@ func startCall(base *zerolog.Logger, w http.ResponseWriter, r *http.Request) (*e
 }
 
 // logLine writes the access log's line of the call, once it has ended.
-func (e *entry) logLine(r *http.Request) {
+func (e *entry) logLine(r *http.Request, onCall OnCall) {
 	log := zerolog.Ctx(r.Context())
 	code := e.rec.Code
 	if code == "" {
 		code = codeFromResponse(&e.w)
+	}
+	took := time.Since(e.rec.Start)
+	if onCall != nil {
+		limited := code == connect.CodeResourceExhausted.String() && e.w.Header().Get("Retry-After") != ""
+		onCall(e.rec.Route, protocol(r), code, took, limited)
 	}
 	ev := log.Info()
 	if code == connect.CodeInternal.String() || code == connect.CodeUnknown.String() {
@@ -86,10 +91,15 @@ func (e *entry) logLine(r *http.Request) {
 		Str("protocol", protocol(r)).
 		Str("code", code).
 		Int("status", e.w.status()).
-		Float64("duration_ms", float64(time.Since(e.rec.Start).Microseconds())/1000).
+		Float64("duration_ms", float64(took.Microseconds())/1000).
 		Str("user_id", e.rec.UserID).
 		Msg("call")
 }
+
+// OnCall hears the end of every call: its route (procedure path or plain
+// route pattern; empty when none matched), protocol, Connect code and
+// duration, and whether a limit refused it.
+type OnCall func(route, protocol, code string, took time.Duration, limited bool)
 
 // detach returns a context for work that outlives its request (a WebSocket
 // after the upgrade) with the request's logger and id, but not the request,

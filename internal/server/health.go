@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+
+	"connectrpc.com/grpchealth"
 	"net/http"
 	"sort"
 	"sync"
@@ -33,19 +35,67 @@ type readiness struct {
 }
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, body := rd.answer(r.Context())
+	writeJSON(w, status, body)
+}
+
+// answer is /readyz's status and body, checked at most once a readyFor.
+func (rd *readiness) answer(ctx context.Context) (int, map[string]any) {
 	if rd.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
-		return
+		return http.StatusServiceUnavailable, map[string]any{"status": "draining"}
 	}
 	// One check at a time; callers meanwhile wait for its answer.
 	rd.mu.Lock()
+	defer rd.mu.Unlock()
 	if rd.body == nil || time.Since(rd.at) >= readyFor {
-		rd.status, rd.body = rd.check(r.Context())
+		rd.status, rd.body = rd.check(ctx)
 		rd.at = time.Now()
 	}
-	status, body := rd.status, rd.body
-	rd.mu.Unlock()
-	writeJSON(w, status, body)
+	return rd.status, rd.body
+}
+
+// healthChecker answers grpc.health.v1.Health as /readyz does: NOT_SERVING
+// for the whole server ("") and for every service whenever /readyz would
+// answer 503; NOT_FOUND for a service not served. Watch streams hear a
+// change within about a second.
+type healthChecker struct {
+	rd    *readiness
+	known *grpchealth.StaticChecker // the services served, all SERVING
+}
+
+func (h healthChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	if _, err := h.known.Check(ctx, req); err != nil {
+		return nil, err
+	}
+	if status, _ := h.rd.answer(ctx); status != http.StatusOK {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}
+
+// watchEvery is how often a Watch stream's status is looked at again.
+const watchEvery = time.Second
+
+func (h healthChecker) Watch(ctx context.Context, req *grpchealth.CheckRequest, onChange func()) (func(), error) {
+	if _, err := h.known.Check(ctx, req); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(watchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// The handler calls Check and sends only a change.
+				onChange()
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }, nil
 }
 
 func (rd *readiness) check(ctx context.Context) (int, map[string]any) {

@@ -6,12 +6,14 @@ import (
 )
 
 // NewHTTPServer returns the server for h on addr: HTTP/1.1 and cleartext
-// HTTP/2 on the same port, with timeouts that stop slow headers and idle
+// HTTP/2 on the same port, or HTTP/1.1 and HTTP/2 by ALPN when served
+// over TLS, with timeouts that stop slow headers and idle
 // connections without cutting long streams.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	protocols.SetHTTP2(true)
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,

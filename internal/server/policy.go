@@ -246,6 +246,8 @@ type routes struct {
 	mux      *http.ServeMux
 	services []string // Connect services, by full name
 	plain    []string // plain routes, by pattern
+	// wrap, when set, wraps every plain route's handler (tracing).
+	wrap func(pattern string, h http.Handler) http.Handler
 }
 
 // service mounts a Connect service's handler at its pattern ("/pkg.Service/").
@@ -256,6 +258,9 @@ func (r *routes) service(pattern string, h http.Handler) {
 
 // handle mounts a plain route.
 func (r *routes) handle(pattern string, h http.Handler) {
+	if r.wrap != nil {
+		h = r.wrap(pattern, h)
+	}
 	r.mux.Handle(pattern, h)
 	r.plain = append(r.plain, pattern)
 }

@@ -18,9 +18,12 @@ import (
 	connectcors "connectrpc.com/cors"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
 	"connectrpc.com/validate"
 	"github.com/rs/cors"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -34,6 +37,7 @@ import (
 	"foxhole.dev/foxhole/internal/realtime/stream"
 	"foxhole.dev/foxhole/internal/realtime/ws"
 	"foxhole.dev/foxhole/internal/rooms"
+	"foxhole.dev/foxhole/internal/tracing"
 	webclient "foxhole.dev/foxhole/web-client"
 )
 
@@ -96,6 +100,11 @@ type Options struct {
 	// MaxProbeStreams bounds the health Watch and reflection streams open
 	// at once.
 	MaxProbeStreams int
+	// OnCall, when set, hears the end of every call (for metrics).
+	OnCall OnCall
+	// Tracer, when set, traces every RPC and stream (otelconnect), plain
+	// route and WebSocket session; nil: no tracing at all.
+	Tracer trace.TracerProvider
 }
 
 // Handler is the whole of Foxhole's HTTP surface.
@@ -111,8 +120,19 @@ func New(o Options) *Handler {
 	// limits.go), which apply before anything is decoded; for uploads, the
 	// only calls that may arrive compressed, it also caps how far one
 	// message may inflate.
+	interceptors := []connect.Interceptor{errorInterceptor{}, requestDeadline{}, validate.NewInterceptor()}
+	if o.Tracer != nil {
+		// First, so that its span covers the others, and errors as the
+		// client sees them. The caller's trace context is the parent.
+		otelIC, err := otelconnect.NewInterceptor(otelconnect.WithTracerProvider(o.Tracer),
+			otelconnect.WithPropagator(otel.GetTextMapPropagator()), otelconnect.WithoutMetrics(), otelconnect.WithTrustRemote())
+		if err != nil {
+			panic("server: otelconnect: " + err.Error())
+		}
+		interceptors = append([]connect.Interceptor{otelIC}, interceptors...)
+	}
 	common := []connect.HandlerOption{
-		connect.WithInterceptors(errorInterceptor{}, requestDeadline{}, validate.NewInterceptor()),
+		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(o.MaxRequestBytes + 12*int64(o.MessageMaxChars))),
 		// Compressing small messages costs more CPU than the bytes it saves.
 		connect.WithCompressMinBytes(4 << 10),
@@ -125,6 +145,9 @@ func New(o Options) *Handler {
 
 	mux := http.NewServeMux()
 	rt := &routes{mux: mux}
+	if o.Tracer != nil {
+		rt.wrap = func(pattern string, h http.Handler) http.Handler { return tracing.Route(o.Tracer, pattern, h) }
+	}
 	rt.service(foxholev1connect.NewAuthServiceHandler(auth.NewHandler(o.Auth), connectOpts))
 	rt.service(foxholev1connect.NewProfileServiceHandler(profile.NewHandler(o.Profile), connectOpts))
 	fileHandler := files.NewHandler(o.Files)
@@ -157,16 +180,23 @@ func New(o Options) *Handler {
 	mux.Handle(realtimeHandler.SubscribeHandler(connectOpts, connect.WithCompression("gzip", nil, nil)))
 	wsOpts := o.WebSocket
 	wsOpts.ToConnect, wsOpts.Fail, wsOpts.Detach = toConnect, writeHTTPError, detach
+	if tp := o.Tracer; tp != nil {
+		// The session's span outlives the upgrade's, its parent.
+		wsOpts.Detach = func(ctx context.Context) context.Context {
+			return tracing.Session(tp, detach(ctx), trace.SpanContextFromContext(ctx))
+		}
+		wsOpts.Ended = func(ctx context.Context) { trace.SpanFromContext(ctx).End() }
+	}
 	rt.handle("GET /ws", ws.NewHandler(o.Realtime, wsOpts))
 
 	probeOpts := connect.WithHandlerOptions(connect.WithReadMaxBytes(int(o.MaxRequestBytes)))
 	foxholeServices := slices.Clone(rt.services)
-	rt.service(grpchealth.NewHandler(grpchealth.NewStaticChecker(foxholeServices...), probeOpts))
+	ready := &readiness{required: o.Checks, reported: o.Reported}
+	rt.service(grpchealth.NewHandler(healthChecker{rd: ready, known: grpchealth.NewStaticChecker(foxholeServices...)}, probeOpts))
 	reflector := grpcreflect.NewStaticReflector(append(foxholeServices, grpchealth.HealthV1ServiceName)...)
 	rt.service(grpcreflect.NewHandlerV1(reflector, probeOpts))
 	rt.service(grpcreflect.NewHandlerV1Alpha(reflector, probeOpts))
 
-	ready := &readiness{required: o.Checks, reported: o.Reported}
 	rt.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
@@ -213,7 +243,7 @@ func New(o Options) *Handler {
 			MaxAge:         7200,
 		}).Handler(h)
 	}
-	h = accessLog(o.Log, h)
+	h = accessLog(o.Log, o.OnCall, h)
 	return &Handler{Handler: h, ready: ready, enforcer: enforce}
 }
 

@@ -213,3 +213,23 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
+
+// Pools returns the database pools, for their statistics: the writer's and
+// the readers' (the same pool on PostgreSQL when it has one).
+func (s *Store) Pools() (writer, reader *sql.DB) { return s.w.DB, s.r.DB }
+
+// AddQueryHook adds h to every pool (tracing), before the store is used
+// by anything but its own group commit of registrations, whose batches
+// belong to no one call.
+func (s *Store) AddQueryHook(h bun.QueryHook) {
+	same := s.r == s.w
+	s.w = s.w.WithQueryHook(h)
+	if same {
+		s.r = s.w
+	} else {
+		s.r = s.r.WithQueryHook(h)
+	}
+}
+
+// Postgres reports whether the store is on PostgreSQL (else SQLite).
+func (s *Store) Postgres() bool { return s.pg }

@@ -71,3 +71,7 @@ func unreachable(err error) bool {
 	_, replied := valkeygo.IsValkeyErr(err)
 	return !replied
 }
+
+// Reachable reports whether Valkey answered the last call: false while the
+// breaker keeps calls off it.
+func (c *Client) Reachable() bool { return !c.breaker.down.Load() }

@@ -44,6 +44,9 @@ type Options struct {
 	// request's logger and id, without the request and its response, which
 	// hold net/http's buffers for the connection. nil: the logger only.
 	Detach func(context.Context) context.Context
+	// Ended, when set, hears that a socket's session ended, with the
+	// context Detach gave it (to end its trace span). nil: nothing does.
+	Ended func(context.Context)
 }
 
 // NewHandler returns the handler of GET /ws, serving svc's sessions: the
@@ -112,6 +115,9 @@ func NewHandler(svc *realtime.Service, o Options) http.Handler {
 // connection closes, which every way out of here does, and each physical
 // write has a deadline (corkConn).
 func serveSocket(ctx context.Context, c *websocket.Conn, conn *corkConn, sess *realtime.Session, o *Options) {
+	if o.Ended != nil {
+		defer o.Ended(ctx)
+	}
 	defer c.CloseNow()
 	c.SetReadLimit(o.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(ctx)
