@@ -1,9 +1,11 @@
-// Command foxhole serves the Foxhole API on one port, and backs up and
-// restores the data directory of the embedded default.
+// Command foxhole serves the Foxhole API on one port, backs up and
+// restores the data directory of the embedded default, and acts on users
+// as an operator.
 //
 //	foxhole [serve]      serve (the default)
 //	foxhole backup DIR   copy the running server's data into DIR
 //	foxhole restore DIR  put a backup in place of an empty data directory
+//	foxhole admin ...    list, show, ban, unban and delete users; purge messages
 //	foxhole version      print the version and build information
 //	foxhole help         print this
 //
@@ -32,7 +34,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{&serveCommand, &backupCommand, &restoreCommand, &versionCommand, &helpCommand}
+	commands = []*command{&serveCommand, &backupCommand, &restoreCommand, &adminCommand, &versionCommand, &helpCommand}
 }
 
 func main() {

@@ -51,6 +51,8 @@ type App struct {
 	shared      shared // cache, hub and limiters
 	files       *files.Service
 	realtime    *realtime.Service
+	auth        *auth.Service
+	rooms       *rooms.Service
 	localBlobs  *local.Store // nil when files live in S3
 	s3Blobs     *s3.Store    // nil when files live on the local disk
 	handler     *server.Handler
@@ -65,8 +67,16 @@ type App struct {
 	closeErr       error
 }
 
-// New opens the backends named by cfg and builds the services.
+// New opens the backends named by cfg and builds the services, ready to
+// serve, with their background work (sweeps, expiry, pruning) running.
 func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
+	return build(ctx, cfg, log, true)
+}
+
+// build is New; with serving false (an operator's command beside the
+// processes that serve) it starts no background work and removes no
+// temp files.
+func build(ctx context.Context, cfg config.Config, log zerolog.Logger, serving bool) (*App, error) {
 	if err := cfg.CheckShared(); err != nil {
 		return nil, err
 	}
@@ -172,10 +182,12 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		// Before serving, so that no upload of this process is running: the
 		// temp files of uploads a crash cut off go at once, before /readyz
 		// says ready. Later sweeps run beside uploads, which hold locks.
-		if n, err := l.RemoveStaleTemp(); err != nil {
-			log.Warn().Err(err).Msg("remove temp files of interrupted uploads")
-		} else if n > 0 {
-			log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
+		if serving {
+			if n, err := l.RemoveStaleTemp(); err != nil {
+				log.Warn().Err(err).Msg("remove temp files of interrupted uploads")
+			} else if n > 0 {
+				log.Info().Int("removed", n).Msg("removed temp files of interrupted uploads")
+			}
 		}
 	}
 	if a.metrics != nil {
@@ -267,6 +279,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	// debug level, the rest as warnings.
 	a.http.ErrorLog = stdlog.New(httpErrorLog{log}, "", 0)
 
+	a.auth, a.rooms = authSvc, roomSvc
+	if !serving {
+		return a, nil
+	}
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
 	a.wg.Go(func() { a.sweepFiles(bg) })

@@ -31,6 +31,7 @@ type Users interface {
 	UserByID(ctx context.Context, id string) (*store.User, error)
 	ReplaceSecret(ctx context.Context, id string, old, h []byte) (int64, error)
 	MarkUsed(ctx context.Context, id string, now int64) error
+	SetBanned(ctx context.Context, id string, at *int64) (int64, error)
 }
 
 // Service implements registration, tokens and authentication.
@@ -194,6 +195,46 @@ var errWrongSecret = errs.New(errs.ErrUnauthenticated, "user_secret is not the c
 // token issued so far. current must be the user's secret: a token alone
 // cannot replace it. A wrong one is errs.ErrUnauthenticated and changes
 // nothing; so is a secret another rotation replaced meanwhile.
+// SetBanned bans the user (on) or lifts its ban, for an operator. A ban
+// revokes every token the user holds by the path a rotation takes, in
+// every process: its sessions end within 5 s and no new token is issued
+// while it lasts. Register is unaffected. An unknown user is
+// errs.ErrNotFound.
+func (s *Service) SetBanned(ctx context.Context, userID string, on bool) error {
+	var at *int64
+	if on {
+		now := s.now().UnixMicro()
+		at = &now
+	}
+	ver, err := s.users.SetBanned(ctx, userID, at)
+	if err != nil || !on {
+		return err
+	}
+	s.revoke(ctx, userID, ver)
+	return nil
+}
+
+// revoke makes every process refuse the user's tokens older than ver and
+// end their sessions: here at once, then through the shared cache and the
+// news of OnRotate.
+func (s *Service) revoke(ctx context.Context, userID string, ver int64) {
+	// This process refuses the old tokens at once; then the shared cache
+	// forgets the old version (Delete, not Set of the new one: two
+	// rotations could Set in the wrong order; and the Delete refuses the
+	// fill of any read of the version that began before the rotation, see
+	// cache.ReadThrough); then the sessions of older tokens end, in every
+	// process, which also makes every process refuse them (Revoked). A
+	// cache that fails costs only speed: the rotation is stored, and the
+	// news of it still goes out.
+	s.Revoked(userID, ver)
+	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached token version")
+	}
+	if s.OnRotate != nil {
+		s.OnRotate(ctx, userID, ver)
+	}
+}
+
 func (s *Service) RotateSecret(ctx context.Context, userID, current string) (string, error) {
 	if current == "" {
 		return "", errs.Invalidf("user_secret", "must be the caller's current secret")
@@ -217,21 +258,7 @@ func (s *Service) RotateSecret(ctx context.Context, userID, current string) (str
 	if err != nil {
 		return "", fmt.Errorf("rotate secret: %w", err)
 	}
-	// This process refuses the old tokens at once; then the shared cache
-	// forgets the old version (Delete, not Set of the new one: two
-	// rotations could Set in the wrong order; and the Delete refuses the
-	// fill of any read of the version that began before the rotation, see
-	// cache.ReadThrough); then the sessions of older tokens end, in every
-	// process, which also makes every process refuse them (Revoked). A
-	// cache that fails costs only speed: the rotation is stored, and the
-	// news of it still goes out.
-	s.Revoked(userID, ver)
-	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached token version")
-	}
-	if s.OnRotate != nil {
-		s.OnRotate(ctx, userID, ver)
-	}
+	s.revoke(ctx, userID, ver)
 	return secret, nil
 }
 
