@@ -157,10 +157,12 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 
 	// A rotation ends the user's open sessions, through the hub in every process.
 	authSvc.OnRotate = a.realtime.Revoke
+	profileSvc := profile.NewService(st, sh.cache)
+	profileSvc.MaxAttributesBytes = cfg.Accounts.AttributesMaxBytes
 	a.handler = server.New(server.Options{
 		Log:      log,
 		Auth:     authSvc,
-		Profile:  profile.NewService(st, sh.cache),
+		Profile:  profileSvc,
 		Files:    a.files,
 		Realtime: a.realtime,
 		Rooms:    roomSvc,
