@@ -97,6 +97,9 @@ type Client struct {
 	// Tokens authenticates every call but Register and CreateToken; nil:
 	// calls go without a token.
 	Tokens *TokenSource
+
+	baseURL string       // for the plain HTTP routes (avatar, export)
+	http    *http.Client // likewise
 }
 
 // Option configures New.
@@ -151,7 +154,7 @@ func New(serverURL string, opts ...Option) *Client {
 	}
 	serverURL = strings.TrimRight(serverURL, "/")
 	base := append(cfg.protocol.Options(), cfg.opts...)
-	c := &Client{Auth: foxholev1connect.NewAuthServiceClient(cfg.http, serverURL, base...)}
+	c := &Client{Auth: foxholev1connect.NewAuthServiceClient(cfg.http, serverURL, base...), baseURL: serverURL, http: cfg.http}
 	if cfg.tokens != nil {
 		c.Tokens = cfg.tokens(c.Auth)
 	}

@@ -126,6 +126,9 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 	if err := s.db.DeleteUser(ctx, userID); err != nil {
 		return fmt.Errorf("erase the user: %w", err)
 	}
+	if err := s.db.ForgetFreed(ctx); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("empty the write-ahead log after an account's deletion")
+	}
 	if s.opt.OnErased != nil {
 		s.opt.OnErased(ctx, userID)
 	}
@@ -170,8 +173,8 @@ func (s *Service) RunPending(ctx context.Context, interval time.Duration, log ze
 }
 
 // EraseMessagesBy rewrites every stored event that names userID: each chat
-// message the user sent becomes a tombstone (no content; sender, recipient
-// and room kept), and, when ghost is not "", the user's file events go and
+// message the user sent becomes a tombstone (no content, `deleted` set;
+// sender, recipient and room kept) and its edits go, and, when ghost is not "", the user's file events go and
 // the user's id becomes ghost, and their screen name GhostName, wherever
 // the rest names them (others' direct messages to them, room history).
 // With ghost "" it only erases the user's messages (an operator's purge).
@@ -189,9 +192,14 @@ func EraseMessagesBy(ctx context.Context, db *store.Store, userID, ghost string)
 		if err := proto.Unmarshal(e.Body, ev); err != nil {
 			return 0, fmt.Errorf("event %d: %w", e.ID, err)
 		}
+		// An edit of the user's message holds its text: it goes, as a
+		// deletion's does (store.ReviseMessage).
+		if e.Kind == store.KindRevision && e.SenderID == userID && ev.GetMessageEdited() != nil {
+			return store.EventDiscard, nil
+		}
 		changed := false
-		if m := ev.GetChatMessage(); m != nil && e.Kind == store.KindChat && e.SenderID == userID && m.GetContent() != "" {
-			m.Content = ""
+		if m := ev.GetChatMessage(); m != nil && e.Kind == store.KindChat && e.SenderID == userID && !m.GetDeleted() {
+			m.Content, m.Deleted, m.EditedAt = "", true, nil
 			changed = true
 		}
 		if ghost != "" {

@@ -388,6 +388,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Blobs returns the object store (for tests that look at what it holds).
 func (a *App) Blobs() blob.Store { return a.blobs }
 
+// Accounts returns the account service (for tests of deletions).
+func (a *App) Accounts() *account.Service { return a.accounts }
+
 // Store returns the database (for tests that look at what it holds).
 func (a *App) Store() *store.Store { return a.store }
 

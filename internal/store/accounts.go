@@ -125,3 +125,16 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	_, err := s.w.NewDelete().Table("users").Where("id = ?", id).Where("ghost_id IS NOT NULL").Exec(ctx)
 	return err
 }
+
+// ForgetFreed makes what was deleted unreadable from the data dir: on
+// SQLite (which overwrites deleted content, secure_delete) it copies the
+// write-ahead log back into the database file and empties it, since the
+// log still holds pages as they were before the deletion. PostgreSQL keeps
+// its files elsewhere and reclaims dead rows by VACUUM: nothing to do.
+func (s *Store) ForgetFreed(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	_, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}
