@@ -46,7 +46,8 @@ type command struct {
 // commands lists every command, in the order help shows them.
 var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
-	&profileSetCommand, &profileGetCommand,
+	&profileSetCommand, &profileGetCommand, &avatarSetCommand, &avatarRmCommand,
+	&accountExportCommand, &accountDeleteCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
 	&sendCommand, &chatCommand, &watchCommand, &historyCommand,
 	&roomsLsCommand, &roomsCreateCommand, &roomsJoinCommand, &roomsLeaveCommand,
