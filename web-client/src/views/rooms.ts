@@ -2,6 +2,7 @@
 // one Subscribe stream), creating, finding, joining and leaving rooms,
 // invitations, and the open room: its history (older pages loaded while
 // scrolling up), live messages, members and who of them is online.
+import { avatarImg } from "../avatar";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Event } from "../gen/foxhole/v1/realtime_pb";
@@ -81,7 +82,7 @@ function eventItem(ev: Event): HTMLLIElement | undefined {
     const m = ev.payload.value;
     const mine = m.sender?.id === me?.id;
     return h("li", { class: `message${mine ? " mine" : ""}`, "data-event-id": ev.id.toString() },
-      h("span", { class: "meta" }, h("strong", {}, mine ? "You" : m.sender?.screenName || m.sender?.id || "?"), stamp),
+      h("span", { class: "meta" }, avatarImg(m.sender?.id), h("strong", {}, mine ? "You" : m.sender?.screenName || m.sender?.id || "?"), stamp),
       h("span", { class: "content" }, m.content));
   }
   if (ev.payload.case === "roomEvent") {
@@ -380,6 +381,7 @@ export function roomsView(): RoomsView {
         const name = m.user?.screenName || id;
         const li = h("li", { "data-user-id": id },
           h("span", { class: online.has(id) ? "dot on" : "dot", "aria-hidden": "true" }),
+          avatarImg(id),
           h("span", {}, id === me?.id ? `${name} (you)` : name), " ",
           h("span", { class: "muted" }, roleName[m.role] ?? ""));
         const mayRemove = id !== me?.id && (room.role === RoomRole.OWNER || (room.role === RoomRole.ADMIN && m.role === RoomRole.MEMBER));
