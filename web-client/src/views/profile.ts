@@ -52,7 +52,11 @@ export function profileView(): HTMLElement {
   picker.addEventListener("change", () => {
     chosen = picker.files?.[0];
     upload.disabled = !chosen;
-    if (chosen) { preview.src = URL.createObjectURL(chosen); preview.hidden = false; }
+    if (!chosen) return;
+    // A data: URL: the page's policy allows no blob: images.
+    const reader = new FileReader();
+    reader.onload = () => { preview.src = String(reader.result); preview.hidden = false; };
+    reader.readAsDataURL(chosen);
   });
   const send = async (method: "PUT" | "DELETE") => {
     avatarStatus.textContent = "";
