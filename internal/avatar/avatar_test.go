@@ -256,3 +256,50 @@ func TestBombIsRefusedCheaply(t *testing.T) {
 		t.Errorf("refusing the bomb allocated %d bytes", alloc)
 	}
 }
+
+// TestSweepKeepsAvatars: the orphan sweep asks the store whether a key is
+// in use; an avatar's key and its thumbnails' are, until it is replaced.
+func TestSweepKeepsAvatars(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	me := srv.Register(t, client.Connect, "kept")
+	ctx := context.Background()
+	if resp, body := put(t, srv.URL, me.Token, picture(t, 40, 40, "png"), "image/png"); resp.StatusCode != 200 {
+		t.Fatalf("PUT = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, srv.URL+"/avatars/"+me.ID+"?size=64"); resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	u, err := srv.App.Store().UserByID(ctx, me.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{u.Avatar, avatar.ThumbKey(u.Avatar, 64)} {
+		if used, err := srv.App.Store().KeyInUse(ctx, key); err != nil || !used {
+			t.Errorf("KeyInUse(%s) = %v, %v; want true", key, used, err)
+		}
+	}
+	if used, _ := srv.App.Store().KeyInUse(ctx, avatar.ThumbKey("0123456789abcdefghjkmnpqrs", 64)); used {
+		t.Error("an unknown thumbnail key is in use")
+	}
+}
+
+// TestLargestAvatarMemory logs what setting the largest avatar allowed
+// (4096 × 4096) allocates, against what refusing the bomb does.
+func TestLargestAvatarMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes a 4096x4096 picture")
+	}
+	srv := testutil.Start(t, func(c *config.Config) { c.Accounts.AvatarMaxBytes = 64 << 20 })
+	me := srv.Register(t, client.Connect, "large")
+	big := picture(t, 4096, 4096, "jpeg")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	resp, body := put(t, srv.URL, me.Token, big, "image/jpeg")
+	runtime.ReadMemStats(&after)
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT = %d %s", resp.StatusCode, body)
+	}
+	t.Logf("a %d-byte 4096x4096 JPEG: %d MiB allocated in all to set it", len(big), (after.TotalAlloc-before.TotalAlloc)>>20)
+}
