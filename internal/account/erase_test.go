@@ -21,6 +21,7 @@ import (
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/testutil"
 )
 
@@ -359,9 +360,13 @@ func testCrash(t *testing.T, edit ...func(*config.Config)) {
 	w.fc = srv.Clients(client.Connect, w.friend.Token)
 	w.vc = srv.Clients(client.Connect, w.victim.Token)
 	deadline := time.Now().Add(60 * time.Second)
+	// GetUser answers not_found from the first step on; the row goes last.
+	if _, err := w.fc.Profile.GetUser(ctx, connect.NewRequest(&foxholev1.GetUserRequest{Id: w.victim.ID})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("GetUser of a user being deleted: %v, want not_found", err)
+	}
 	for {
-		_, err := w.fc.Profile.GetUser(ctx, connect.NewRequest(&foxholev1.GetUserRequest{Id: w.victim.ID}))
-		if connect.CodeOf(err) == connect.CodeNotFound {
+		_, err := srv.App.Store().UserByID(ctx, w.victim.ID)
+		if errors.Is(err, errs.ErrNotFound) {
 			break
 		}
 		if time.Now().After(deadline) {

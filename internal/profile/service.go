@@ -79,6 +79,9 @@ func (s *Service) Get(ctx context.Context, id string) (*store.User, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if u.GhostID != nil { // being deleted: gone already for everyone else
+			return nil, nil, errs.New(errs.ErrNotFound, "user not found")
+		}
 		return u, encodeProfile(u), nil
 	})
 }
