@@ -98,8 +98,8 @@ type Client struct {
 	// calls go without a token.
 	Tokens *TokenSource
 
-	baseURL string       // for the plain HTTP routes (avatar, export)
-	http    *http.Client // likewise
+	baseURL string       // the server's, for plain HTTP routes
+	http    *http.Client // for plain HTTP routes
 }
 
 // Option configures New.

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"strings"
-
-	"connectrpc.com/connect"
+	"time"
 
 	"foxhole.dev/foxhole/client"
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
@@ -26,7 +24,7 @@ var chatCommand = command{
 	},
 }
 
-const chatHelp = "Type a line to send it to everyone. /dm USER_ID TEXT sends to one user, /who lists who is online, /quit or end of input leaves."
+const chatHelp = "Type a line to send it to everyone. /dm USER_ID TEXT sends to one user, /room ROOM_ID TEXT to a room's members, /who lists who is online, /quit or the end of input (Ctrl-D) leaves."
 
 // chat prints events as they arrive while it reads lines from stdin, each
 // sent as a broadcast unless it is a command. It ends on /quit, at the end
@@ -40,6 +38,18 @@ func chat(ctx context.Context, e *env) error {
 	// on this one.
 	out := *e
 	out.stdout, out.stderr = &syncWriter{w: e.stdout}, &syncWriter{w: e.stderr}
+	// At a terminal, a line editor keeps what is being typed below the
+	// events, and sees the typing as it happens.
+	// --json output is for programs: no line editor mixes into it.
+	var tty *terminalInput
+	atTerminal := false
+	if !e.json {
+		tty, atTerminal = startTerminal(e.stdin, e.stdout)
+	}
+	if atTerminal {
+		defer tty.restore()
+		out.stdout, out.stderr = tty.t, tty.t
+	}
 	e = &out
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -58,18 +68,14 @@ func chat(ctx context.Context, e *env) error {
 		return err
 	}
 
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(e.stdin)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	var lines <-chan typedLine
+	var partials <-chan string
+	if atTerminal {
+		lines, partials = tty.lines(ctx)
+	} else {
+		lines, partials = readLines(ctx, e.stdin)
+	}
+	typer := &typer{send: c.SendTyping, now: time.Now}
 
 	if !e.json {
 		fmt.Fprintf(e.stderr, "Chatting as %s (%s). %s\n", clean(me.ScreenName), clean(me.UserID), chatHelp)
@@ -81,11 +87,17 @@ func chat(ctx context.Context, e *env) error {
 			return stop(nil)
 		case <-ctx.Done():
 			return stop(nil)
-		case line, ok := <-lines:
+		case partial := <-partials:
+			typer.typing(ctx, partial)
+		case typed, ok := <-lines:
 			if !ok {
 				return stop(nil)
 			}
-			quit, err := chatLine(ctx, e, c, line)
+			if typed.err != nil {
+				e.report(typed.err)
+				continue
+			}
+			quit, err := chatLine(ctx, e, c, typed.text)
 			if err != nil {
 				e.report(err) // one failed line does not end the chat
 			}
@@ -112,19 +124,25 @@ func chatLine(ctx context.Context, e *env, c *client.Client, line string) (quit 
 		if to == "" || strings.TrimSpace(text) == "" {
 			return false, usagef("usage: /dm USER_ID TEXT")
 		}
-		return false, chatSend(ctx, c, to, strings.TrimSpace(text))
+		return false, chatSend(ctx, c, client.Direct(to), strings.TrimSpace(text))
+	case cmd == "/room":
+		room, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		if room == "" || strings.TrimSpace(text) == "" {
+			return false, usagef("usage: /room ROOM_ID TEXT")
+		}
+		return false, chatSend(ctx, c, client.InRoom(room), strings.TrimSpace(text))
 	case cmd == "/help":
 		_, err := fmt.Fprintln(e.stderr, chatHelp)
 		return false, err
 	case strings.HasPrefix(cmd, "/"):
 		return false, usagef("unknown command %s. %s", cmd, chatHelp)
 	}
-	return false, chatSend(ctx, c, "", line)
+	return false, chatSend(ctx, c, client.Lobby, line)
 }
 
 // chatSend sends a message; the stream prints it when it comes back.
-func chatSend(ctx context.Context, c *client.Client, to, text string) error {
-	_, err := c.Realtime.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: text, RecipientId: to}))
+func chatSend(ctx context.Context, c *client.Client, to client.Conversation, text string) error {
+	_, err := c.Send(ctx, to, text)
 	return err
 }
 

@@ -4,12 +4,14 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"foxhole.dev/foxhole/client"
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 )
 
 // TestChatInTerminal runs the foxholectl binary in a pseudo-terminal, as a
@@ -69,6 +71,37 @@ func TestChatInTerminal(t *testing.T) {
 	typeLine("/dm " + bob.ID + " just for bob")
 	screen.waitLine(t, "ada → "+bob.ID+": just for bob")
 	if m := (<-bobEvents).GetChatMessage(); m.GetContent() != "just for bob" || m.GetRecipientId() != bob.ID {
+		t.Errorf("bob received %v, want the personal message", m)
+	}
+
+	// Typing a direct message tells its recipient before Enter.
+	typing := make(chan *foxholev1.Event, 10)
+	go bobClient.Subscribe(t.Context(), client.SubscribeOptions{SkipPresence: true}, func(ev *foxholev1.Event) error {
+		if ev.GetTyping() != nil {
+			typing <- ev
+		}
+		return nil
+	})
+	// That stream hears typing once it is live: type on, a key every
+	// little while (chat repeats typing every 3 seconds), until it does.
+	io.WriteString(tty, "/dm "+bob.ID+" are you there")
+	deadline := time.After(patience)
+	for heard := false; !heard; {
+		select {
+		case ev := <-typing:
+			if ev.GetTyping().GetUser().GetId() != ada.GetId() {
+				t.Fatalf("bob heard %v, want ada typing", ev)
+			}
+			heard = true
+		case <-time.After(time.Second):
+			io.WriteString(tty, "?")
+		case <-deadline:
+			t.Fatalf("bob never heard ada typing:\n%s", screen)
+		}
+	}
+	typeLine("")
+	screen.waitLine(t, "ada → "+bob.ID+": are you there")
+	if m := (<-bobEvents).GetChatMessage(); !strings.HasPrefix(m.GetContent(), "are you there") {
 		t.Errorf("bob received %v, want the personal message", m)
 	}
 

@@ -49,7 +49,10 @@ var commands = []*command{
 	&profileSetCommand, &profileGetCommand, &avatarSetCommand, &avatarRmCommand,
 	&accountExportCommand, &accountDeleteCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
+	&profileSetCommand, &profileGetCommand,
+	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand, &filesShareCommand, &filesUnshareCommand,
 	&sendCommand, &chatCommand, &watchCommand, &historyCommand,
+	&editCommand, &rmMessageCommand, &blockCommand, &unblockCommand, &blockedCommand,
 	&roomsLsCommand, &roomsCreateCommand, &roomsJoinCommand, &roomsLeaveCommand,
 	&roomsInviteCommand, &roomsRemoveCommand, &roomsMembersCommand,
 }

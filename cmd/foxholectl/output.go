@@ -195,6 +195,12 @@ func (e *env) printEventIn(ev *foxholev1.Event, me, room string) error {
 	case *foxholev1.Event_ChatMessage:
 		m := p.ChatMessage
 		from, content := clean(m.GetSender().GetScreenName()), clean(m.GetContent())
+		switch {
+		case m.GetDeleted():
+			content = "[deleted]"
+		case m.GetEditedAt() != nil:
+			content += " (edited)"
+		}
 		switch to := m.GetRecipientId(); {
 		case m.GetRoomId() != "":
 			line = roomPrefix(m.GetRoomId(), room) + fmt.Sprintf("%s: %s", from, content)
@@ -216,6 +222,12 @@ func (e *env) printEventIn(ev *foxholev1.Event, me, room string) error {
 		line = presenceLine(p.Presence)
 	case *foxholev1.Event_RoomEvent:
 		line = roomPrefix(p.RoomEvent.GetRoomId(), room) + roomEventLine(p.RoomEvent, me)
+	case *foxholev1.Event_MessageEdited:
+		line = roomPrefix(p.MessageEdited.GetRoomId(), room) + fmt.Sprintf("#%d edited: %s", p.MessageEdited.GetEventId(), clean(p.MessageEdited.GetContent()))
+	case *foxholev1.Event_MessageDeleted:
+		line = roomPrefix(p.MessageDeleted.GetRoomId(), room) + fmt.Sprintf("#%d [deleted] by %s", p.MessageDeleted.GetEventId(), clean(p.MessageDeleted.GetActor().GetScreenName()))
+	case *foxholev1.Event_Typing:
+		line = roomPrefix(p.Typing.GetRoomId(), room) + clean(p.Typing.GetUser().GetScreenName()) + " is typing…"
 	default:
 		line = "(an event this version does not know)"
 	}

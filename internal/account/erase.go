@@ -79,6 +79,15 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 	}
 	ghost := *u.GhostID
 
+	resumables, err := s.db.ResumablesOf(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("erase resumable uploads: %w", err)
+	}
+	for _, id := range resumables {
+		if err := s.files.DeleteResumable(ctx, userID, id); err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return fmt.Errorf("erase a resumable upload: %w", err)
+		}
+	}
 	intents, err := s.db.DeleteUploadIntentsOf(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("erase uploads in progress: %w", err)

@@ -58,6 +58,7 @@ type world struct {
 	vc, fc               *client.Client
 	room, ownRoom        string
 	downloadURL          string
+	shareURL             string
 	friendFileID         string
 }
 
@@ -117,6 +118,11 @@ func populate(t *testing.T, srv *testutil.Server) *world {
 	if !strings.HasPrefix(w.downloadURL, "http") {
 		w.downloadURL = srv.URL + w.downloadURL
 	}
+	share := must[*connect.Response[foxholev1.ShareFileResponse]](t)(w.vc.File.ShareFile(ctx, connect.NewRequest(&foxholev1.ShareFileRequest{Id: f.GetId()})))
+	w.shareURL = share.Msg.GetShare().GetUrl()
+	if !strings.HasPrefix(w.shareURL, "http") {
+		w.shareURL = srv.URL + w.shareURL
+	}
 	w.friendFileID = must[*foxholev1.File](t)(w.fc.Upload(ctx, "friend.txt", "text/plain", strings.NewReader(friendFile))).GetId()
 
 	try(t)(w.vc.Send(ctx, client.Direct(w.friend.ID), victimDM))
@@ -156,6 +162,13 @@ func testErasure(t *testing.T, srv *testutil.Server) {
 		t.Fatalf("objects before the deletion: %v", avatarKeys)
 	}
 
+	for _, u := range []string{w.downloadURL, w.shareURL} {
+		if r, err := http.Get(u); err != nil || r.StatusCode != 200 {
+			t.Fatalf("GET %s before the deletion: %v %v", u, r, err)
+		} else {
+			r.Body.Close()
+		}
+	}
 	// A session of the victim, which must end.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -219,7 +232,7 @@ func checkGone(t *testing.T, w *world, before []string) {
 	if _, err := srv.Clients(client.Connect, "").Auth.CreateToken(ctx, connect.NewRequest(&foxholev1.CreateTokenRequest{UserSecret: w.victim.Secret})); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("the deleted user's secret: %v, want unauthenticated", err)
 	}
-	for _, u := range []string{w.downloadURL, srv.URL + "/avatars/" + w.victim.ID} {
+	for _, u := range []string{w.downloadURL, w.shareURL, srv.URL + "/avatars/" + w.victim.ID} {
 		r, err := http.Get(u)
 		if err != nil {
 			t.Errorf("GET %s: %v", u, err)
@@ -357,6 +370,7 @@ func testCrash(t *testing.T, edit ...func(*config.Config)) {
 	srv = testutil.StartIn(t, dir, edit...)
 	w.srv = srv
 	w.downloadURL = strings.Replace(w.downloadURL, old, srv.URL, 1)
+	w.shareURL = strings.Replace(w.shareURL, old, srv.URL, 1)
 	w.fc = srv.Clients(client.Connect, w.friend.Token)
 	w.vc = srv.Clients(client.Connect, w.victim.Token)
 	deadline := time.Now().Add(60 * time.Second)

@@ -104,6 +104,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		UploadIdleTimeout:   cfg.UploadIdleTimeout,
 		DownloadTimeout:     cfg.DownloadTimeout,
 		URLTTL:              cfg.DownloadURLTTL,
+		UploadExpiry:        cfg.UploadExpiry,
+		MaxPendingUploads:   cfg.MaxPendingUploads,
+		MaxSharesPerUser:    cfg.MaxSharesPerUser,
 	}
 	var blobs blob.Store
 	if cfg.S3.Endpoint != "" {
@@ -209,6 +212,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	var bg context.Context
 	bg, a.stopBackground = context.WithCancel(context.Background())
 	a.wg.Go(func() { a.sweepFiles(bg) })
+	a.wg.Go(func() { a.expireUploads(bg) })
 	a.wg.Go(func() { a.pruneEvents(bg) })
 	// Deletions a stop cut off are finished at start and every minute.
 	a.wg.Go(func() { a.accounts.RunPending(bg, time.Minute, log) })
@@ -340,6 +344,24 @@ func (a *App) sweepFiles(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// expireUploads removes unfinished resumable uploads past their expiry,
+// with their bytes, checking at least every minute.
+func (a *App) expireUploads(ctx context.Context) {
+	every := min(time.Minute, max(time.Second, a.cfg.UploadExpiry/4))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if n, err := a.files.ExpireResumables(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("expire unfinished uploads")
+		} else if n > 0 {
+			a.log.Info().Int("removed", n).Msg("removed expired unfinished uploads")
 		}
 	}
 }

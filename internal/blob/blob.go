@@ -103,3 +103,24 @@ var keyPattern = regexp.MustCompile(`^[0-9a-z]{8,64}$`)
 // ValidKey reports whether key is a well-formed object key: 8 to 64 lowercase
 // letters and digits, so it can never name a path outside the store.
 func ValidKey(key string) bool { return keyPattern.MatchString(key) }
+
+// Partials is implemented by stores that keep unfinished objects, written
+// over several requests and processes (resumable uploads). An unfinished
+// object is never visible to Get, Stat or Walk under its key.
+type Partials interface {
+	// WritePartial discards whatever the unfinished object key holds past
+	// off (creating it, empty, when off is 0 and it is missing), then
+	// appends what r yields. It returns how many bytes of r it kept: they
+	// are durable on return, also when r failed midway (err != nil).
+	// It fails with ErrSizeMismatch when the object holds fewer than off
+	// bytes.
+	WritePartial(ctx context.Context, key string, off int64, r io.Reader) (int64, error)
+	// FinishPartial makes the first size bytes of the unfinished object
+	// key the object key, and removes the unfinished one.
+	FinishPartial(ctx context.Context, key string, size int64) error
+	// DeletePartial removes the unfinished object; a missing one is not an
+	// error.
+	DeletePartial(ctx context.Context, key string) error
+	// WalkPartials calls fn for every unfinished object.
+	WalkPartials(ctx context.Context, fn func(Info) error) error
+}

@@ -90,6 +90,9 @@ type Config struct {
 	TransferMinRate   int64         // FOXHOLE_TRANSFER_MIN_RATE: bytes per second every upload and download must move; 0: no minimum.
 	TransferWindow    time.Duration // FOXHOLE_TRANSFER_RATE_WINDOW: the window that rate is measured over, the first one a grace period.
 	S3StaleUploadAge  time.Duration // FOXHOLE_S3_STALE_UPLOAD_AGE: multipart uploads older than this are taken for a crashed process's and removed.
+	UploadExpiry      time.Duration // FOXHOLE_UPLOAD_EXPIRY: an unfinished resumable (tus) upload is removed this long after its last bytes.
+	MaxPendingUploads int           // FOXHOLE_UPLOAD_MAX_PENDING: unfinished resumable uploads per user.
+	MaxSharesPerUser  int           // FOXHOLE_MAX_SHARES_PER_USER: live share links per user.
 
 	Heartbeat        time.Duration // FOXHOLE_HEARTBEAT_INTERVAL: between heartbeats on idle streams.
 	SubscriberQueue  int           // FOXHOLE_SUBSCRIBER_QUEUE: events queued per subscriber; past them it catches up from the database.
@@ -195,6 +198,9 @@ func Default() Config {
 		TransferMinRate:     1 << 10,
 		TransferWindow:      time.Minute,
 		S3StaleUploadAge:    24 * time.Hour,
+		UploadExpiry:        24 * time.Hour,
+		MaxPendingUploads:   32,
+		MaxSharesPerUser:    1000,
 		Heartbeat:           15 * time.Second,
 		SubscriberQueue:     256,
 		PresenceInterval:    time.Second,
@@ -317,6 +323,9 @@ func Load(getenv func(string) string) (Config, error) {
 	p.size("FOXHOLE_TRANSFER_MIN_RATE", &c.TransferMinRate, 0, 1<<30)
 	p.duration("FOXHOLE_TRANSFER_RATE_WINDOW", &c.TransferWindow, time.Second, time.Hour)
 	p.duration("FOXHOLE_S3_STALE_UPLOAD_AGE", &c.S3StaleUploadAge, time.Hour, 30*24*time.Hour)
+	p.duration("FOXHOLE_UPLOAD_EXPIRY", &c.UploadExpiry, time.Second, 30*24*time.Hour)
+	p.integer("FOXHOLE_UPLOAD_MAX_PENDING", &c.MaxPendingUploads, 1, 10_000)
+	p.integer("FOXHOLE_MAX_SHARES_PER_USER", &c.MaxSharesPerUser, 1, 1_000_000)
 
 	p.duration("FOXHOLE_HEARTBEAT_INTERVAL", &c.Heartbeat, time.Second, time.Hour)
 	p.integer("FOXHOLE_SUBSCRIBER_QUEUE", &c.SubscriberQueue, 8, 1<<20)

@@ -238,3 +238,50 @@ func FileProto(f *store.File) *foxholev1.File {
 		CreatedAt:   timestamppb.New(time.UnixMicro(f.CreatedAt)),
 	}
 }
+
+// ShareFile implements foxholev1connect.FileServiceHandler.
+func (h *Handler) ShareFile(ctx context.Context, req *connect.Request[foxholev1.ShareFileRequest]) (*connect.Response[foxholev1.ShareFileResponse], error) {
+	owner, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ttl time.Duration
+	if req.Msg.GetExpiresIn() != nil {
+		ttl = req.Msg.GetExpiresIn().AsDuration()
+	}
+	sh, err := h.svc.Share(ctx, owner, req.Msg.GetId(), ttl)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.ShareFileResponse{Share: ShareProto(sh, call.From(ctx).BaseURL())}), nil
+}
+
+// RevokeShare implements foxholev1connect.FileServiceHandler.
+func (h *Handler) RevokeShare(ctx context.Context, req *connect.Request[foxholev1.RevokeShareRequest]) (*connect.Response[foxholev1.RevokeShareResponse], error) {
+	owner, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.RevokeShare(ctx, owner, req.Msg.GetId()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.RevokeShareResponse{}), nil
+}
+
+// ListShares implements foxholev1connect.FileServiceHandler.
+func (h *Handler) ListShares(ctx context.Context, req *connect.Request[foxholev1.ListSharesRequest]) (*connect.Response[foxholev1.ListSharesResponse], error) {
+	owner, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	shares, err := h.svc.ListShares(ctx, owner, req.Msg.GetFileId())
+	if err != nil {
+		return nil, err
+	}
+	base := call.From(ctx).BaseURL()
+	res := &foxholev1.ListSharesResponse{Shares: make([]*foxholev1.Share, len(shares))}
+	for i := range shares {
+		res.Shares[i] = ShareProto(&shares[i], base)
+	}
+	return connect.NewResponse(res), nil
+}

@@ -12,7 +12,6 @@ import (
 	"hash"
 	"io"
 	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +67,9 @@ type Options struct {
 	UploadIdleTimeout   time.Duration // longest wait for the next bytes of a streamed upload; 0: none
 	DownloadTimeout     time.Duration // longest a client may take to accept one chunk of DownloadFile; 0: none
 	URLTTL              time.Duration // lifetime of download URLs
+	UploadExpiry        time.Duration // how long an unfinished resumable upload lives after its last bytes
+	MaxPendingUploads   int           // unfinished resumable uploads per user; 0: unlimited
+	MaxSharesPerUser    int           // live share links per user; 0: unlimited
 	Events              Events        // may be nil
 	Verifier            URLVerifier   // nil when the store's URLs are not Foxhole's
 }
@@ -153,9 +155,7 @@ func (s *Service) Upload(ctx context.Context, owner, name, contentType string, r
 		s.abandon(ctx, id, false)
 		return nil, fmt.Errorf("store content: %w", err)
 	}
-	if contentType == "" {
-		contentType = sniff(in.head)
-	}
+	contentType = DetectType(in.head, contentType, name)
 	f := &store.File{
 		ID:          id,
 		OwnerID:     owner,
@@ -277,6 +277,12 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 	if err != nil {
 		return err
 	}
+	// Its links answer 404 already (they need the file); their rows go too.
+	if sm, ok := s.meta.(ShareMetadata); ok {
+		if err := sm.DeleteSharesOf(context.WithoutCancel(ctx), id); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("file", id).Msg("delete links of a deleted file")
+		}
+	}
 	if err := s.blobs.Delete(context.WithoutCancel(ctx), id); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("blob", id).Msg("delete content; the sweep will retry")
 	}
@@ -300,11 +306,21 @@ const IntentHorizon = 24 * time.Hour
 // than IntentHorizon with their content. It returns how many objects it
 // removed.
 func (s *Service) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	expired, err := s.ExpireResumables(ctx)
+	if err != nil {
+		return expired, err
+	}
 	removed, err := s.sweepIntents(ctx)
+	removed += expired
 	if err != nil {
 		return removed, err
 	}
 	cutoff := s.now().Add(-grace)
+	n, err := s.sweepPartials(ctx, cutoff)
+	removed += n
+	if err != nil {
+		return removed, err
+	}
 	var orphans []string
 	err = s.blobs.Walk(ctx, func(i blob.Info) error {
 		if i.ModTime.After(cutoff) {
@@ -389,13 +405,6 @@ func cleanContentType(ct string) (string, error) {
 	return mime.FormatMediaType(mt, params), nil
 }
 
-func sniff(head []byte) string {
-	if len(head) == 0 {
-		return "application/octet-stream"
-	}
-	return http.DetectContentType(head)
-}
-
 // meter passes content through while hashing it, keeping its first bytes
 // for type detection, and failing past the limit.
 type meter struct {
@@ -416,8 +425,8 @@ func (m *meter) Read(p []byte) (int, error) {
 		return 0, m.err
 	}
 	m.hash.Write(p[:n])
-	if len(m.head) < 512 {
-		m.head = append(m.head, p[:min(n, 512-len(m.head))]...)
+	if len(m.head) < HeadBytes {
+		m.head = append(m.head, p[:min(n, HeadBytes-len(m.head))]...)
 	}
 	if err != nil && err != io.EOF {
 		m.err = err

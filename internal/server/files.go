@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -86,6 +87,28 @@ func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Requ
 			fail(w, r, err)
 			return
 		}
+		serveFile(w, r, svc, f, fail)
+	})
+}
+
+// shareRoute serves `GET /files/shared/{id}`, a share link: like a signed
+// download link, but looked up in the database on every request, so a
+// revoked link or a deleted file answers 404 at once, in every process.
+func shareRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := svc.SharedFile(r.Context(), r.PathValue("id"))
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		serveFile(w, r, svc, f, fail)
+	})
+}
+
+// serveFile answers a GET or HEAD of f's bytes, with Range and conditional
+// requests, as an attachment that no browser runs.
+func serveFile(w http.ResponseWriter, r *http.Request, svc *files.Service, f *store.File, fail func(http.ResponseWriter, *http.Request, error)) {
+	{
 		rec := call.From(r.Context())
 		if err := rec.TakeSlot(f.OwnerID); err != nil {
 			fail(w, r, err)
@@ -107,7 +130,7 @@ func downloadRoute(svc *files.Service, fail func(http.ResponseWriter, *http.Requ
 		content := &blobSeeker{ctx: r.Context(), svc: svc, f: f}
 		defer content.Close()
 		http.ServeContent(w, r, "", time.UnixMicro(f.CreatedAt), content)
-	})
+	}
 }
 
 // bodyReader reads a request body, each read within the idle timeout, and
@@ -120,9 +143,28 @@ type bodyReader struct {
 	idle files.Idle
 	pace *files.Pace
 	err  error
+
+	// interrupt, when set, ends a read in progress (the read deadline);
+	// interrupted makes every later read fail.
+	interrupt   func(time.Time) error
+	interrupted atomic.Bool
+}
+
+// errTakenOver ends the body of an upload another request took over.
+var errTakenOver = errors.New("another request took over the upload")
+
+// Interrupt makes the read in progress, and every later one, fail.
+func (b *bodyReader) Interrupt() {
+	b.interrupted.Store(true)
+	if b.interrupt != nil {
+		_ = b.interrupt(time.Now())
+	}
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.interrupted.Load() {
+		return 0, errTakenOver
+	}
 	b.idle.Renew()
 	n, err := b.r.Read(p)
 	if perr := b.pace.Add(n); perr != nil && err == nil {

@@ -72,11 +72,31 @@ var httpRoutes = map[string]*foxholev1.Policy{
 		Access: public, Body: small, RateLimit: noRate,
 		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_DOWNLOAD,
 	},
-	"GET /healthz":       page,
-	"GET /readyz":        page,
-	"GET /{$}":           page,
-	"GET /docs":          page,
-	"GET /assets/{name}": page,
+	// A share link: the link is the credential, as a signed link's
+	// signature is; its downloads hold the owner's slots too.
+	"GET /files/shared/{id}": {
+		Access: public, Body: small, RateLimit: noRate,
+		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_DOWNLOAD,
+	},
+	// tus (resumable uploads): creation and PATCH carry file bytes, as
+	// `PUT /files` does; the others are small, and creation and
+	// termination count against the caller's rate.
+	"OPTIONS /files/tus/{$}": page,
+	"POST /files/tus/{$}": {
+		Access: token, Body: foxholev1.Body_BODY_RAW, RateLimit: foxholev1.RateLimit_RATE_LIMIT_USER,
+		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_UPLOAD,
+	},
+	"PATCH /files/tus/{id}": {
+		Access: token, Body: foxholev1.Body_BODY_RAW, RateLimit: noRate,
+		StreamDeadlines: true, Slot: foxholev1.Slot_SLOT_UPLOAD,
+	},
+	"HEAD /files/tus/{id}":   {Access: token, Body: small, RateLimit: noRate, ReadTimeout: seconds(30)},
+	"DELETE /files/tus/{id}": {Access: token, Body: small, RateLimit: foxholev1.RateLimit_RATE_LIMIT_USER, ReadTimeout: seconds(30)},
+	"GET /healthz":           page,
+	"GET /readyz":            page,
+	"GET /{$}":               page,
+	"GET /docs":              page,
+	"GET /assets/{name}":     page,
 
 	// Avatars: an upload is at most FOXHOLE_AVATAR_MAX_BYTES, read whole
 	// by the handler; thumbnails are public, like the profiles that link

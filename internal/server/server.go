@@ -143,6 +143,13 @@ func New(o Options) *Handler {
 		connect.WithReadMaxBytes(int(uploadMax)), inflationCap(uploadMax)))
 	rt.handle("PUT /files/{name...}", uploadRoute(o.Files, o.FileMaxBytes, o.UploadIdleTimeout, writeHTTPError))
 	rt.handle("GET /files/download/{id}", downloadRoute(o.Files, writeHTTPError))
+	rt.handle("GET "+files.SharePath+"{id}", shareRoute(o.Files, writeHTTPError))
+	tusRoutes := &tus{svc: o.Files, maxBytes: o.FileMaxBytes, idleTimeout: o.UploadIdleTimeout, fail: writeHTTPError}
+	rt.handle("OPTIONS "+TusPath+"{$}", http.HandlerFunc(tusRoutes.options))
+	rt.handle("POST "+TusPath+"{$}", http.HandlerFunc(tusRoutes.create))
+	rt.handle("HEAD "+TusPath+"{id}", http.HandlerFunc(tusRoutes.head))
+	rt.handle("PATCH "+TusPath+"{id}", http.HandlerFunc(tusRoutes.patch))
+	rt.handle("DELETE "+TusPath+"{id}", http.HandlerFunc(tusRoutes.terminate))
 	rt.service(foxholev1connect.NewRoomServiceHandler(rooms.NewHandler(o.Rooms), connectOpts))
 	rt.handle("PUT /avatar", avatar.PutRoute(o.Avatars, writeHTTPError))
 	rt.handle("DELETE /avatar", avatar.DeleteRoute(o.Avatars, writeHTTPError))
@@ -207,9 +214,10 @@ func New(o Options) *Handler {
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
-			AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut), // PUT /files
-			AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", "X-Request-Id"),
-			ExposedHeaders: append(connectcors.ExposedHeaders(), "X-Request-Id", "Retry-After"),
+			// PUT /files; POST, HEAD, PATCH and DELETE /files/tus/.
+			AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodHead, http.MethodPatch, http.MethodDelete),
+			AllowedHeaders: append(append(connectcors.AllowedHeaders(), "Authorization", "X-Request-Id"), tusRequestHeaders...),
+			ExposedHeaders: append(append(connectcors.ExposedHeaders(), "X-Request-Id", "Retry-After"), tusResponseHeaders...),
 			MaxAge:         7200,
 		}).Handler(h)
 	}

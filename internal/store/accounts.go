@@ -117,13 +117,35 @@ func (s *Store) DeleteUploadIntentsOf(ctx context.Context, owner string) ([]stri
 	return ids, err
 }
 
+// ResumablesOf returns the ids of the owner's resumable uploads.
+func (s *Store) ResumablesOf(ctx context.Context, owner string) ([]string, error) {
+	var ids []string
+	err := s.r.NewSelect().Table("resumable_uploads").Column("id").Where("owner_id = ?", owner).Scan(ctx, &ids)
+	return ids, err
+}
+
 // DeleteUser removes the row of a user whose deletion began (BeginDeletion)
 // and, by their foreign keys, what still refers to it: room memberships,
 // bans and invitations, files' metadata, blocks. A user that is not being
 // deleted stays.
+// Share links and resumable uploads name their owner without a foreign
+// key: they go in the same transaction.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	_, err := s.w.NewDelete().Table("users").Where("id = ?", id).Where("ghost_id IS NOT NULL").Exec(ctx)
-	return err
+	return s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Table("users").Where("id = ?", id).Where("ghost_id IS NOT NULL").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		for _, table := range []string{"shares", "resumable_uploads", "upload_intents"} {
+			if _, err := tx.NewDelete().Table(table).Where("owner_id = ?", id).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ForgetFreed makes what was deleted unreadable from the data dir: on

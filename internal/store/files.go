@@ -55,6 +55,12 @@ type FileUsage struct {
 // concurrent uploads cannot together overshoot.
 func (s *Store) CreateFile(ctx context.Context, f *File, l FileLimits) error {
 	return s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return s.createFile(ctx, tx, f, l)
+	})
+}
+
+func (s *Store) createFile(ctx context.Context, tx bun.Tx, f *File, l FileLimits) error {
+	{
 		if l.Quota > 0 || l.MaxCount > 0 {
 			// SQLite runs one write transaction at a time. PostgreSQL runs
 			// them together, and two could each see room for one more
@@ -94,7 +100,7 @@ func (s *Store) CreateFile(ctx context.Context, f *File, l FileLimits) error {
 		}
 		_, err = tx.NewInsert().Model(f).Exec(ctx)
 		return err
-	})
+	}
 }
 
 // FileUsage returns what the owner's files take, each file charged at least
@@ -145,12 +151,25 @@ func reservedBy(ctx context.Context, db bun.IDB, ownerID, except string) (int64,
 // the way, errs.ErrResourceExhausted when the owner's files are. The reservation ends with the intent: CreateFile and
 // DeleteUploadIntent.
 func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, maxBytes int64, l FileLimits) (int64, error) {
+	var limit int64
+	err := s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		limit, err = s.reserveUpload(ctx, tx, in, size, maxBytes, l)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return limit, nil
+}
+
+func (s *Store) reserveUpload(ctx context.Context, tx bun.Tx, in *UploadIntent, size, maxBytes int64, l FileLimits) (int64, error) {
 	in.Reserved = 0
 	limit := maxBytes
 	if size >= 0 && size > maxBytes {
 		return 0, errs.New(errs.ErrResourceExhausted, "file is larger than the limit of %d bytes", maxBytes)
 	}
-	err := s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := func() error {
 		if l.Quota > 0 || l.MaxCount > 0 {
 			// As in CreateFile: the owner's row lock makes the owner's
 			// reservations take turns on PostgreSQL.
@@ -202,7 +221,7 @@ func (s *Store) ReserveUpload(ctx context.Context, in *UploadIntent, size, maxBy
 		}
 		_, err := tx.NewInsert().Model(in).Exec(ctx)
 		return err
-	})
+	}()
 	if err != nil {
 		return 0, err
 	}
@@ -227,7 +246,9 @@ func (s *Store) DeleteUploadIntent(ctx context.Context, id string) error {
 func (s *Store) UploadIntentsBefore(ctx context.Context, before int64, limit int) ([]string, error) {
 	var ids []string
 	err := s.r.NewSelect().Table("upload_intents").Column("id").
-		Where("created_at < ?", before).OrderExpr("created_at").Limit(int64(limit)).Scan(ctx, &ids)
+		Where("created_at < ?", before).
+		// A resumable upload lives until it expires, however old.
+		Where("id NOT IN (SELECT id FROM resumable_uploads)").OrderExpr("created_at").Limit(int64(limit)).Scan(ctx, &ids)
 	return ids, err
 }
 

@@ -133,6 +133,93 @@ describe("web app", () => {
     await context.close();
   });
 
+  test("an upload pauses, resumes, and continues from its offset after the network drops", async () => {
+    const size = 40 << 20;
+    const path = join(tmpdir(), `foxhole-e2e-cut-${process.pid}.bin`);
+    writeFileSync(path, randomBytes(size));
+    const want = await sha256(path);
+    const { context, page, errors } = await newUser("Commuter", { acceptDownloads: true });
+    await page.getByRole("tab", { name: "Files" }).click();
+    await page.getByText("No files yet.").waitFor();
+    // Every tus request, in order: the offsets PATCHes start from.
+    const requests = [];
+    page.on("request", (r) => {
+      if (r.url().includes("/files/tus/")) requests.push({ method: r.method(), offset: Number(r.headers()["upload-offset"] ?? -1) });
+    });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    const network = (offline) => cdp.send("Network.emulateNetworkConditions", { offline, latency: 0, downloadThroughput: -1, uploadThroughput: 8 << 20 });
+    await network(false);
+    await page.getByLabel("Upload files").setInputFiles(path);
+    const bar = page.locator(".upload progress");
+    await bar.waitFor();
+    const value = () => bar.evaluate((b) => b.value);
+    const until = async (ok, what) => {
+      for (let i = 0; !(await ok()); i++) {
+        if (i > 1200) throw new Error(`timed out waiting for ${what}`);
+        await page.waitForTimeout(50);
+      }
+    };
+
+    // Pause: the bar stops; resume: it moves on.
+    await until(async () => (await value()) > 4 << 20, "4 MiB sent");
+    await page.getByRole("button", { name: /^Pause / }).click();
+    await page.waitForTimeout(500);
+    const pausedAt = await value();
+    await page.waitForTimeout(1000);
+    assert.equal(await value(), pausedAt, "the bar moved while paused");
+    await page.getByRole("button", { name: /^Resume / }).click();
+
+    // Cut the network midway through the file, then bring it back.
+    await until(async () => (await value()) > 20 << 20, "20 MiB sent");
+    const cutAt = requests.length;
+    await network(true);
+    await page.waitForTimeout(3000);
+    await network(false);
+    await until(async () => (await bar.count()) === 0, "the upload to finish");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const after = requests.slice(cutAt);
+    assert.ok(!after.some((r) => r.method === "POST"), "a new upload was started after the cut");
+    const patches = after.filter((r) => r.method === "PATCH");
+    assert.ok(patches.length > 0, "no PATCH after the cut");
+    assert.ok(patches[0].offset >= 16 << 20, `the first PATCH after the cut started at ${patches[0].offset}, not from the offset the server kept`);
+
+    const name = path.split("/").pop();
+    const row = page.locator("tr", { hasText: name });
+    await row.waitFor();
+    await shot(page, "6-resumed-upload");
+    // The list refreshes on file events and may replace the row under a
+    // click: click again until the click takes.
+    const clickUntil = async (button, outcome) => {
+      for (let i = 0; ; i++) {
+        const waiting = outcome().then((v) => ({ v }), (e) => ({ e }));
+        await row.getByRole("button", { name: button }).click();
+        const r = await waiting;
+        if (!r.e) return r.v;
+        if (i === 4) {
+          await shot(page, "6-click-failed");
+          throw new Error(`${r.e.message}; toasts: ${await page.locator(".toast, [role=alert], [role=status]").allTextContents()}; errors: ${errors}`);
+        }
+      }
+    };
+    const download = await clickUntil(/Download/, () => page.waitForEvent("download", { timeout: 5000 }));
+    assert.equal(await sha256(await download.path()), want);
+
+    // Share it: the link serves the bytes without a token; unshare ends it.
+    await clickUntil(/^Share/, () => row.getByRole("button", { name: /Unshare/ }).waitFor({ timeout: 5000 }));
+    const link = await page.evaluate(() => navigator.clipboard.readText());
+    assert.match(link, /\/files\/shared\//);
+    const head = await fetch(link, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(Number(head.headers.get("content-length")), size);
+    page.once("dialog", (d) => d.accept());
+    await row.getByRole("button", { name: /Unshare/ }).click();
+    await row.getByRole("button", { name: /^Share/ }).waitFor();
+    assert.equal((await fetch(link, { method: "HEAD" })).status, 404);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test("two people chat; a personal message reaches only its recipient", async () => {
     const a = await newUser("Alice");
     const b = await newUser("Bob");
@@ -142,7 +229,7 @@ describe("web app", () => {
     await a.page.locator(".people", { hasText: "Bob" }).waitFor();
     for (const name of ["Alice", "Bob"]) await c.page.locator(".people", { hasText: name }).waitFor();
     await a.page.getByLabel("Message", { exact: true }).fill("hello, everyone");
-    await a.page.getByRole("button", { name: "Send" }).click();
+    await a.page.getByRole("button", { name: "Send", exact: true }).click();
     for (const u of [a, b, c]) await u.page.locator(".message", { hasText: "hello, everyone" }).waitFor();
     // Bob answers Alice alone, picking her from who is online.
     await b.page.getByRole("button", { name: "Message Alice privately" }).click();
@@ -152,7 +239,7 @@ describe("web app", () => {
     await b.page.locator(".message.personal", { hasText: "just for you, Alice" }).filter({ hasText: "privately to Alice" }).waitFor();
     // Carol hears the next broadcast, so she would have had the personal one by now.
     await a.page.getByLabel("Message", { exact: true }).fill("after the secret");
-    await a.page.getByRole("button", { name: "Send" }).click();
+    await a.page.getByRole("button", { name: "Send", exact: true }).click();
     await c.page.locator(".message", { hasText: "after the secret" }).waitFor();
     assert.equal(await c.page.locator(".message", { hasText: "just for you" }).count(), 0);
     await shot(a.page, "6-chat");
@@ -172,7 +259,7 @@ describe("web app", () => {
     await shot(a.page, "8-offline");
     for (const text of ["while you were away 1", "while you were away 2", "while you were away 3"]) {
       await b.page.getByLabel("Message", { exact: true }).fill(text);
-      await b.page.getByRole("button", { name: "Send" }).click();
+      await b.page.getByRole("button", { name: "Send", exact: true }).click();
       await b.page.locator(".message", { hasText: text }).waitFor();
     }
     await a.page.waitForTimeout(3000);
@@ -198,7 +285,7 @@ describe("web app", () => {
     // The old stream ends within seconds; the next message must still arrive.
     await a.page.waitForTimeout(6000);
     await b.page.getByLabel("Message", { exact: true }).fill("after the rotation");
-    await b.page.getByRole("button", { name: "Send" }).click();
+    await b.page.getByRole("button", { name: "Send", exact: true }).click();
     await a.page.locator(".message", { hasText: "after the rotation" }).waitFor();
     await a.page.locator("#conn[data-status=online]").waitFor();
     assert.deepEqual(a.errors, []);
@@ -212,9 +299,9 @@ describe("web app", () => {
     await a.page.getByRole("heading", { name: "Foxhole API reference" }).waitFor();
     const methods = await a.page.locator("article.method .method-name").allTextContents();
     for (const m of ["Register", "CreateToken", "RotateSecret", "GetProfile", "UpdateProfile", "GetUser", "UploadFile", "UploadFileStream",
-      "GetFile", "DownloadFile", "ListFiles", "DeleteFile", "Subscribe", "SendMessage", "ListPresence"]) assert.ok(methods.includes(m), m);
+      "GetFile", "DownloadFile", "ListFiles", "DeleteFile", "ShareFile", "RevokeShare", "ListShares", "Subscribe", "SendMessage", "ListPresence"]) assert.ok(methods.includes(m), m);
     const getProfile = a.page.locator("article.method", { has: a.page.locator(".method-name", { hasText: /^GetProfile$/ }) });
-    await getProfile.getByRole("button", { name: "Send" }).click();
+    await getProfile.getByRole("button", { name: "Send", exact: true }).click();
     await getProfile.locator("pre.result", { hasText: '"screenName": "Reader"' }).waitFor();
     await getProfile.scrollIntoViewIfNeeded();
     await shot(a.page, "9-docs");

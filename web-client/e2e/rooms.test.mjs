@@ -77,7 +77,7 @@ async function inviteAndJoin(owner, guest, name) {
 
 async function send(u, text) {
   await u.page.locator(".room-view").getByLabel("Message", { exact: true }).fill(text);
-  await u.page.locator(".room-view").getByRole("button", { name: "Send" }).click();
+  await u.page.locator(".room-view").getByRole("button", { name: "Send", exact: true }).click();
   await roomLog(u).locator(".message", { hasText: text }).waitFor();
 }
 

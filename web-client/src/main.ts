@@ -89,6 +89,13 @@ function showApp() {
           else chat.message(ev, ev.payload.value);
           break;
         case "roomEvent": rooms.event(ev); break;
+        case "messageEdited":
+        case "messageDeleted":
+        case "typing":
+          if (ev.payload.value.roomId) rooms.event(ev);
+          else if (ev.payload.case === "typing") chat.typing(ev);
+          else chat.change(ev);
+          break;
         case "presence": chat.presence(ev); rooms.event(ev); break;
         case "fileEvent": files.changed(); break;
       }

@@ -1,52 +1,95 @@
-// upload sends a File with PUT /files/{name}. The browser streams it from
-// disk (it is never read into memory), and XMLHttpRequest reports upload
-// progress, which fetch cannot.
-import { ConnectError, Code } from "@connectrpc/connect";
-import { fromJson } from "@bufbuild/protobuf";
-import { FileSchema, type File as StoredFile } from "./gen/foxhole/v1/file_pb";
+// upload sends a File over tus (resumable uploads, /files/tus/) with
+// tus-js-client: in chunks the browser streams from disk, each retried from
+// the offset the server kept when the network drops, and resumed after a
+// reload (the upload's URL is remembered per file). The finished upload is
+// a file whose id is the upload's.
+import { ConnectError, Code, createClient } from "@connectrpc/connect";
+import * as tus from "tus-js-client";
+import { FileService, type File as StoredFile } from "./gen/foxhole/v1/file_pb";
 import { codeOf } from "./errors";
-import { renew, validToken } from "./session";
+import { renew, transport, validToken } from "./session";
+
+const files = createClient(FileService, transport);
+
+// CHUNK is the size of one PATCH: a cut costs at most the bytes of one
+// chunk in flight, which the server keeps anyway.
+const CHUNK = 8 << 20;
 
 export interface Upload {
   done: Promise<StoredFile>;
   cancel(): void;
+  pause(): void;
+  resume(): void;
+}
+
+// toConnectError turns what tus-js-client reports into the errors the app
+// explains.
+function toConnectError(err: Error): ConnectError {
+  const res = (err as tus.DetailedError).originalResponse;
+  if (!res) return new ConnectError("the network failed during the upload", Code.Unavailable);
+  let e: { code?: string; message?: string } | undefined;
+  try { e = JSON.parse(res.getBody())?.error; } catch { e = undefined; }
+  const status = res.getStatus();
+  const ce = new ConnectError(e?.message ?? `the server answered HTTP ${status}`, e?.code ? codeOf(e.code) : Code.Unknown);
+  const retry = res.getHeader("Retry-After");
+  if (retry) ce.metadata.set("retry-after", retry);
+  return ce;
 }
 
 export function upload(file: File, progress: (sent: number, total: number) => void): Upload {
-  let xhr: XMLHttpRequest | undefined;
+  let up: tus.Upload | undefined;
   let cancelled = false;
-  const send = (token: string) =>
-    new Promise<StoredFile>((resolve, reject) => {
-      xhr = new XMLHttpRequest();
-      xhr.open("PUT", `/files/${encodeURIComponent(file.name)}`);
-      xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-      if (file.type) xhr.setRequestHeader("Content-Type", file.type);
-      xhr.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
-      xhr.onload = () => {
-        let body: unknown;
-        try { body = JSON.parse(xhr!.responseText); } catch { body = undefined; }
-        if (xhr!.status === 201 || xhr!.status === 200) {
-          resolve(fromJson(FileSchema, body as never, { ignoreUnknownFields: true }));
-          return;
+  let renewNext = false;
+  const done = new Promise<StoredFile>((resolve, reject) => {
+    up = new tus.Upload(file, {
+      endpoint: `${location.origin}/files/tus/`,
+      chunkSize: CHUNK,
+      // Keep trying through a network that comes and goes (a train): up
+      // to about five minutes in all.
+      retryDelays: [0, 1000, 2000, 3000, 5000, 5000, 10000, 10000, 15000, 20000, 30000, 30000, 30000, 30000, 30000, 30000],
+      metadata: { filename: file.name, filetype: file.type },
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onBeforeRequest: async (req) => {
+        const token = renewNext ? await renew() : await validToken();
+        renewNext = false;
+        req.setHeader("Authorization", `Bearer ${token}`);
+      },
+      onShouldRetry: (err, _attempt, options) => {
+        const status = (err as tus.DetailedError).originalResponse?.getStatus() ?? 0;
+        if (cancelled) return false;
+        if (status === 401) { renewNext = true; return true; } // a token revoked mid-way
+        if (status === 409 || status === 423 || status === 429) return true;
+        if (status >= 400 && status < 500) return false;
+        return (options.retryDelays?.length ?? 0) > 0;
+      },
+      onProgress: (sent, total) => progress(sent, total),
+      onError: (err) => reject(cancelled ? new ConnectError("upload cancelled", Code.Canceled) : toConnectError(err)),
+      onSuccess: async () => {
+        try {
+          const id = up!.url!.slice(up!.url!.lastIndexOf("/") + 1);
+          const res = await files.getFile({ id });
+          resolve(res.file!);
+        } catch (e) {
+          reject(e);
         }
-        const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-        const err = new ConnectError(e?.message ?? `the server answered HTTP ${xhr!.status}`, e?.code ? codeOf(e.code) : Code.Unknown);
-        const retry = xhr!.getResponseHeader("Retry-After");
-        if (retry) err.metadata.set("retry-after", retry);
-        reject(err);
-      };
-      xhr.onerror = () => reject(new ConnectError("the network failed during the upload", Code.Unavailable));
-      xhr.onabort = () => reject(new ConnectError("upload cancelled", Code.Canceled));
-      xhr.send(file);
+      },
     });
-  const done = (async () => {
-    try {
-      return await send(await validToken());
-    } catch (e) {
-      // A token revoked mid-way: once more with a fresh one.
-      if (!cancelled && ConnectError.from(e).code === Code.Unauthenticated) return send(await renew());
-      throw e;
-    }
-  })();
-  return { done, cancel: () => { cancelled = true; xhr?.abort(); } };
+    // The same file, chosen again after a reload, continues where it was.
+    void up.findPreviousUploads().then((previous) => {
+      if (previous.length > 0) up!.resumeFromPreviousUpload(previous[0]);
+      up!.start();
+    });
+  });
+  return {
+    done,
+    cancel: () => {
+      cancelled = true;
+      // Ends the upload on the server too, freeing its quota at once.
+      void up?.abort(true).catch(() => undefined);
+      progress(0, file.size);
+    },
+    pause: () => void up?.abort(false),
+    resume: () => up?.start(),
+  };
 }

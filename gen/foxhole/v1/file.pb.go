@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -817,12 +818,370 @@ func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
 	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{13}
 }
 
+// Share is a public link to a file.
+type Share struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Share id; the secret part of the URL.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The shared file.
+	FileId string `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	// URL that serves the file's bytes to anyone who holds it.
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// When the link stops working; unset: when it is revoked.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// When the link was made.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Share) Reset() {
+	*x = Share{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Share) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Share) ProtoMessage() {}
+
+func (x *Share) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Share.ProtoReflect.Descriptor instead.
+func (*Share) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Share) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Share) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *Share) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Share) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Share) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ShareFileRequest names the file to share.
+type ShareFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// File id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How long the link works, up to a year; unset: until revoked.
+	ExpiresIn     *durationpb.Duration `protobuf:"bytes,2,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareFileRequest) Reset() {
+	*x = ShareFileRequest{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareFileRequest) ProtoMessage() {}
+
+func (x *ShareFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareFileRequest.ProtoReflect.Descriptor instead.
+func (*ShareFileRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ShareFileRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShareFileRequest) GetExpiresIn() *durationpb.Duration {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return nil
+}
+
+// ShareFileResponse carries the new link.
+type ShareFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The link.
+	Share         *Share `protobuf:"bytes,1,opt,name=share,proto3" json:"share,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareFileResponse) Reset() {
+	*x = ShareFileResponse{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareFileResponse) ProtoMessage() {}
+
+func (x *ShareFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareFileResponse.ProtoReflect.Descriptor instead.
+func (*ShareFileResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ShareFileResponse) GetShare() *Share {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
+// RevokeShareRequest names the link to end.
+type RevokeShareRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Share id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeShareRequest) Reset() {
+	*x = RevokeShareRequest{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeShareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeShareRequest) ProtoMessage() {}
+
+func (x *RevokeShareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeShareRequest.ProtoReflect.Descriptor instead.
+func (*RevokeShareRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RevokeShareRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RevokeShareResponse is empty.
+type RevokeShareResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeShareResponse) Reset() {
+	*x = RevokeShareResponse{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeShareResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeShareResponse) ProtoMessage() {}
+
+func (x *RevokeShareResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeShareResponse.ProtoReflect.Descriptor instead.
+func (*RevokeShareResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{18}
+}
+
+// ListSharesRequest asks for the caller's links.
+type ListSharesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this file's links; empty: all.
+	FileId        string `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSharesRequest) Reset() {
+	*x = ListSharesRequest{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSharesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSharesRequest) ProtoMessage() {}
+
+func (x *ListSharesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSharesRequest.ProtoReflect.Descriptor instead.
+func (*ListSharesRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListSharesRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+// ListSharesResponse lists links.
+type ListSharesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Live links, newest first.
+	Shares        []*Share `protobuf:"bytes,1,rep,name=shares,proto3" json:"shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSharesResponse) Reset() {
+	*x = ListSharesResponse{}
+	mi := &file_foxhole_v1_file_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSharesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSharesResponse) ProtoMessage() {}
+
+func (x *ListSharesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_file_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSharesResponse.ProtoReflect.Descriptor instead.
+func (*ListSharesResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_file_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListSharesResponse) GetShares() []*Share {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
 var File_foxhole_v1_file_proto protoreflect.FileDescriptor
 
 const file_foxhole_v1_file_proto_rawDesc = "" +
 	"\n" +
 	"\x15foxhole/v1/file.proto\x12\n" +
-	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17foxhole/v1/policy.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n" +
+	"foxhole.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17foxhole/v1/policy.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n" +
 	"\x04File\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -867,7 +1226,28 @@ const file_foxhole_v1_file_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\".\n" +
 	"\x11DeleteFileRequest\x12\x19\n" +
 	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"\x14\n" +
-	"\x12DeleteFileResponse2\xe5\x04\n" +
+	"\x12DeleteFileResponse\"\xb8\x01\n" +
+	"\x05Share\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"z\n" +
+	"\x10ShareFileRequest\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\x12K\n" +
+	"\n" +
+	"expires_in\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x11\xbaH\x0e\xaa\x01\v\"\x05\b\x80\x8a\x8a\x0f2\x02\b\x01R\texpiresIn\"<\n" +
+	"\x11ShareFileResponse\x12'\n" +
+	"\x05share\x18\x01 \x01(\v2\x11.foxhole.v1.ShareR\x05share\"/\n" +
+	"\x12RevokeShareRequest\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"\x15\n" +
+	"\x13RevokeShareResponse\"5\n" +
+	"\x11ListSharesRequest\x12 \n" +
+	"\afile_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06fileId\"?\n" +
+	"\x12ListSharesResponse\x12)\n" +
+	"\x06shares\x18\x01 \x03(\v2\x11.foxhole.v1.ShareR\x06shares2\x82\a\n" +
 	"\vFileService\x12_\n" +
 	"\n" +
 	"UploadFile\x12\x1d.foxhole.v1.UploadFileRequest\x1a\x1e.foxhole.v1.UploadFileResponse\"\x12\xaa\x9f\x19\x0e\b\x01\x10\x03\x18\x01 \x012\x02\b\x1eH\x01\x12u\n" +
@@ -879,7 +1259,14 @@ const file_foxhole_v1_file_proto_rawDesc = "" +
 	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01\x12^\n" +
 	"\n" +
 	"DeleteFile\x12\x1d.foxhole.v1.DeleteFileRequest\x1a\x1e.foxhole.v1.DeleteFileResponse\"\x11\xaa\x9f\x19\n" +
-	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x02B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x02\x12X\n" +
+	"\tShareFile\x12\x1c.foxhole.v1.ShareFileRequest\x1a\x1d.foxhole.v1.ShareFileResponse\"\x0e\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x032\x02\b\x1e\x12a\n" +
+	"\vRevokeShare\x12\x1e.foxhole.v1.RevokeShareRequest\x1a\x1f.foxhole.v1.RevokeShareResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x02\x12^\n" +
+	"\n" +
+	"ListShares\x12\x1d.foxhole.v1.ListSharesRequest\x1a\x1e.foxhole.v1.ListSharesResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x01B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_file_proto_rawDescOnce sync.Once
@@ -893,7 +1280,7 @@ func file_foxhole_v1_file_proto_rawDescGZIP() []byte {
 	return file_foxhole_v1_file_proto_rawDescData
 }
 
-var file_foxhole_v1_file_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_foxhole_v1_file_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_foxhole_v1_file_proto_goTypes = []any{
 	(*File)(nil),                     // 0: foxhole.v1.File
 	(*UploadFileRequest)(nil),        // 1: foxhole.v1.UploadFileRequest
@@ -909,34 +1296,53 @@ var file_foxhole_v1_file_proto_goTypes = []any{
 	(*ListFilesResponse)(nil),        // 11: foxhole.v1.ListFilesResponse
 	(*DeleteFileRequest)(nil),        // 12: foxhole.v1.DeleteFileRequest
 	(*DeleteFileResponse)(nil),       // 13: foxhole.v1.DeleteFileResponse
-	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+	(*Share)(nil),                    // 14: foxhole.v1.Share
+	(*ShareFileRequest)(nil),         // 15: foxhole.v1.ShareFileRequest
+	(*ShareFileResponse)(nil),        // 16: foxhole.v1.ShareFileResponse
+	(*RevokeShareRequest)(nil),       // 17: foxhole.v1.RevokeShareRequest
+	(*RevokeShareResponse)(nil),      // 18: foxhole.v1.RevokeShareResponse
+	(*ListSharesRequest)(nil),        // 19: foxhole.v1.ListSharesRequest
+	(*ListSharesResponse)(nil),       // 20: foxhole.v1.ListSharesResponse
+	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 22: google.protobuf.Duration
 }
 var file_foxhole_v1_file_proto_depIdxs = []int32{
-	14, // 0: foxhole.v1.File.created_at:type_name -> google.protobuf.Timestamp
+	21, // 0: foxhole.v1.File.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: foxhole.v1.UploadFileResponse.file:type_name -> foxhole.v1.File
 	3,  // 2: foxhole.v1.UploadFileStreamRequest.metadata:type_name -> foxhole.v1.FileMetadata
 	0,  // 3: foxhole.v1.UploadFileStreamResponse.file:type_name -> foxhole.v1.File
 	0,  // 4: foxhole.v1.GetFileResponse.file:type_name -> foxhole.v1.File
-	14, // 5: foxhole.v1.GetFileResponse.download_url_expires_at:type_name -> google.protobuf.Timestamp
+	21, // 5: foxhole.v1.GetFileResponse.download_url_expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 6: foxhole.v1.DownloadFileResponse.file:type_name -> foxhole.v1.File
 	0,  // 7: foxhole.v1.ListFilesResponse.files:type_name -> foxhole.v1.File
-	1,  // 8: foxhole.v1.FileService.UploadFile:input_type -> foxhole.v1.UploadFileRequest
-	4,  // 9: foxhole.v1.FileService.UploadFileStream:input_type -> foxhole.v1.UploadFileStreamRequest
-	6,  // 10: foxhole.v1.FileService.GetFile:input_type -> foxhole.v1.GetFileRequest
-	8,  // 11: foxhole.v1.FileService.DownloadFile:input_type -> foxhole.v1.DownloadFileRequest
-	10, // 12: foxhole.v1.FileService.ListFiles:input_type -> foxhole.v1.ListFilesRequest
-	12, // 13: foxhole.v1.FileService.DeleteFile:input_type -> foxhole.v1.DeleteFileRequest
-	2,  // 14: foxhole.v1.FileService.UploadFile:output_type -> foxhole.v1.UploadFileResponse
-	5,  // 15: foxhole.v1.FileService.UploadFileStream:output_type -> foxhole.v1.UploadFileStreamResponse
-	7,  // 16: foxhole.v1.FileService.GetFile:output_type -> foxhole.v1.GetFileResponse
-	9,  // 17: foxhole.v1.FileService.DownloadFile:output_type -> foxhole.v1.DownloadFileResponse
-	11, // 18: foxhole.v1.FileService.ListFiles:output_type -> foxhole.v1.ListFilesResponse
-	13, // 19: foxhole.v1.FileService.DeleteFile:output_type -> foxhole.v1.DeleteFileResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	21, // 8: foxhole.v1.Share.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 9: foxhole.v1.Share.created_at:type_name -> google.protobuf.Timestamp
+	22, // 10: foxhole.v1.ShareFileRequest.expires_in:type_name -> google.protobuf.Duration
+	14, // 11: foxhole.v1.ShareFileResponse.share:type_name -> foxhole.v1.Share
+	14, // 12: foxhole.v1.ListSharesResponse.shares:type_name -> foxhole.v1.Share
+	1,  // 13: foxhole.v1.FileService.UploadFile:input_type -> foxhole.v1.UploadFileRequest
+	4,  // 14: foxhole.v1.FileService.UploadFileStream:input_type -> foxhole.v1.UploadFileStreamRequest
+	6,  // 15: foxhole.v1.FileService.GetFile:input_type -> foxhole.v1.GetFileRequest
+	8,  // 16: foxhole.v1.FileService.DownloadFile:input_type -> foxhole.v1.DownloadFileRequest
+	10, // 17: foxhole.v1.FileService.ListFiles:input_type -> foxhole.v1.ListFilesRequest
+	12, // 18: foxhole.v1.FileService.DeleteFile:input_type -> foxhole.v1.DeleteFileRequest
+	15, // 19: foxhole.v1.FileService.ShareFile:input_type -> foxhole.v1.ShareFileRequest
+	17, // 20: foxhole.v1.FileService.RevokeShare:input_type -> foxhole.v1.RevokeShareRequest
+	19, // 21: foxhole.v1.FileService.ListShares:input_type -> foxhole.v1.ListSharesRequest
+	2,  // 22: foxhole.v1.FileService.UploadFile:output_type -> foxhole.v1.UploadFileResponse
+	5,  // 23: foxhole.v1.FileService.UploadFileStream:output_type -> foxhole.v1.UploadFileStreamResponse
+	7,  // 24: foxhole.v1.FileService.GetFile:output_type -> foxhole.v1.GetFileResponse
+	9,  // 25: foxhole.v1.FileService.DownloadFile:output_type -> foxhole.v1.DownloadFileResponse
+	11, // 26: foxhole.v1.FileService.ListFiles:output_type -> foxhole.v1.ListFilesResponse
+	13, // 27: foxhole.v1.FileService.DeleteFile:output_type -> foxhole.v1.DeleteFileResponse
+	16, // 28: foxhole.v1.FileService.ShareFile:output_type -> foxhole.v1.ShareFileResponse
+	18, // 29: foxhole.v1.FileService.RevokeShare:output_type -> foxhole.v1.RevokeShareResponse
+	20, // 30: foxhole.v1.FileService.ListShares:output_type -> foxhole.v1.ListSharesResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_foxhole_v1_file_proto_init() }
@@ -955,7 +1361,7 @@ func file_foxhole_v1_file_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foxhole_v1_file_proto_rawDesc), len(file_foxhole_v1_file_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -155,12 +155,17 @@ type writeback struct {
 	f       *os.File
 	written int64
 	started int64 // bytes handed to startWriteback
+	chunk   int64 // 0: writebackChunk
 }
 
 func (w *writeback) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.written += int64(n)
-	if w.written-w.started >= writebackChunk {
+	chunk := w.chunk
+	if chunk == 0 {
+		chunk = writebackChunk
+	}
+	if w.written-w.started >= chunk {
 		startWriteback(w.f, w.started, w.written-w.started)
 		w.started = w.written
 	}

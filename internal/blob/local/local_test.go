@@ -137,3 +137,5 @@ func TestShardDirectoriesAppear(t *testing.T) {
 		t.Fatalf("shard holds %d objects, want 8", len(objs))
 	}
 }
+
+func TestPartials(t *testing.T) { blobtest.RunPartials(t, newStore(t)) }

@@ -129,3 +129,12 @@ func TestStaleMultipartUploadsAreRemoved(t *testing.T) {
 		t.Errorf("another program's upload: %v, want it kept", keys)
 	}
 }
+
+func TestPartials(t *testing.T) {
+	m := testutil.StartMinIO(t)
+	s, err := s3.New(context.Background(), s3.Options{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "partials"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobtest.RunPartials(t, s)
+}

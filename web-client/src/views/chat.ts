@@ -5,6 +5,7 @@ import { realtime } from "../events";
 import { me, profileClient } from "../session";
 import { explain } from "../errors";
 import { h, time, uid } from "../dom";
+import { applyChange, blocked, blocks, hideBlocked, messageBody, senderName, typingIndicator, typingSender } from "../lifecycle";
 
 // At most this many messages stay on the page.
 const KEEP = 500;
@@ -15,6 +16,10 @@ export interface ChatView {
   // presence applies a presence event: each stream's first is a snapshot
   // of everyone online, the later ones who came and went since.
   presence(e: Event): void;
+  // change applies an edit or a deletion of a lobby or direct message.
+  change(e: Event): void;
+  // typing shows that a peer is typing to the user.
+  typing(e: Event): void;
 }
 
 export function chatView(): ChatView {
@@ -33,6 +38,10 @@ export function chatView(): ChatView {
     h("label", { for: textId }, "Message"), text,
     error,
     h("button", { type: "submit" }, "Send"));
+  // The lobby has no typing: it goes to the one user chosen.
+  const typist = typingSender(text, () => (to.value ? { recipientId: to.value } : undefined));
+  const typing = typingIndicator();
+  blocks.addEventListener("change", () => hideBlocked(log));
 
   function renderPeople() {
     const list = [...online].filter(([id]) => id !== me?.id).sort((a, b) => a[1].localeCompare(b[1]));
@@ -75,6 +84,7 @@ export function chatView(): ChatView {
     try {
       await realtime.sendMessage({ content, recipientId: to.value });
       text.value = "";
+      typist.sent();
     } catch (err) {
       error.textContent = explain(err, "send the message");
     } finally {
@@ -89,7 +99,7 @@ export function chatView(): ChatView {
   const el = h("section", { class: "card chat", "aria-labelledby": "chat-h" },
     h("h2", { id: "chat-h" }, "Chat"),
     h("div", { class: "chat-grid" },
-      h("div", { class: "chat-main" }, log, form),
+      h("div", { class: "chat-main" }, log, typing.el, form),
       h("aside", { "aria-labelledby": "online-h" }, h("h3", { id: "online-h" }, "Online now"), people)));
   renderPeople();
 
@@ -129,9 +139,11 @@ export function chatView(): ChatView {
       const at = ev.createdAt ? timestampDate(ev.createdAt) : new Date();
       const label = h("span", { class: "private" });
       const item = h("li", { class: `message${mine ? " mine" : ""}${m.recipientId ? " personal" : ""}`, "data-event-id": ev.id.toString() },
-        h("span", { class: "meta" }, avatarImg(m.sender?.id), h("strong", {}, mine ? "You" : m.sender?.screenName ?? "?"), " ", label,
-          h("time", { datetime: at.toISOString() }, time(at))),
-        h("span", { class: "content" }, m.content));
+        h("span", { class: "meta" }, avatarImg(m.sender?.id), senderName(m.sender, mine), " ", label,
+          h("time", { datetime: at.toISOString() }, time(at))));
+      messageBody(item, ev, m, { canDelete: mine });
+      item.hidden = blocked.has(m.sender?.id ?? "");
+      typing.messaged(m.sender);
       if (m.recipientId) {
         if (m.recipientId === me?.id) label.textContent = "privately to you";
         else {
@@ -143,6 +155,12 @@ export function chatView(): ChatView {
       log.append(item);
       while (log.children.length > KEEP) log.firstElementChild!.remove();
       if (atBottom || mine) log.scrollTop = log.scrollHeight;
+    },
+    change(ev) {
+      applyChange(log, ev);
+    },
+    typing(ev) {
+      if (ev.payload.case === "typing" && !ev.payload.value.roomId) typing.typing(ev.payload.value);
     },
     presence(ev) {
       if (ev.payload.case !== "presence") return;

@@ -36,10 +36,11 @@ export function filesView(): FilesView {
 
   async function load(token = current) {
     try {
-      const res = await files.listFiles({ pageSize: PAGE, pageToken: token });
+      const [res, links] = await Promise.all([files.listFiles({ pageSize: PAGE, pageToken: token }), files.listShares({})]);
+      const shared = new Set(links.shares.map((s) => s.fileId));
       current = token;
       next = res.nextPageToken;
-      body.replaceChildren(...res.files.map(row));
+      body.replaceChildren(...res.files.map((f) => row(f, shared.has(f.id))));
       table.hidden = res.files.length === 0;
       empty.hidden = res.files.length > 0 || tokens.length > 0;
       older.disabled = !next;
@@ -52,9 +53,31 @@ export function filesView(): FilesView {
   older.addEventListener("click", () => { tokens.push(current); void load(next); });
   newer.addEventListener("click", () => void load(tokens.pop() ?? ""));
 
-  function row(f: StoredFile): HTMLTableRowElement {
+  function row(f: StoredFile, shared: boolean): HTMLTableRowElement {
     const download = h("button", { type: "button", class: "secondary", "aria-label": `Download ${f.name}` }, "Download");
+    const share = h("button", { type: "button", class: "secondary", "aria-label": `${shared ? "Unshare" : "Share"} ${f.name}` }, shared ? "Unshare" : "Share");
     const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${f.name}` }, "Delete");
+    share.addEventListener("click", async () => {
+      try {
+        if (shared) {
+          if (!confirm(`Stop sharing ${f.name}? Its link stops working at once.`)) return;
+          const existing = await files.listShares({ fileId: f.id });
+          for (const s of existing.shares) await files.revokeShare({ id: s.id });
+          toast(`${f.name} is no longer shared.`, "info");
+        } else {
+          const url = (await files.shareFile({ id: f.id })).share!.url;
+          try {
+            await navigator.clipboard.writeText(url);
+            toast(`Link to ${f.name} copied: ${url}`, "info");
+          } catch {
+            toast(`Link to ${f.name}: ${url}`, "info");
+          }
+        }
+        await load();
+      } catch (err) {
+        toast(explain(err, `share ${f.name}`));
+      }
+    });
     download.addEventListener("click", async () => {
       try {
         const res = await files.getFile({ id: f.id });
@@ -83,14 +106,15 @@ export function filesView(): FilesView {
       h("td", {}, bytes(Number(f.size))),
       h("td", {}, f.contentType),
       h("td", {}, added ? h("time", { datetime: added.toISOString() }, added.toLocaleString()) : ""),
-      h("td", { class: "actions" }, download, del));
+      h("td", { class: "actions" }, download, share, del));
   }
 
   function start(file: File) {
     const bar = h("progress", { max: file.size || 1, value: 0, "aria-label": `Uploading ${file.name}` });
     const text = h("span", { class: "muted" }, `0 B of ${bytes(file.size)}`);
     const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
-    const item = h("li", { class: "upload" }, h("span", { class: "name" }, file.name), bar, text, cancel);
+    const pause = h("button", { type: "button", class: "secondary", "aria-label": `Pause ${file.name}` }, "Pause");
+    const item = h("li", { class: "upload" }, h("span", { class: "name" }, file.name), bar, text, pause, cancel);
     uploads.append(item);
     const began = performance.now();
     const u = upload(file, (sent, total) => {
@@ -100,6 +124,13 @@ export function filesView(): FilesView {
       text.textContent = `${bytes(sent)} of ${bytes(total)}` + (secs > 0.2 ? ` · ${bytes(sent / secs)}/s` : "");
     });
     cancel.addEventListener("click", () => u.cancel());
+    let paused = false;
+    pause.addEventListener("click", () => {
+      paused = !paused;
+      if (paused) u.pause(); else u.resume();
+      pause.textContent = paused ? "Resume" : "Pause";
+      pause.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${file.name}`);
+    });
     u.done.then(
       (f) => { item.remove(); toast(`Uploaded ${f.name}.`, "info"); void load(""); },
       (err) => { item.remove(); toast(explain(err, `upload ${file.name}`)); },

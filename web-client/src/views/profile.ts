@@ -4,6 +4,7 @@ import { knowAvatar } from "../avatar";
 import { explain } from "../errors";
 import { copy, h, toast, uid } from "../dom";
 import { secretShown } from "./signin";
+import { blockedSection } from "../lifecycle";
 
 export function profileView(): HTMLElement {
   const nameId = uid("name");
@@ -114,5 +115,5 @@ export function profileView(): HTMLElement {
       toast(explain(err, "replace the secret"));
     }
   });
-  return h("section", { class: "stack", "aria-label": "Profile" }, form, avatarCard, ident, rotateCard);
+  return h("section", { class: "stack", "aria-label": "Profile" }, form, avatarCard, ident, rotateCard, blockedSection());
 }

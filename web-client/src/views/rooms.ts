@@ -15,6 +15,7 @@ import { realtime } from "../events";
 import { me, transport } from "../session";
 import { explain, retryAfter } from "../errors";
 import { h, time, toast, uid } from "../dom";
+import { applyChange, blocked, blocks, hideBlocked, messageBody, senderName, typingIndicator, typingSender } from "../lifecycle";
 
 export const roomsClient = createClient(RoomService, transport);
 
@@ -74,16 +75,19 @@ function describe(re: RoomEvent): string {
   }
 }
 
-// eventItem renders one stored event of a room's history.
-function eventItem(ev: Event): HTMLLIElement | undefined {
+// eventItem renders one stored event of a room's history. Edits and
+// deletions are not items: the message they change shows them.
+function eventItem(ev: Event, room: Room): HTMLLIElement | undefined {
   const at = ev.createdAt ? timestampDate(ev.createdAt) : new Date();
   const stamp = h("time", { datetime: at.toISOString() }, time(at));
   if (ev.payload.case === "chatMessage") {
     const m = ev.payload.value;
     const mine = m.sender?.id === me?.id;
-    return h("li", { class: `message${mine ? " mine" : ""}`, "data-event-id": ev.id.toString() },
-      h("span", { class: "meta" }, avatarImg(m.sender?.id), h("strong", {}, mine ? "You" : m.sender?.screenName || m.sender?.id || "?"), stamp),
-      h("span", { class: "content" }, m.content));
+    const item = h("li", { class: `message${mine ? " mine" : ""}`, "data-event-id": ev.id.toString() },
+      h("span", { class: "meta" }, avatarImg(m.sender?.id), senderName(m.sender, mine), stamp));
+    messageBody(item, ev, m, { canDelete: mine || manages(room) });
+    item.hidden = blocked.has(m.sender?.id ?? "");
+    return item;
   }
   if (ev.payload.case === "roomEvent") {
     return h("li", { class: "room-event", "data-event-id": ev.id.toString() }, h("span", {}, describe(ev.payload.value)), " ", stamp);
@@ -279,6 +283,10 @@ export function roomsView(): RoomsView {
     const form = h("form", { class: "compose" },
       h("label", { for: textId }, "Message"), text, error,
       h("button", { type: "submit" }, "Send"));
+    const typist = typingSender(text, () => ({ roomId: room.id }));
+    const typing = typingIndicator();
+    const onBlocks = () => hideBlocked(log);
+    blocks.addEventListener("change", onBlocks);
     const memberList = h("ul", { class: "members", "aria-label": "Members" });
     const onlineList = h("ul", { class: "people room-online", "aria-label": "Online in this room" });
     const inviteId = uid("invite");
@@ -303,7 +311,7 @@ export function roomsView(): RoomsView {
       // Anything not newer than the newest shown is shown already, or
       // lies further back, where scrolling up finds it.
       if (ev.id === 0n || ev.id <= newest || ids.has(ev.id)) return;
-      const item = eventItem(ev);
+      const item = eventItem(ev, room);
       if (!item) return;
       ids.add(ev.id);
       const stick = atBottom() || (ev.payload.case === "chatMessage" && ev.payload.value.sender?.id === me?.id);
@@ -324,7 +332,7 @@ export function roomsView(): RoomsView {
         const items = res.events.filter((ev) => !ids.has(ev.id)).map((ev) => {
           ids.add(ev.id);
           if (oldest === undefined || ev.id < oldest) oldest = ev.id;
-          return eventItem(ev);
+          return eventItem(ev, room);
         }).filter((x): x is HTMLLIElement => x !== undefined);
         log.prepend(...items);
         // Keep what the reader was looking at where it was.
@@ -350,7 +358,7 @@ export function roomsView(): RoomsView {
       try {
         const res = await patient(() => realtime.listMessages({ roomId: room.id, pageSize: PAGE }, { signal: closed.signal }));
         for (const ev of res.events) {
-          const item = eventItem(ev);
+          const item = eventItem(ev, room);
           ids.add(ev.id);
           if (item) log.append(item);
           if (oldest === undefined || ev.id < oldest) oldest = ev.id;
@@ -455,6 +463,7 @@ export function roomsView(): RoomsView {
       try {
         const res = await realtime.sendMessage({ content, roomId: room.id });
         text.value = "";
+        typist.sent();
         if (res.event && loaded) { append(res.event); read(); }
       } catch (err) {
         error.textContent = explain(err, "send the message");
@@ -502,7 +511,7 @@ export function roomsView(): RoomsView {
     const el = h("section", { class: "room-view", "aria-labelledby": title.id, "data-room-id": room.id },
       h("div", { class: "room-head" }, h("div", {}, h("div", { class: "row" }, title, kind), topic), leave),
       h("div", { class: "chat-grid" },
-        h("div", { class: "chat-main" }, status, log, form),
+        h("div", { class: "chat-main" }, status, log, typing.el, form),
         h("aside", {},
           h("h4", {}, "Online in this room"), onlineList,
           h("h4", {}, "Members"), memberList,
@@ -515,6 +524,13 @@ export function roomsView(): RoomsView {
       room,
       el,
       event(ev) {
+        if (ev.payload.case === "typing") { typing.typing(ev.payload.value); return; }
+        if (ev.payload.case === "messageEdited" || ev.payload.case === "messageDeleted") {
+          // Before the first page is shown, the page holds the change.
+          if (loaded) applyChange(log, ev);
+          return;
+        }
+        if (ev.payload.case === "chatMessage") typing.messaged(ev.payload.value.sender);
         if (ev.payload.case === "roomEvent") {
           const re = ev.payload.value;
           if (re.kind === RoomEventKind.UPDATED && re.room) {
@@ -537,6 +553,8 @@ export function roomsView(): RoomsView {
       rendered: read,
       close() {
         closed.abort();
+        typing.clear();
+        blocks.removeEventListener("change", onBlocks);
         clearTimeout(membersTimer);
       },
     };
@@ -659,6 +677,10 @@ export function roomsView(): RoomsView {
   })();
 
   function apply(ev: Event) {
+    if (ev.payload.case === "messageEdited" || ev.payload.case === "messageDeleted" || ev.payload.case === "typing") {
+      if (pane?.room.id === ev.payload.value.roomId) pane.event(ev);
+      return;
+    }
     if (ev.payload.case === "chatMessage") {
       const m = ev.payload.value;
       const e = entries.get(m.roomId);
@@ -729,7 +751,10 @@ export function roomsView(): RoomsView {
         pane?.presence(p.snapshot && p.truncated);
         return;
       }
-      if (ev.payload.case !== "roomEvent" && !(ev.payload.case === "chatMessage" && ev.payload.value.roomId)) return;
+      const c = ev.payload.case;
+      if (c !== "roomEvent" && !((c === "chatMessage" || c === "messageEdited" || c === "messageDeleted" || c === "typing") && ev.payload.value.roomId)) return;
+      // Typing is live only: not worth keeping until the list is ready.
+      if (!ready && c === "typing") return;
       if (!ready) { early.push(ev); return; }
       apply(ev);
     },

@@ -47,6 +47,12 @@ const (
 	FileServiceListFilesProcedure = "/foxhole.v1.FileService/ListFiles"
 	// FileServiceDeleteFileProcedure is the fully-qualified name of the FileService's DeleteFile RPC.
 	FileServiceDeleteFileProcedure = "/foxhole.v1.FileService/DeleteFile"
+	// FileServiceShareFileProcedure is the fully-qualified name of the FileService's ShareFile RPC.
+	FileServiceShareFileProcedure = "/foxhole.v1.FileService/ShareFile"
+	// FileServiceRevokeShareProcedure is the fully-qualified name of the FileService's RevokeShare RPC.
+	FileServiceRevokeShareProcedure = "/foxhole.v1.FileService/RevokeShare"
+	// FileServiceListSharesProcedure is the fully-qualified name of the FileService's ListShares RPC.
+	FileServiceListSharesProcedure = "/foxhole.v1.FileService/ListShares"
 )
 
 // FileServiceClient is a client for the foxhole.v1.FileService service.
@@ -72,6 +78,17 @@ type FileServiceClient interface {
 	ListFiles(context.Context, *connect.Request[v1.ListFilesRequest]) (*connect.Response[v1.ListFilesResponse], error)
 	// DeleteFile removes a file's content and metadata.
 	DeleteFile(context.Context, *connect.Request[v1.DeleteFileRequest]) (*connect.Response[v1.DeleteFileResponse], error)
+	// ShareFile makes a public link to one of the caller's files: a plain GET
+	// (or HEAD, with Range) of its URL answers the bytes without a token, as
+	// an attachment, until it expires or RevokeShare. A user has at most a
+	// bounded number of live links (`resource_exhausted` past it).
+	ShareFile(context.Context, *connect.Request[v1.ShareFileRequest]) (*connect.Response[v1.ShareFileResponse], error)
+	// RevokeShare ends a link at once, in every process: its URL answers 404
+	// from the moment this returns.
+	RevokeShare(context.Context, *connect.Request[v1.RevokeShareRequest]) (*connect.Response[v1.RevokeShareResponse], error)
+	// ListShares lists the caller's live links, newest first, of one file or
+	// of all.
+	ListShares(context.Context, *connect.Request[v1.ListSharesRequest]) (*connect.Response[v1.ListSharesResponse], error)
 }
 
 // NewFileServiceClient constructs a client for the foxhole.v1.FileService service. By default, it
@@ -125,6 +142,26 @@ func NewFileServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		shareFile: connect.NewClient[v1.ShareFileRequest, v1.ShareFileResponse](
+			httpClient,
+			baseURL+FileServiceShareFileProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("ShareFile")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeShare: connect.NewClient[v1.RevokeShareRequest, v1.RevokeShareResponse](
+			httpClient,
+			baseURL+FileServiceRevokeShareProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("RevokeShare")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listShares: connect.NewClient[v1.ListSharesRequest, v1.ListSharesResponse](
+			httpClient,
+			baseURL+FileServiceListSharesProcedure,
+			connect.WithSchema(fileServiceMethods.ByName("ListShares")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -136,6 +173,9 @@ type fileServiceClient struct {
 	downloadFile     *connect.Client[v1.DownloadFileRequest, v1.DownloadFileResponse]
 	listFiles        *connect.Client[v1.ListFilesRequest, v1.ListFilesResponse]
 	deleteFile       *connect.Client[v1.DeleteFileRequest, v1.DeleteFileResponse]
+	shareFile        *connect.Client[v1.ShareFileRequest, v1.ShareFileResponse]
+	revokeShare      *connect.Client[v1.RevokeShareRequest, v1.RevokeShareResponse]
+	listShares       *connect.Client[v1.ListSharesRequest, v1.ListSharesResponse]
 }
 
 // UploadFile calls foxhole.v1.FileService.UploadFile.
@@ -168,6 +208,21 @@ func (c *fileServiceClient) DeleteFile(ctx context.Context, req *connect.Request
 	return c.deleteFile.CallUnary(ctx, req)
 }
 
+// ShareFile calls foxhole.v1.FileService.ShareFile.
+func (c *fileServiceClient) ShareFile(ctx context.Context, req *connect.Request[v1.ShareFileRequest]) (*connect.Response[v1.ShareFileResponse], error) {
+	return c.shareFile.CallUnary(ctx, req)
+}
+
+// RevokeShare calls foxhole.v1.FileService.RevokeShare.
+func (c *fileServiceClient) RevokeShare(ctx context.Context, req *connect.Request[v1.RevokeShareRequest]) (*connect.Response[v1.RevokeShareResponse], error) {
+	return c.revokeShare.CallUnary(ctx, req)
+}
+
+// ListShares calls foxhole.v1.FileService.ListShares.
+func (c *fileServiceClient) ListShares(ctx context.Context, req *connect.Request[v1.ListSharesRequest]) (*connect.Response[v1.ListSharesResponse], error) {
+	return c.listShares.CallUnary(ctx, req)
+}
+
 // FileServiceHandler is an implementation of the foxhole.v1.FileService service.
 type FileServiceHandler interface {
 	// UploadFile stores a small file sent in one message (default limit 4 MiB;
@@ -191,6 +246,17 @@ type FileServiceHandler interface {
 	ListFiles(context.Context, *connect.Request[v1.ListFilesRequest]) (*connect.Response[v1.ListFilesResponse], error)
 	// DeleteFile removes a file's content and metadata.
 	DeleteFile(context.Context, *connect.Request[v1.DeleteFileRequest]) (*connect.Response[v1.DeleteFileResponse], error)
+	// ShareFile makes a public link to one of the caller's files: a plain GET
+	// (or HEAD, with Range) of its URL answers the bytes without a token, as
+	// an attachment, until it expires or RevokeShare. A user has at most a
+	// bounded number of live links (`resource_exhausted` past it).
+	ShareFile(context.Context, *connect.Request[v1.ShareFileRequest]) (*connect.Response[v1.ShareFileResponse], error)
+	// RevokeShare ends a link at once, in every process: its URL answers 404
+	// from the moment this returns.
+	RevokeShare(context.Context, *connect.Request[v1.RevokeShareRequest]) (*connect.Response[v1.RevokeShareResponse], error)
+	// ListShares lists the caller's live links, newest first, of one file or
+	// of all.
+	ListShares(context.Context, *connect.Request[v1.ListSharesRequest]) (*connect.Response[v1.ListSharesResponse], error)
 }
 
 // NewFileServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -240,6 +306,26 @@ func NewFileServiceHandler(svc FileServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	fileServiceShareFileHandler := connect.NewUnaryHandler(
+		FileServiceShareFileProcedure,
+		svc.ShareFile,
+		connect.WithSchema(fileServiceMethods.ByName("ShareFile")),
+		connect.WithHandlerOptions(opts...),
+	)
+	fileServiceRevokeShareHandler := connect.NewUnaryHandler(
+		FileServiceRevokeShareProcedure,
+		svc.RevokeShare,
+		connect.WithSchema(fileServiceMethods.ByName("RevokeShare")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	fileServiceListSharesHandler := connect.NewUnaryHandler(
+		FileServiceListSharesProcedure,
+		svc.ListShares,
+		connect.WithSchema(fileServiceMethods.ByName("ListShares")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/foxhole.v1.FileService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case FileServiceUploadFileProcedure:
@@ -254,6 +340,12 @@ func NewFileServiceHandler(svc FileServiceHandler, opts ...connect.HandlerOption
 			fileServiceListFilesHandler.ServeHTTP(w, r)
 		case FileServiceDeleteFileProcedure:
 			fileServiceDeleteFileHandler.ServeHTTP(w, r)
+		case FileServiceShareFileProcedure:
+			fileServiceShareFileHandler.ServeHTTP(w, r)
+		case FileServiceRevokeShareProcedure:
+			fileServiceRevokeShareHandler.ServeHTTP(w, r)
+		case FileServiceListSharesProcedure:
+			fileServiceListSharesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -285,4 +377,16 @@ func (UnimplementedFileServiceHandler) ListFiles(context.Context, *connect.Reque
 
 func (UnimplementedFileServiceHandler) DeleteFile(context.Context, *connect.Request[v1.DeleteFileRequest]) (*connect.Response[v1.DeleteFileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.FileService.DeleteFile is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) ShareFile(context.Context, *connect.Request[v1.ShareFileRequest]) (*connect.Response[v1.ShareFileResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.FileService.ShareFile is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) RevokeShare(context.Context, *connect.Request[v1.RevokeShareRequest]) (*connect.Response[v1.RevokeShareResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.FileService.RevokeShare is not implemented"))
+}
+
+func (UnimplementedFileServiceHandler) ListShares(context.Context, *connect.Request[v1.ListSharesRequest]) (*connect.Response[v1.ListSharesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.FileService.ListShares is not implemented"))
 }

@@ -6,15 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb";
 import { file_foxhole_v1_policy } from "./policy_pb";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file foxhole/v1/file.proto.
  */
 export const file_foxhole_v1_file: GenFile = /*@__PURE__*/
-  fileDesc("ChVmb3hob2xlL3YxL2ZpbGUucHJvdG8SCmZveGhvbGUudjEihAEKBEZpbGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgDEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRIOCgZzaGEyNTYYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVXBsb2FkRmlsZVJlcXVlc3QSJgoEbmFtZRgBIAEoCUIYukgVchMgASj/ATIMXlteXHB7Q2N9XSokEh4KDGNvbnRlbnRfdHlwZRgCIAEoCUIIukgFcgMo/wESDwoHY29udGVudBgDIAEoDCI0ChJVcGxvYWRGaWxlUmVzcG9uc2USHgoEZmlsZRgBIAEoCzIQLmZveGhvbGUudjEuRmlsZSJWCgxGaWxlTWV0YWRhdGESJgoEbmFtZRgBIAEoCUIYukgVchMgASj/ATIMXlteXHB7Q2N9XSokEh4KDGNvbnRlbnRfdHlwZRgCIAEoCUIIukgFcgMo/wEiYAoXVXBsb2FkRmlsZVN0cmVhbVJlcXVlc3QSLAoIbWV0YWRhdGEYASABKAsyGC5mb3hob2xlLnYxLkZpbGVNZXRhZGF0YUgAEg8KBWNodW5rGAIgASgMSABCBgoEZGF0YSI6ChhVcGxvYWRGaWxlU3RyZWFtUmVzcG9uc2USHgoEZmlsZRgBIAEoCzIQLmZveGhvbGUudjEuRmlsZSInCg5HZXRGaWxlUmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIoQBCg9HZXRGaWxlUmVzcG9uc2USHgoEZmlsZRgBIAEoCzIQLmZveGhvbGUudjEuRmlsZRIUCgxkb3dubG9hZF91cmwYAiABKAkSOwoXZG93bmxvYWRfdXJsX2V4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiwKE0Rvd25sb2FkRmlsZVJlcXVlc3QSFQoCaWQYASABKAlCCbpIBnIEEAEYQCJFChREb3dubG9hZEZpbGVSZXNwb25zZRIeCgRmaWxlGAEgASgLMhAuZm94aG9sZS52MS5GaWxlEg0KBWNodW5rGAIgASgMIk8KEExpc3RGaWxlc1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDKIAEIk0KEUxpc3RGaWxlc1Jlc3BvbnNlEh8KBWZpbGVzGAEgAygLMhAuZm94aG9sZS52MS5GaWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChFEZWxldGVGaWxlUmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIhQKEkRlbGV0ZUZpbGVSZXNwb25zZTLlBAoLRmlsZVNlcnZpY2USXwoKVXBsb2FkRmlsZRIdLmZveGhvbGUudjEuVXBsb2FkRmlsZVJlcXVlc3QaHi5mb3hob2xlLnYxLlVwbG9hZEZpbGVSZXNwb25zZSISqp8ZDggBEAMYASABMgIIHkgBEnUKEFVwbG9hZEZpbGVTdHJlYW0SIy5mb3hob2xlLnYxLlVwbG9hZEZpbGVTdHJlYW1SZXF1ZXN0GiQuZm94aG9sZS52MS5VcGxvYWRGaWxlU3RyZWFtUmVzcG9uc2UiFKqfGRAIARAEGAEgATgBSAFSAggeKAESVQoHR2V0RmlsZRIaLmZveGhvbGUudjEuR2V0RmlsZVJlcXVlc3QaGy5mb3hob2xlLnYxLkdldEZpbGVSZXNwb25zZSIRkAIBqp8ZCggBEAEgATICCB4SagoMRG93bmxvYWRGaWxlEh8uZm94aG9sZS52MS5Eb3dubG9hZEZpbGVSZXF1ZXN0GiAuZm94aG9sZS52MS5Eb3dubG9hZEZpbGVSZXNwb25zZSIVkAIBqp8ZDggBEAEgATgBSANSAggeMAESWwoJTGlzdEZpbGVzEhwuZm94aG9sZS52MS5MaXN0RmlsZXNSZXF1ZXN0Gh0uZm94aG9sZS52MS5MaXN0RmlsZXNSZXNwb25zZSIRkAIBqp8ZCggBEAEgATICCB4SXgoKRGVsZXRlRmlsZRIdLmZveGhvbGUudjEuRGVsZXRlRmlsZVJlcXVlc3QaHi5mb3hob2xlLnYxLkRlbGV0ZUZpbGVSZXNwb25zZSIRkAICqp8ZCggBEAEgATICCB5CLlosZm94aG9sZS5kZXYvZm94aG9sZS9nZW4vZm94aG9sZS92MTtmb3hob2xldjFiBnByb3RvMw", [file_buf_validate_validate, file_foxhole_v1_policy, file_google_protobuf_timestamp]);
+  fileDesc("ChVmb3hob2xlL3YxL2ZpbGUucHJvdG8SCmZveGhvbGUudjEihAEKBEZpbGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgDEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRIOCgZzaGEyNTYYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVXBsb2FkRmlsZVJlcXVlc3QSJgoEbmFtZRgBIAEoCUIYukgVchMgASj/ATIMXlteXHB7Q2N9XSokEh4KDGNvbnRlbnRfdHlwZRgCIAEoCUIIukgFcgMo/wESDwoHY29udGVudBgDIAEoDCI0ChJVcGxvYWRGaWxlUmVzcG9uc2USHgoEZmlsZRgBIAEoCzIQLmZveGhvbGUudjEuRmlsZSJWCgxGaWxlTWV0YWRhdGESJgoEbmFtZRgBIAEoCUIYukgVchMgASj/ATIMXlteXHB7Q2N9XSokEh4KDGNvbnRlbnRfdHlwZRgCIAEoCUIIukgFcgMo/wEiYAoXVXBsb2FkRmlsZVN0cmVhbVJlcXVlc3QSLAoIbWV0YWRhdGEYASABKAsyGC5mb3hob2xlLnYxLkZpbGVNZXRhZGF0YUgAEg8KBWNodW5rGAIgASgMSABCBgoEZGF0YSI6ChhVcGxvYWRGaWxlU3RyZWFtUmVzcG9uc2USHgoEZmlsZRgBIAEoCzIQLmZveGhvbGUudjEuRmlsZSInCg5HZXRGaWxlUmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIoQBCg9HZXRGaWxlUmVzcG9uc2USHgoEZmlsZRgBIAEoCzIQLmZveGhvbGUudjEuRmlsZRIUCgxkb3dubG9hZF91cmwYAiABKAkSOwoXZG93bmxvYWRfdXJsX2V4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiwKE0Rvd25sb2FkRmlsZVJlcXVlc3QSFQoCaWQYASABKAlCCbpIBnIEEAEYQCJFChREb3dubG9hZEZpbGVSZXNwb25zZRIeCgRmaWxlGAEgASgLMhAuZm94aG9sZS52MS5GaWxlEg0KBWNodW5rGAIgASgMIk8KEExpc3RGaWxlc1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDKIAEIk0KEUxpc3RGaWxlc1Jlc3BvbnNlEh8KBWZpbGVzGAEgAygLMhAuZm94aG9sZS52MS5GaWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIqChFEZWxldGVGaWxlUmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIhQKEkRlbGV0ZUZpbGVSZXNwb25zZSKRAQoFU2hhcmUSCgoCaWQYASABKAkSDwoHZmlsZV9pZBgCIAEoCRILCgN1cmwYAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoQU2hhcmVGaWxlUmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAEkAKCmV4cGlyZXNfaW4YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEbpIDqoBCyIFCICKig8yAggBIjUKEVNoYXJlRmlsZVJlc3BvbnNlEiAKBXNoYXJlGAEgASgLMhEuZm94aG9sZS52MS5TaGFyZSIrChJSZXZva2VTaGFyZVJlcXVlc3QSFQoCaWQYASABKAlCCbpIBnIEEAEYQCIVChNSZXZva2VTaGFyZVJlc3BvbnNlIi0KEUxpc3RTaGFyZXNSZXF1ZXN0EhgKB2ZpbGVfaWQYASABKAlCB7pIBHICGEAiNwoSTGlzdFNoYXJlc1Jlc3BvbnNlEiEKBnNoYXJlcxgBIAMoCzIRLmZveGhvbGUudjEuU2hhcmUyggcKC0ZpbGVTZXJ2aWNlEl8KClVwbG9hZEZpbGUSHS5mb3hob2xlLnYxLlVwbG9hZEZpbGVSZXF1ZXN0Gh4uZm94aG9sZS52MS5VcGxvYWRGaWxlUmVzcG9uc2UiEqqfGQ4IARADGAEgATICCB5IARJ1ChBVcGxvYWRGaWxlU3RyZWFtEiMuZm94aG9sZS52MS5VcGxvYWRGaWxlU3RyZWFtUmVxdWVzdBokLmZveGhvbGUudjEuVXBsb2FkRmlsZVN0cmVhbVJlc3BvbnNlIhSqnxkQCAEQBBgBIAE4AUgBUgIIHigBElUKB0dldEZpbGUSGi5mb3hob2xlLnYxLkdldEZpbGVSZXF1ZXN0GhsuZm94aG9sZS52MS5HZXRGaWxlUmVzcG9uc2UiEZACAaqfGQoIARABIAEyAggeEmoKDERvd25sb2FkRmlsZRIfLmZveGhvbGUudjEuRG93bmxvYWRGaWxlUmVxdWVzdBogLmZveGhvbGUudjEuRG93bmxvYWRGaWxlUmVzcG9uc2UiFZACAaqfGQ4IARABIAE4AUgDUgIIHjABElsKCUxpc3RGaWxlcxIcLmZveGhvbGUudjEuTGlzdEZpbGVzUmVxdWVzdBodLmZveGhvbGUudjEuTGlzdEZpbGVzUmVzcG9uc2UiEZACAaqfGQoIARABIAEyAggeEl4KCkRlbGV0ZUZpbGUSHS5mb3hob2xlLnYxLkRlbGV0ZUZpbGVSZXF1ZXN0Gh4uZm94aG9sZS52MS5EZWxldGVGaWxlUmVzcG9uc2UiEZACAqqfGQoIARABIAEyAggeElgKCVNoYXJlRmlsZRIcLmZveGhvbGUudjEuU2hhcmVGaWxlUmVxdWVzdBodLmZveGhvbGUudjEuU2hhcmVGaWxlUmVzcG9uc2UiDqqfGQoIARABIAMyAggeEmEKC1Jldm9rZVNoYXJlEh4uZm94aG9sZS52MS5SZXZva2VTaGFyZVJlcXVlc3QaHy5mb3hob2xlLnYxLlJldm9rZVNoYXJlUmVzcG9uc2UiEZACAqqfGQoIARABIAEyAggeEl4KCkxpc3RTaGFyZXMSHS5mb3hob2xlLnYxLkxpc3RTaGFyZXNSZXF1ZXN0Gh4uZm94aG9sZS52MS5MaXN0U2hhcmVzUmVzcG9uc2UiEZACAaqfGQoIARABIAEyAggeQi5aLGZveGhvbGUuZGV2L2ZveGhvbGUvZ2VuL2ZveGhvbGUvdjE7Zm94aG9sZXYxYgZwcm90bzM", [file_buf_validate_validate, file_foxhole_v1_policy, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * File describes a stored file.
@@ -413,6 +413,182 @@ export const DeleteFileResponseSchema: GenMessage<DeleteFileResponse> = /*@__PUR
   messageDesc(file_foxhole_v1_file, 13);
 
 /**
+ * Share is a public link to a file.
+ *
+ * @generated from message foxhole.v1.Share
+ */
+export type Share = Message<"foxhole.v1.Share"> & {
+  /**
+   * Share id; the secret part of the URL.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The shared file.
+   *
+   * @generated from field: string file_id = 2;
+   */
+  fileId: string;
+
+  /**
+   * URL that serves the file's bytes to anyone who holds it.
+   *
+   * @generated from field: string url = 3;
+   */
+  url: string;
+
+  /**
+   * When the link stops working; unset: when it is revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * When the link was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message foxhole.v1.Share.
+ * Use `create(ShareSchema)` to create a new message.
+ */
+export const ShareSchema: GenMessage<Share> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 14);
+
+/**
+ * ShareFileRequest names the file to share.
+ *
+ * @generated from message foxhole.v1.ShareFileRequest
+ */
+export type ShareFileRequest = Message<"foxhole.v1.ShareFileRequest"> & {
+  /**
+   * File id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * How long the link works, up to a year; unset: until revoked.
+   *
+   * @generated from field: google.protobuf.Duration expires_in = 2;
+   */
+  expiresIn?: Duration | undefined;
+};
+
+/**
+ * Describes the message foxhole.v1.ShareFileRequest.
+ * Use `create(ShareFileRequestSchema)` to create a new message.
+ */
+export const ShareFileRequestSchema: GenMessage<ShareFileRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 15);
+
+/**
+ * ShareFileResponse carries the new link.
+ *
+ * @generated from message foxhole.v1.ShareFileResponse
+ */
+export type ShareFileResponse = Message<"foxhole.v1.ShareFileResponse"> & {
+  /**
+   * The link.
+   *
+   * @generated from field: foxhole.v1.Share share = 1;
+   */
+  share?: Share | undefined;
+};
+
+/**
+ * Describes the message foxhole.v1.ShareFileResponse.
+ * Use `create(ShareFileResponseSchema)` to create a new message.
+ */
+export const ShareFileResponseSchema: GenMessage<ShareFileResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 16);
+
+/**
+ * RevokeShareRequest names the link to end.
+ *
+ * @generated from message foxhole.v1.RevokeShareRequest
+ */
+export type RevokeShareRequest = Message<"foxhole.v1.RevokeShareRequest"> & {
+  /**
+   * Share id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message foxhole.v1.RevokeShareRequest.
+ * Use `create(RevokeShareRequestSchema)` to create a new message.
+ */
+export const RevokeShareRequestSchema: GenMessage<RevokeShareRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 17);
+
+/**
+ * RevokeShareResponse is empty.
+ *
+ * @generated from message foxhole.v1.RevokeShareResponse
+ */
+export type RevokeShareResponse = Message<"foxhole.v1.RevokeShareResponse"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.RevokeShareResponse.
+ * Use `create(RevokeShareResponseSchema)` to create a new message.
+ */
+export const RevokeShareResponseSchema: GenMessage<RevokeShareResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 18);
+
+/**
+ * ListSharesRequest asks for the caller's links.
+ *
+ * @generated from message foxhole.v1.ListSharesRequest
+ */
+export type ListSharesRequest = Message<"foxhole.v1.ListSharesRequest"> & {
+  /**
+   * Only this file's links; empty: all.
+   *
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+};
+
+/**
+ * Describes the message foxhole.v1.ListSharesRequest.
+ * Use `create(ListSharesRequestSchema)` to create a new message.
+ */
+export const ListSharesRequestSchema: GenMessage<ListSharesRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 19);
+
+/**
+ * ListSharesResponse lists links.
+ *
+ * @generated from message foxhole.v1.ListSharesResponse
+ */
+export type ListSharesResponse = Message<"foxhole.v1.ListSharesResponse"> & {
+  /**
+   * Live links, newest first.
+   *
+   * @generated from field: repeated foxhole.v1.Share shares = 1;
+   */
+  shares: Share[];
+};
+
+/**
+ * Describes the message foxhole.v1.ListSharesResponse.
+ * Use `create(ListSharesResponseSchema)` to create a new message.
+ */
+export const ListSharesResponseSchema: GenMessage<ListSharesResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_file, 20);
+
+/**
  * FileService stores files for their owner. Every call is authenticated and
  * a user sees only their own files: another user's file id answers
  * `not_found`, exactly like an id that never existed.
@@ -420,7 +596,9 @@ export const DeleteFileResponseSchema: GenMessage<DeleteFileResponse> = /*@__PUR
  * A file name is metadata only, never a path on any disk: 1 to 255 bytes of
  * UTF-8 without control characters. `/` and `..` are ordinary characters in it.
  * Browsers and curl can also upload with a plain `PUT /files/{name}` and a raw
- * body, which answers the File as JSON.
+ * body, which answers the File as JSON, and resumably over tus 1.0 at
+ * `/files/tus/` (the finished file's id is the upload's). On every path the
+ * stored type is recognised from the content where its format is.
  *
  * @generated from service foxhole.v1.FileService
  */
@@ -493,6 +671,41 @@ export const FileService: GenService<{
     methodKind: "unary";
     input: typeof DeleteFileRequestSchema;
     output: typeof DeleteFileResponseSchema;
+  },
+  /**
+   * ShareFile makes a public link to one of the caller's files: a plain GET
+   * (or HEAD, with Range) of its URL answers the bytes without a token, as
+   * an attachment, until it expires or RevokeShare. A user has at most a
+   * bounded number of live links (`resource_exhausted` past it).
+   *
+   * @generated from rpc foxhole.v1.FileService.ShareFile
+   */
+  shareFile: {
+    methodKind: "unary";
+    input: typeof ShareFileRequestSchema;
+    output: typeof ShareFileResponseSchema;
+  },
+  /**
+   * RevokeShare ends a link at once, in every process: its URL answers 404
+   * from the moment this returns.
+   *
+   * @generated from rpc foxhole.v1.FileService.RevokeShare
+   */
+  revokeShare: {
+    methodKind: "unary";
+    input: typeof RevokeShareRequestSchema;
+    output: typeof RevokeShareResponseSchema;
+  },
+  /**
+   * ListShares lists the caller's live links, newest first, of one file or
+   * of all.
+   *
+   * @generated from rpc foxhole.v1.FileService.ListShares
+   */
+  listShares: {
+    methodKind: "unary";
+    input: typeof ListSharesRequestSchema;
+    output: typeof ListSharesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_foxhole_v1_file, 0);
