@@ -46,6 +46,9 @@ type command struct {
 // commands lists every command, in the order help shows them.
 var commands = []*command{
 	&registerCommand, &loginCommand, &logoutCommand, &whoamiCommand, &rotateCommand,
+	&profileSetCommand, &profileGetCommand, &avatarSetCommand, &avatarRmCommand,
+	&accountExportCommand, &accountDeleteCommand,
+	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand,
 	&profileSetCommand, &profileGetCommand,
 	&filesPutCommand, &filesGetCommand, &filesLsCommand, &filesRmCommand, &filesShareCommand, &filesUnshareCommand,
 	&sendCommand, &chatCommand, &watchCommand, &historyCommand,

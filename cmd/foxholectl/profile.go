@@ -5,25 +5,57 @@ import (
 	"flag"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 )
 
 var profileSetCommand = command{
 	name:    "profile set",
-	args:    "--name NAME",
-	summary: "change your profile",
+	args:    "[--name NAME] [--bio TEXT] [--attributes JSON]",
+	summary: "change your profile: screen name, bio, attributes (an empty --bio or --attributes '{}' clears it)",
 	setup: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-		name := fs.String("name", "", "new screen `NAME`")
+		var name, bio, attrs optionalString
+		fs.Var(&name, "name", "new screen `NAME`")
+		fs.Var(&bio, "bio", "new bio `TEXT` (up to 500 characters)")
+		fs.Var(&attrs, "attributes", "new attributes, a `JSON` object replacing the old one")
 		return func(ctx context.Context, e *env, args []string) error {
-			if len(args) > 0 || *name == "" {
-				return usagef("usage: foxholectl profile set --name NAME")
+			if len(args) > 0 || (!name.set && !bio.set && !attrs.set) {
+				return usagef("usage: foxholectl profile set [--name NAME] [--bio TEXT] [--attributes JSON]")
 			}
-			return profileSet(ctx, e, *name)
+			if name.set && name.v == "" {
+				return usagef("--name must not be empty")
+			}
+			u := &foxholev1.User{ScreenName: name.v, Bio: bio.v}
+			var paths []string
+			if name.set {
+				paths = append(paths, "screen_name")
+			}
+			if bio.set {
+				paths = append(paths, "bio")
+			}
+			if attrs.set {
+				paths = append(paths, "attributes")
+				u.Attributes = &structpb.Struct{}
+				if err := protojson.Unmarshal([]byte(attrs.v), u.Attributes); err != nil {
+					return usagef("--attributes must be a JSON object: %v", err)
+				}
+			}
+			return profileSet(ctx, e, u, paths)
 		}
 	},
 }
+
+// optionalString is a string flag that knows whether it was given.
+type optionalString struct {
+	v   string
+	set bool
+}
+
+func (o *optionalString) String() string     { return o.v }
+func (o *optionalString) Set(v string) error { o.v, o.set = v, true; return nil }
 
 var profileGetCommand = command{
 	name:    "profile get",
@@ -39,14 +71,14 @@ var profileGetCommand = command{
 	},
 }
 
-func profileSet(ctx context.Context, e *env, name string) error {
+func profileSet(ctx context.Context, e *env, user *foxholev1.User, paths []string) error {
 	c, creds, err := e.login(ctx)
 	if err != nil {
 		return err
 	}
 	res, err := c.Profile.UpdateProfile(ctx, connect.NewRequest(&foxholev1.UpdateProfileRequest{
-		User:       &foxholev1.User{ScreenName: name},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"screen_name"}},
+		User:       user,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
 	}))
 	if err != nil {
 		return err

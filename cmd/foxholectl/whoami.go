@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"connectrpc.com/connect"
 
@@ -43,6 +44,16 @@ func (e *env) printUser(u *foxholev1.User) error {
 	tw := table(e.stdout)
 	fmt.Fprintf(tw, "id\t%s\n", clean(u.GetId()))
 	fmt.Fprintf(tw, "name\t%s\n", clean(u.GetScreenName()))
+	if u.GetBio() != "" {
+		fmt.Fprintf(tw, "bio\t%s\n", clean(u.GetBio()))
+	}
+	if len(u.GetAttributes().GetFields()) > 0 {
+		b, _ := protojson.Marshal(u.GetAttributes())
+		fmt.Fprintf(tw, "attributes\t%s\n", clean(string(b)))
+	}
+	if u.GetAvatarUrl() != "" {
+		fmt.Fprintf(tw, "avatar\t%s\n", clean(u.GetAvatarUrl()))
+	}
 	fmt.Fprintf(tw, "server\t%s\n", e.server)
 	fmt.Fprintf(tw, "created\t%s\n", formatTime(u.GetCreatedAt().AsTime()))
 	return tw.Flush()

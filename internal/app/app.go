@@ -20,7 +20,9 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"foxhole.dev/foxhole/internal/account"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/avatar"
 	"foxhole.dev/foxhole/internal/blob"
 	"foxhole.dev/foxhole/internal/blob/local"
 	"foxhole.dev/foxhole/internal/blob/s3"
@@ -50,6 +52,8 @@ type App struct {
 	store       *store.Store
 	shared      shared // cache, hub and limiters
 	files       *files.Service
+	blobs       blob.Store
+	accounts    *account.Service
 	realtime    *realtime.Service
 	auth        *auth.Service
 	rooms       *rooms.Service
@@ -227,16 +231,28 @@ func build(ctx context.Context, cfg config.Config, log zerolog.Logger, serving b
 		MaxTopic:        cfg.MaxRoomTopic,
 	})
 	a.files = files.NewService(st, blobs, fileOpts)
+	a.blobs = blobs
 
 	// A rotation ends the user's open sessions, through the hub in every process.
 	authSvc.OnRotate = a.realtime.Revoke
+	profileSvc := profile.NewService(st, sh.cache)
+	profileSvc.MaxAttributesBytes = cfg.Accounts.AttributesMaxBytes
+	avatars := avatar.NewService(st, blobs, avatar.Options{
+		MaxBytes: cfg.Accounts.AvatarMaxBytes, MaxSide: cfg.Accounts.AvatarMaxSide, OnChange: profileSvc.Forget,
+	})
+	a.accounts = account.NewService(st, a.files, roomSvc, avatars, blobs, account.Options{
+		MaxExportsPerUser: cfg.Accounts.MaxExportsPerUser, OnErased: profileSvc.Forget,
+	})
+	authSvc.Erase = a.accounts.Erase
 	a.handler = server.New(server.Options{
 		Log:      log,
 		Auth:     authSvc,
-		Profile:  profile.NewService(st, sh.cache),
+		Profile:  profileSvc,
 		Files:    a.files,
 		Realtime: a.realtime,
 		Rooms:    roomSvc,
+		Avatars:  avatars,
+		Accounts: a.accounts,
 		WebSocket: ws.Options{
 			OriginPatterns: cfg.WSOrigins,
 			MaxFrameBytes:  cfg.WSMaxFrameBytes,
@@ -288,6 +304,8 @@ func build(ctx context.Context, cfg config.Config, log zerolog.Logger, serving b
 	a.wg.Go(func() { a.sweepFiles(bg) })
 	a.wg.Go(func() { a.expireUploads(bg) })
 	a.wg.Go(func() { a.pruneEvents(bg) })
+	// Deletions a stop cut off are finished at start and every minute.
+	a.wg.Go(func() { a.accounts.RunPending(bg, time.Minute, log) })
 	if cfg.UnusedAccountTTL > 0 {
 		a.wg.Go(func() { a.expireUnused(bg, cfg.UnusedAccountTTL) })
 	}
@@ -514,6 +532,15 @@ func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
 // Handler returns the app's whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// Blobs returns the object store (for tests that look at what it holds).
+func (a *App) Blobs() blob.Store { return a.blobs }
+
+// Accounts returns the account service (for tests of deletions).
+func (a *App) Accounts() *account.Service { return a.accounts }
+
+// Store returns the database (for tests that look at what it holds).
+func (a *App) Store() *store.Store { return a.store }
 
 // Server returns the configured http.Server, not yet serving.
 func (a *App) Server() *http.Server { return a.http }

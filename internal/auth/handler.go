@@ -55,6 +55,18 @@ func (h *Handler) RotateSecret(ctx context.Context, req *connect.Request[foxhole
 	return connect.NewResponse(&foxholev1.RotateSecretResponse{UserSecret: secret}), nil
 }
 
+// DeleteAccount implements foxholev1connect.AuthServiceHandler.
+func (h *Handler) DeleteAccount(ctx context.Context, req *connect.Request[foxholev1.DeleteAccountRequest]) (*connect.Response[foxholev1.DeleteAccountResponse], error) {
+	userID, err := Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.DeleteAccount(ctx, userID, req.Msg.GetUserSecret()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&foxholev1.DeleteAccountResponse{}), nil
+}
+
 // UserProto returns the public view of u.
 func UserProto(u *store.User) *foxholev1.User {
 	return &foxholev1.User{
@@ -62,5 +74,6 @@ func UserProto(u *store.User) *foxholev1.User {
 		ScreenName: u.ScreenName,
 		CreatedAt:  timestamppb.New(time.UnixMicro(u.CreatedAt)),
 		UpdatedAt:  timestamppb.New(time.UnixMicro(u.UpdatedAt)),
+		Bio:        u.Bio,
 	}
 }

@@ -30,6 +30,7 @@ type Users interface {
 	TokenVersion(ctx context.Context, id string) (int64, error)
 	UserByID(ctx context.Context, id string) (*store.User, error)
 	ReplaceSecret(ctx context.Context, id string, old, h []byte) (int64, error)
+	BeginDeletion(ctx context.Context, id string, old, h []byte, ghost string) (int64, error)
 	MarkUsed(ctx context.Context, id string, now int64) error
 	SetBanned(ctx context.Context, id string, at *int64) (int64, error)
 }
@@ -45,6 +46,10 @@ type Service struct {
 	// version, right after RotateSecret stores it: open sessions (streams,
 	// WebSockets) of older tokens must end, in every process.
 	OnRotate func(ctx context.Context, userID string, version int64)
+
+	// Erase, when set, removes everything of a user whose deletion began
+	// (DeleteAccount): it must be safe to run again, in any process.
+	Erase func(ctx context.Context, userID string) error
 
 	// revoked remembers, per user, the token version a rotation made the
 	// oldest valid one, as this process heard of it (Revoked). A shared
@@ -260,6 +265,51 @@ func (s *Service) RotateSecret(ctx context.Context, userID, current string) (str
 	}
 	s.revoke(ctx, userID, ver)
 	return secret, nil
+}
+
+// DeleteAccount deletes the user's account. current must be the user's
+// secret; a wrong one is errs.ErrUnauthenticated and changes nothing. The
+// first step, in one statement, revokes the secret and every token and
+// records that the deletion began, with the id that replaces the user's in
+// what others keep; then the sessions end, in every process; then Erase
+// removes the rest. If this process dies after the first step, any process
+// finishes the deletion (see Erase's caller in internal/app).
+func (s *Service) DeleteAccount(ctx context.Context, userID, current string) error {
+	if current == "" {
+		return errs.Invalidf("user_secret", "must be the caller's current secret")
+	}
+	u, err := s.users.UserByID(ctx, userID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return errWrongSecret
+	}
+	if err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	old := hashSecret(current)
+	if subtle.ConstantTimeCompare(old, u.SecretHash) != 1 {
+		return errWrongSecret
+	}
+	// The new hash is of a secret nobody is given: the old secret stops
+	// working, and the column stays unique and not null.
+	ver, err := s.users.BeginDeletion(ctx, userID, old, hashSecret(newSecret()), store.NewID())
+	if errors.Is(err, errs.ErrNotFound) {
+		return errWrongSecret // rotated or deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	s.Revoked(userID, ver)
+	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached token version")
+	}
+	if s.OnRotate != nil {
+		s.OnRotate(ctx, userID, ver)
+	}
+	if s.Erase == nil {
+		return nil
+	}
+	// Not cut short by the caller leaving: the account is going either way.
+	return s.Erase(context.WithoutCancel(ctx), userID)
 }
 
 // Authenticate checks an access token and returns its user's id. A bad,

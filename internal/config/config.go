@@ -128,7 +128,8 @@ type Config struct {
 	CacheEntries int
 	S3           S3 // FOXHOLE_S3_*: empty endpoint for the local disk.
 
-	Ops // TLS, metrics and traces
+	Ops      // TLS, metrics and traces
+	Accounts Accounts
 }
 
 // Ops is how the server is run in production: TLS, metrics and traces.
@@ -151,6 +152,14 @@ type Ops struct {
 	// the other OTEL_* variables itself.
 	Tracing         bool
 	TracingExporter string // otlp or console
+}
+
+// Accounts bounds profiles, avatars and exports.
+type Accounts struct {
+	AttributesMaxBytes int64 // FOXHOLE_PROFILE_ATTRIBUTES_MAX_BYTES: a profile's attributes, as JSON.
+	AvatarMaxBytes     int64 // FOXHOLE_AVATAR_MAX_BYTES: an avatar upload.
+	AvatarMaxSide      int   // FOXHOLE_AVATAR_MAX_SIDE: an avatar's width and height, in pixels.
+	MaxExportsPerUser  int   // FOXHOLE_MAX_EXPORTS_PER_USER: exports of one user at once, per process.
 }
 
 // S3 locates an S3-compatible object store such as MinIO.
@@ -232,6 +241,7 @@ func Default() Config {
 		MaxSessionsAddr:     256,
 		CacheEntries:        100_000,
 		S3:                  S3{Bucket: "foxhole"},
+		Accounts:            Accounts{AttributesMaxBytes: 4 << 10, AvatarMaxBytes: 5 << 20, AvatarMaxSide: 4096, MaxExportsPerUser: 1},
 	}
 }
 
@@ -289,6 +299,10 @@ func Load(getenv func(string) string) (Config, error) {
 	p.integer("FOXHOLE_MAX_BLOCKS", &c.MaxBlocks, 1, 1e6)
 	p.number("FOXHOLE_TYPING_RATE", &c.TypingRate, 0.0001, 1e6)
 	p.integer("FOXHOLE_TYPING_BURST", &c.TypingBurst, 1, 1e6)
+	p.size("FOXHOLE_PROFILE_ATTRIBUTES_MAX_BYTES", &c.Accounts.AttributesMaxBytes, 2, 1<<20)
+	p.size("FOXHOLE_AVATAR_MAX_BYTES", &c.Accounts.AvatarMaxBytes, 1<<10, 64<<20)
+	p.integer("FOXHOLE_AVATAR_MAX_SIDE", &c.Accounts.AvatarMaxSide, 32, 16384)
+	p.integer("FOXHOLE_MAX_EXPORTS_PER_USER", &c.Accounts.MaxExportsPerUser, 1, 100)
 	if s := getenv("FOXHOLE_TRUSTED_PROXIES"); s != "" {
 		for _, cidr := range strings.Split(s, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr == "" {

@@ -8,7 +8,9 @@ import (
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/store"
 )
 
 var _ foxholev1connect.ProfileServiceHandler = (*Handler)(nil)
@@ -29,7 +31,7 @@ func (h *Handler) GetProfile(ctx context.Context, _ *connect.Request[foxholev1.G
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&foxholev1.GetProfileResponse{User: auth.UserProto(u)}), nil
+	return connect.NewResponse(&foxholev1.GetProfileResponse{User: UserProto(ctx, u)}), nil
 }
 
 // UpdateProfile implements foxholev1connect.ProfileServiceHandler.
@@ -46,7 +48,7 @@ func (h *Handler) UpdateProfile(ctx context.Context, req *connect.Request[foxhol
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&foxholev1.UpdateProfileResponse{User: auth.UserProto(u)}), nil
+	return connect.NewResponse(&foxholev1.UpdateProfileResponse{User: UserProto(ctx, u)}), nil
 }
 
 // GetUser implements foxholev1connect.ProfileServiceHandler.
@@ -55,18 +57,25 @@ func (h *Handler) GetUser(ctx context.Context, req *connect.Request[foxholev1.Ge
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&foxholev1.GetUserResponse{User: auth.UserProto(u)}), nil
+	return connect.NewResponse(&foxholev1.GetUserResponse{User: UserProto(ctx, u)}), nil
 }
 
 // changesFrom reads the update: the fields named by the mask, or, without a
 // mask, the writable fields that are set. Paths may use proto or JSON names.
 func changesFrom(m *foxholev1.UpdateProfileRequest) (Changes, error) {
 	var c Changes
-	name := m.GetUser().GetScreenName()
+	u := m.GetUser()
+	name, bio := u.GetScreenName(), u.GetBio()
 	paths := m.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
 		if name != "" {
 			c.ScreenName = &name
+		}
+		if bio != "" {
+			c.Bio = &bio
+		}
+		if u.GetAttributes() != nil {
+			c.Attributes, c.SetAttributes = u.GetAttributes(), true
 		}
 		return c, nil
 	}
@@ -74,6 +83,12 @@ func changesFrom(m *foxholev1.UpdateProfileRequest) (Changes, error) {
 		switch p {
 		case "screen_name", "screenName":
 			c.ScreenName = &name
+		case "bio":
+			c.Bio = &bio
+		case "attributes":
+			c.Attributes, c.SetAttributes = u.GetAttributes(), true
+		case "avatar_url", "avatarUrl":
+			return Changes{}, errs.Invalidf("update_mask", "%q is set by PUT /avatar, not here", p)
 		case "id", "created_at", "createdAt", "updated_at", "updatedAt":
 			return Changes{}, errs.Invalidf("update_mask", "%q is not writable", p)
 		default:
@@ -81,4 +96,28 @@ func changesFrom(m *foxholev1.UpdateProfileRequest) (Changes, error) {
 		}
 	}
 	return c, nil
+}
+
+// UserProto returns the public view of u, its avatar URL absolute on the
+// base URL of the call in ctx.
+func UserProto(ctx context.Context, u *store.User) *foxholev1.User {
+	p := auth.UserProto(u)
+	p.Attributes = AttributesProto(u.Attributes)
+	if u.Avatar != "" {
+		base := ""
+		if rec, ok := call.Lookup(ctx); ok {
+			base = rec.BaseURL()
+		}
+		p.AvatarUrl = AvatarURL(base, u)
+	}
+	return p
+}
+
+// AvatarURL is the URL of u's avatar on base (a new one for every avatar,
+// so that it can be cached for long), or "" when u has none.
+func AvatarURL(base string, u *store.User) string {
+	if u.Avatar == "" {
+		return ""
+	}
+	return base + "/avatars/" + u.ID + "?v=" + u.Avatar
 }

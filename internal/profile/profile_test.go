@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"foxhole.dev/foxhole/client"
@@ -146,5 +148,90 @@ func BenchmarkGetProfile(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+func TestBioAndAttributes(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	for _, p := range testutil.Protocols {
+		t.Run(string(p), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			me := srv.Register(t, p, "me")
+			c := srv.Clients(p, me.Token)
+			attrs, _ := structpb.NewStruct(map[string]any{"pronouns": "she/her", "links": []any{"https://a.example"}, "level": 3.0, "nested": map[string]any{"ok": true}})
+			upd, err := c.Profile.UpdateProfile(ctx, connect.NewRequest(&foxholev1.UpdateProfileRequest{
+				User: &foxholev1.User{Bio: "  Line one\n\tline two  ", Attributes: attrs},
+			}))
+			if err != nil {
+				t.Fatalf("UpdateProfile: %v", err)
+			}
+			u := upd.Msg.GetUser()
+			if u.GetBio() != "Line one\n\tline two" || !proto.Equal(u.GetAttributes(), attrs) || u.GetScreenName() != "me" {
+				t.Errorf("after update: %v", u)
+			}
+			// Another user sees them; the cached profile has them too.
+			other := srv.Clients(p, srv.Register(t, p, "other").Token)
+			for range 2 {
+				pub, err := other.Profile.GetUser(ctx, connect.NewRequest(&foxholev1.GetUserRequest{Id: me.ID}))
+				if err != nil || pub.Msg.GetUser().GetBio() != u.GetBio() || !proto.Equal(pub.Msg.GetUser().GetAttributes(), attrs) {
+					t.Errorf("GetUser = %v, %v", pub, err)
+				}
+			}
+			// A mask clears the bio alone.
+			upd, err = c.Profile.UpdateProfile(ctx, connect.NewRequest(&foxholev1.UpdateProfileRequest{
+				User: &foxholev1.User{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"bio"}},
+			}))
+			if err != nil || upd.Msg.GetUser().GetBio() != "" || !proto.Equal(upd.Msg.GetUser().GetAttributes(), attrs) {
+				t.Errorf("clear bio: %v, %v", upd, err)
+			}
+			upd, err = c.Profile.UpdateProfile(ctx, connect.NewRequest(&foxholev1.UpdateProfileRequest{
+				User: &foxholev1.User{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"attributes"}},
+			}))
+			if err != nil || upd.Msg.GetUser().GetAttributes() != nil {
+				t.Errorf("clear attributes: %v, %v", upd, err)
+			}
+		})
+	}
+}
+
+func TestBioAndAttributesRejectBadInput(t *testing.T) {
+	t.Parallel()
+	srv := testutil.Start(t)
+	p := client.Connect
+	me := srv.Register(t, p, "unchanged")
+	c := srv.Clients(p, me.Token)
+	deep := map[string]any{"a": map[string]any{"b": map[string]any{"c": map[string]any{"d": map[string]any{"e": 1.0}}}}}
+	mk := func(m map[string]any) *structpb.Struct { s, _ := structpb.NewStruct(m); return s }
+	cases := []struct {
+		name string
+		user *foxholev1.User
+	}{
+		{"501 characters", &foxholev1.User{Bio: strings.Repeat("é", 501)}},
+		{"bell in bio", &foxholev1.User{Bio: "ding\a"}},
+		{"too big", &foxholev1.User{Attributes: mk(map[string]any{"x": strings.Repeat("y", 4100)})}},
+		{"too deep", &foxholev1.User{Attributes: mk(deep)}},
+		{"empty key", &foxholev1.User{Attributes: mk(map[string]any{"": "x"})}},
+		{"long key", &foxholev1.User{Attributes: mk(map[string]any{strings.Repeat("k", 65): "x"})}},
+		{"control in value", &foxholev1.User{Attributes: mk(map[string]any{"k": "a\x00b"})}},
+		{"control in key", &foxholev1.User{Attributes: mk(map[string]any{"k\n": "x"})}},
+		{"good bio, bad attributes", &foxholev1.User{Bio: "fine", Attributes: mk(map[string]any{"k": "\x1b[31m"})}},
+	}
+	for _, tc := range cases {
+		_, err := c.Profile.UpdateProfile(context.Background(), connect.NewRequest(&foxholev1.UpdateProfileRequest{User: tc.user}))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("%s: %v, want invalid_argument", tc.name, err)
+		}
+	}
+	_, err := c.Profile.UpdateProfile(context.Background(), connect.NewRequest(&foxholev1.UpdateProfileRequest{
+		User: &foxholev1.User{AvatarUrl: "https://evil.example/x.png"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"avatar_url"}},
+	}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("avatar_url in mask: %v, want invalid_argument", err)
+	}
+	got, err := c.Profile.GetProfile(context.Background(), connect.NewRequest(&foxholev1.GetProfileRequest{}))
+	if err != nil || got.Msg.GetUser().GetBio() != "" || got.Msg.GetUser().GetAttributes() != nil {
+		t.Errorf("profile changed by rejected updates: %v, %v", got, err)
 	}
 }

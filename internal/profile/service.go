@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"foxhole.dev/foxhole/internal/cache"
 	"foxhole.dev/foxhole/internal/errs"
@@ -17,7 +18,7 @@ import (
 // Users is the part of the store that profiles need.
 type Users interface {
 	UserByID(ctx context.Context, id string) (*store.User, error)
-	UpdateScreenName(ctx context.Context, id, name string, now int64) (*store.User, error)
+	UpdateProfile(ctx context.Context, id string, p store.ProfileUpdate, now int64) (*store.User, error)
 }
 
 // Service implements profile reads and updates.
@@ -25,11 +26,14 @@ type Service struct {
 	users Users
 	cache cache.Cache
 	now   func() time.Time
+
+	// MaxAttributesBytes bounds a profile's attributes as JSON.
+	MaxAttributesBytes int64
 }
 
 // NewService returns a Service on users, keeping profiles in c.
 func NewService(users Users, c cache.Cache) *Service {
-	return &Service{users: users, cache: c, now: time.Now}
+	return &Service{users: users, cache: c, now: time.Now, MaxAttributesBytes: 4 << 10}
 }
 
 // profileTTL bounds how stale a cached profile may be in a process that did
@@ -38,20 +42,24 @@ const profileTTL = 30 * time.Second
 
 func profileKey(id string) string { return "profile:" + id }
 
-// The cache keeps the public part of a user as id, screen name and both
-// times, separated by NUL, which neither an id nor a screen name holds.
+// The cache keeps the public part of a user as id, screen name, both
+// times, bio, attributes and avatar key, separated by NUL, which none of
+// them holds (control characters are refused, and JSON escapes them).
 // (This is on every GetProfile; JSON here cost a tenth of the call.)
 func encodeProfile(u *store.User) []byte {
-	b := make([]byte, 0, len(u.ID)+len(u.ScreenName)+40)
+	b := make([]byte, 0, len(u.ID)+len(u.ScreenName)+len(u.Bio)+len(u.Attributes)+len(u.Avatar)+48)
 	b = append(append(b, u.ID...), 0)
 	b = append(append(b, u.ScreenName...), 0)
 	b = append(strconv.AppendInt(b, u.CreatedAt, 10), 0)
-	return strconv.AppendInt(b, u.UpdatedAt, 10)
+	b = append(strconv.AppendInt(b, u.UpdatedAt, 10), 0)
+	b = append(append(b, u.Bio...), 0)
+	b = append(append(b, u.Attributes...), 0)
+	return append(b, u.Avatar...)
 }
 
 func decodeProfile(b []byte) (*store.User, bool) {
 	f := strings.Split(string(b), "\x00")
-	if len(f) != 4 {
+	if len(f) != 7 {
 		return nil, false
 	}
 	created, err1 := strconv.ParseInt(f[2], 10, 64)
@@ -59,7 +67,8 @@ func decodeProfile(b []byte) (*store.User, bool) {
 	if err1 != nil || err2 != nil {
 		return nil, false
 	}
-	return &store.User{ID: f[0], ScreenName: f[1], CreatedAt: created, UpdatedAt: updated}, true
+	return &store.User{ID: f[0], ScreenName: f[1], CreatedAt: created, UpdatedAt: updated,
+		Bio: f[4], Attributes: f[5], Avatar: f[6]}, true
 }
 
 // Get returns the public fields of the user with that id (never its secret
@@ -70,6 +79,9 @@ func (s *Service) Get(ctx context.Context, id string) (*store.User, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if u.GhostID != nil { // being deleted: gone already for everyone else
+			return nil, nil, errs.New(errs.ErrNotFound, "user not found")
+		}
 		return u, encodeProfile(u), nil
 	})
 }
@@ -77,21 +89,52 @@ func (s *Service) Get(ctx context.Context, id string) (*store.User, error) {
 // Changes lists the profile fields to update; nil means unchanged.
 type Changes struct {
 	ScreenName *string
+	Bio        *string
+	// Attributes replace the stored ones when SetAttributes is true (nil
+	// or empty: none).
+	Attributes    *structpb.Struct
+	SetAttributes bool
 }
 
-// Update applies c to the user's profile and returns the result.
+// Update applies c to the user's profile and returns the result. Every
+// field is checked before any is written: a bad one changes nothing.
 func (s *Service) Update(ctx context.Context, id string, c Changes) (*store.User, error) {
-	if c.ScreenName == nil {
-		return nil, errs.Invalidf("update_mask", "names no writable field; writable: screen_name")
+	if c.ScreenName == nil && c.Bio == nil && !c.SetAttributes {
+		return nil, errs.Invalidf("update_mask", "names no writable field; writable: screen_name, bio, attributes")
 	}
-	name, err := store.CleanScreenName(*c.ScreenName)
+	var p store.ProfileUpdate
+	if c.ScreenName != nil {
+		name, err := store.CleanScreenName(*c.ScreenName)
+		if err != nil {
+			return nil, err
+		}
+		p.ScreenName = &name
+	}
+	if c.Bio != nil {
+		bio, err := CleanBio(*c.Bio)
+		if err != nil {
+			return nil, err
+		}
+		p.Bio = &bio
+	}
+	if c.SetAttributes {
+		a, err := AttributesJSON(c.Attributes, s.MaxAttributesBytes)
+		if err != nil {
+			return nil, err
+		}
+		p.Attributes = &a
+	}
+	u, err := s.users.UpdateProfile(ctx, id, p, s.now().UnixMicro())
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.users.UpdateScreenName(ctx, id, name, s.now().UnixMicro())
-	if err != nil {
-		return nil, err
-	}
+	s.Forget(ctx, id)
+	return u, nil
+}
+
+// Forget drops the user's cached profile, after a change made elsewhere
+// (a new avatar, a deletion).
+func (s *Service) Forget(ctx context.Context, id string) {
 	// Invalidated, not overwritten: two updates could overwrite in the
 	// wrong order, and a delete also refuses the fill of any read that
 	// began before this update (cache.ReadThrough). A failed delete leaves
@@ -99,5 +142,4 @@ func (s *Service) Update(ctx context.Context, id string, c Changes) (*store.User
 	if err := s.cache.Delete(ctx, profileKey(id)); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached profile")
 	}
-	return u, nil
 }

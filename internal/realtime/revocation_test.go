@@ -263,3 +263,30 @@ func TestLostRevocationEndsSessionsByRecheck(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDeletedUserEndsSessionsByRecheck: a user whose row is gone (a
+// deleted account) whose news the hub lost: the recheck finds no user,
+// which counts as revoked, and ends its sessions.
+func TestDeletedUserEndsSessionsByRecheck(t *testing.T) {
+	ctx := context.Background()
+	db := testDB(t, sameName, "alice000", "bob00000")
+	o := Options{QueueSize: 8, MaxMessageChars: 100, RetainCount: 1000, RetainAge: time.Hour, RevocationCheck: 100 * time.Millisecond}
+	b := NewService(db, inmem.NewHub(), o, zerolog.Nop())
+	t.Cleanup(func() { b.Shutdown(ctx) })
+	alice, bob := open(t, b, "alice000", 1), open(t, b, "bob00000", 1)
+	h := []byte("no secret")
+	u, err := db.UserByID(ctx, "alice000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BeginDeletion(ctx, "alice000", u.SecretHash, h, "ghost000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteUser(ctx, "alice000"); err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, alice)
+	if err := bob.err(); err != nil {
+		t.Errorf("another user's session ended: %v", err)
+	}
+}

@@ -314,6 +314,18 @@ func (s *Service) recheckRevocations() {
 			s.opt.OnRevoke(u.ID, u.TokenVersion)
 		}
 	}
+	// A user not found was deleted: every token of theirs is revoked.
+	if len(found) < len(users) {
+		exists := make(map[string]bool, len(found))
+		for _, u := range found {
+			exists[u.ID] = true
+		}
+		for _, id := range users {
+			if !exists[id] && s.live.revoke(id, math.MaxInt64) && s.opt.OnRevoke != nil {
+				s.opt.OnRevoke(id, math.MaxInt64)
+			}
+		}
+	}
 }
 
 // pendingRevocation is a revocation the hub refused, with when it was made.

@@ -97,6 +97,17 @@ var httpRoutes = map[string]*foxholev1.Policy{
 	"GET /{$}":               page,
 	"GET /docs":              page,
 	"GET /assets/{name}":     page,
+
+	// Avatars: an upload is at most FOXHOLE_AVATAR_MAX_BYTES, read whole
+	// by the handler; thumbnails are public, like the profiles that link
+	// them.
+	"PUT /avatar":           {Access: token, Body: foxholev1.Body_BODY_RAW, RateLimit: noRate, ReadTimeout: seconds(60)},
+	"DELETE /avatar":        {Access: token, Body: small, RateLimit: noRate, ReadTimeout: seconds(30)},
+	"GET /avatars/{userId}": page,
+
+	// An export streams for as long as the caller's data takes; its
+	// writes renew the write deadline.
+	"GET /account/export": {Access: token, Body: small, RateLimit: noRate, StreamDeadlines: true},
 }
 
 func seconds(n int64) *durationpb.Duration { return &durationpb.Duration{Seconds: n} }

@@ -28,7 +28,9 @@ import (
 
 	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
 	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/internal/account"
 	"foxhole.dev/foxhole/internal/auth"
+	"foxhole.dev/foxhole/internal/avatar"
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/files"
 	"foxhole.dev/foxhole/internal/profile"
@@ -49,6 +51,8 @@ type Options struct {
 	Files    *files.Service
 	Realtime *realtime.Service
 	Rooms    *rooms.Service
+	Avatars  *avatar.Service
+	Accounts *account.Service
 	// WebSocket tunes GET /ws; its ToConnect is filled in here.
 	WebSocket ws.Options
 	// FileUnaryMaxBytes is UploadFile's limit, which may exceed
@@ -170,6 +174,10 @@ func New(o Options) *Handler {
 	rt.handle("PATCH "+TusPath+"{id}", http.HandlerFunc(tusRoutes.patch))
 	rt.handle("DELETE "+TusPath+"{id}", http.HandlerFunc(tusRoutes.terminate))
 	rt.service(foxholev1connect.NewRoomServiceHandler(rooms.NewHandler(o.Rooms), connectOpts))
+	rt.handle("PUT /avatar", avatar.PutRoute(o.Avatars, writeHTTPError))
+	rt.handle("DELETE /avatar", avatar.DeleteRoute(o.Avatars, writeHTTPError))
+	rt.handle("GET /avatars/{userId}", avatar.GetRoute(o.Avatars, writeHTTPError))
+	rt.handle("GET /account/export", account.ExportRoute(o.Accounts, writeHTTPError))
 	realtimeHandler := stream.NewHandler(o.Realtime)
 	rt.service(foxholev1connect.NewRealtimeServiceHandler(realtimeHandler, connectOpts))
 	// Subscribe's own handler: events encoded once for every stream, and

@@ -252,11 +252,14 @@ func (s *Store) UploadIntentsBefore(ctx context.Context, before int64, limit int
 	return ids, err
 }
 
-// KeyInUse reports whether a file or an upload in progress has that id:
-// its content must not be swept.
+// KeyInUse reports whether a file or an upload in progress has that id,
+// or a user's avatar is stored under it or under its first 26 characters
+// (a thumbnail's key is the avatar's followed by its size): its content
+// must not be swept.
 func (s *Store) KeyInUse(ctx context.Context, id string) (bool, error) {
 	var n int
-	err := s.r.NewRaw("SELECT (SELECT COUNT(*) FROM files WHERE id = ?) + (SELECT COUNT(*) FROM upload_intents WHERE id = ?)", id, id).Scan(ctx, &n)
+	avatar := id[:min(len(id), len(NewID()))]
+	err := s.r.NewRaw("SELECT (SELECT COUNT(*) FROM files WHERE id = ?) + (SELECT COUNT(*) FROM upload_intents WHERE id = ?) + (SELECT COUNT(*) FROM users WHERE avatar = ?)", id, id, avatar).Scan(ctx, &n)
 	if err != nil {
 		return false, fmt.Errorf("look up key: %w", err)
 	}

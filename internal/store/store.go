@@ -92,6 +92,9 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// answers, so an acknowledged write survives a power cut, not only a crash.
 	pragmas := url.Values{"_pragma": {
 		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(FULL)",
+		// What is deleted is overwritten with zeros, not left in free
+		// pages: a deleted account leaves nothing in the file.
+		"secure_delete(ON)",
 	}}
 	dsn := "file:" + path + "?" + pragmas.Encode()
 

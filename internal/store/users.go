@@ -28,6 +28,16 @@ type User struct {
 	UsedAt *int64 `bun:"used_at"`
 	// BannedAt is when an operator banned the user; nil: not banned.
 	BannedAt *int64 `bun:"banned_at"`
+	// Bio is the user's few words about themselves ("" when none).
+	Bio string `bun:"bio"`
+	// Attributes is the JSON object of the application's own profile
+	// fields ("" when none).
+	Attributes string `bun:"attributes"`
+	// Avatar is the object key of the user's avatar ("" when none).
+	Avatar string `bun:"avatar"`
+	// GhostID, set when the account's deletion began, is the id that
+	// replaces the user's in what others keep.
+	GhostID *string `bun:"ghost_id"`
 }
 
 // MaxScreenName is the longest screen name, in characters.
@@ -122,14 +132,50 @@ func (s *Store) ReplaceSecret(ctx context.Context, id string, old, h []byte) (in
 
 // UpdateScreenName sets the user's screen name and returns the updated row.
 func (s *Store) UpdateScreenName(ctx context.Context, id, name string, now int64) (*User, error) {
+	return s.UpdateProfile(ctx, id, ProfileUpdate{ScreenName: &name}, now)
+}
+
+// ProfileUpdate lists the profile columns to change; nil leaves one as is.
+type ProfileUpdate struct {
+	ScreenName *string
+	Bio        *string
+	Attributes *string // JSON object, or "" for none
+}
+
+// UpdateProfile applies p to the user's profile, sets updated_at, and
+// returns the updated row. A user being deleted is errs.ErrNotFound.
+func (s *Store) UpdateProfile(ctx context.Context, id string, p ProfileUpdate, now int64) (*User, error) {
 	u := new(User)
-	err := s.w.NewUpdate().Model(u).
-		Set("screen_name = ?", name).
-		Set("updated_at = ?", now).
-		Where("id = ?", id).
-		Returning("*").
-		Scan(ctx)
+	q := s.w.NewUpdate().Model(u).Set("updated_at = ?", now)
+	if p.ScreenName != nil {
+		q = q.Set("screen_name = ?", *p.ScreenName)
+	}
+	if p.Bio != nil {
+		q = q.Set("bio = ?", *p.Bio)
+	}
+	if p.Attributes != nil {
+		q = q.Set("attributes = ?", *p.Attributes)
+	}
+	err := q.Where("id = ?", id).Where("ghost_id IS NULL").Returning("*").Scan(ctx)
 	return u, notFound(err, "user")
+}
+
+// SetAvatar makes key the user's avatar and returns the key it replaces
+// ("" when none), to be removed from the object store.
+func (s *Store) SetAvatar(ctx context.Context, id, key string, now int64) (old string, err error) {
+	err = s.w.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewSelect().Table("users").Column("avatar").Where("id = ?", id).Where("ghost_id IS NULL")
+		if s.pg {
+			q = q.For("UPDATE") // two at once: each sees the key the other replaced
+		}
+		if err := q.Scan(ctx, &old); err != nil {
+			return notFound(err, "user")
+		}
+		_, err := tx.NewUpdate().Table("users").Set("avatar = ?", key).Set("updated_at = ?", now).
+			Where("id = ?", id).Exec(ctx)
+		return err
+	})
+	return old, err
 }
 
 // MarkUsed records that the user obtained an access token at now, unless
@@ -189,4 +235,33 @@ func (s *Store) SetBanned(ctx context.Context, id string, at *int64) (int64, err
 		return 0, notFound(err, "user")
 	}
 	return version, nil
+}
+
+// BeginDeletion marks the user for deletion, on condition that its secret
+// hash is still old: it records ghost as the id that replaces the user's
+// in what others keep, replaces the secret hash by h (which hashes no
+// secret anyone holds), and bumps the token version, revoking every token.
+// It returns the new token version. A user that does not exist, whose
+// secret is no longer old, or whose deletion began already is
+// errs.ErrNotFound.
+func (s *Store) BeginDeletion(ctx context.Context, id string, old, h []byte, ghost string) (int64, error) {
+	var v int64
+	err := s.w.NewUpdate().Table("users").
+		Set("secret_hash = ?", h).
+		Set("token_version = token_version + 1").
+		Set("ghost_id = ?", ghost).
+		Where("id = ?", id).
+		Where("secret_hash = ?", old).
+		Where("ghost_id IS NULL").
+		Returning("token_version").
+		Scan(ctx, &v)
+	return v, notFound(err, "user")
+}
+
+// Deleting returns the ids of users whose deletion began, up to limit.
+func (s *Store) Deleting(ctx context.Context, limit int) ([]User, error) {
+	var users []User
+	err := s.r.NewSelect().Model(&users).Column("id", "ghost_id", "avatar").
+		Where("ghost_id IS NOT NULL").OrderExpr("id").Limit(int64(limit)).Scan(ctx)
+	return users, err
 }

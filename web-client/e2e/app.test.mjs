@@ -83,7 +83,7 @@ describe("web app", () => {
     await field.fill("x".repeat(65));
     await page.getByRole("button", { name: "Save" }).click();
     const err = page.locator("#panel-profile .field-error");
-    await err.filter({ hasText: /Could not save the screen name/ }).waitFor();
+    await err.filter({ hasText: /Could not save the profile/ }).waitFor();
     assert.equal(await field.getAttribute("aria-invalid"), "true");
     await shot(page, "3-profile-error");
     await field.fill("Grace H.");

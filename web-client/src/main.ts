@@ -9,6 +9,7 @@ import { filesView } from "./views/files";
 import { chatView } from "./views/chat";
 import { roomsView } from "./views/rooms";
 import { showDocs } from "./views/docs";
+import { settingsView } from "./views/settings";
 
 const appView = $("#app-view");
 const docsView = $("#docs-view");
@@ -49,11 +50,12 @@ function showApp() {
     { id: "rooms", label: "Rooms" },
     { id: "files", label: "Files" },
     { id: "profile", label: "Profile" },
+    { id: "settings", label: "Settings" },
   ];
   const chat = chatView();
   const rooms = roomsView();
   const files = filesView();
-  const panels: Record<string, HTMLElement> = { chat: chat.el, rooms: rooms.el, files: files.el, profile: profileView() };
+  const panels: Record<string, HTMLElement> = { chat: chat.el, rooms: rooms.el, files: files.el, profile: profileView(), settings: settingsView() };
   const list = h("div", { role: "tablist", "aria-label": "Sections", class: "tabs" });
   const buttons = tabs.map((t, i) => {
     const b = h("button", { type: "button", role: "tab", id: `tab-${t.id}`, "aria-controls": `panel-${t.id}`, "aria-selected": i === 0 ? "true" : "false", tabindex: i === 0 ? 0 : -1 }, t.label);

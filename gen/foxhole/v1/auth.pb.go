@@ -331,6 +331,90 @@ func (x *RotateSecretResponse) GetUserSecret() string {
 	return ""
 }
 
+// DeleteAccountRequest confirms the deletion of the caller's account.
+type DeleteAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's current secret: proof that the caller holds more than a
+	// token.
+	UserSecret    string `protobuf:"bytes,1,opt,name=user_secret,json=userSecret,proto3" json:"user_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_foxhole_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteAccountRequest) GetUserSecret() string {
+	if x != nil {
+		return x.UserSecret
+	}
+	return ""
+}
+
+// DeleteAccountResponse is empty: the account is gone.
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_foxhole_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_foxhole_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_foxhole_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
 var File_foxhole_v1_auth_proto protoreflect.FileDescriptor
 
 const file_foxhole_v1_auth_proto_rawDesc = "" +
@@ -360,12 +444,19 @@ const file_foxhole_v1_auth_proto_rawDesc = "" +
 	"userSecret\"7\n" +
 	"\x14RotateSecretResponse\x12\x1f\n" +
 	"\vuser_secret\x18\x01 \x01(\tR\n" +
-	"userSecret2\xab\x02\n" +
+	"userSecret\"C\n" +
+	"\x14DeleteAccountRequest\x12+\n" +
+	"\vuser_secret\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
+	"userSecret\"\x17\n" +
+	"\x15DeleteAccountResponse2\x94\x03\n" +
 	"\vAuthService\x12W\n" +
 	"\bRegister\x12\x1b.foxhole.v1.RegisterRequest\x1a\x1c.foxhole.v1.RegisterResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x05(\x012\x02\b\x1e\x12`\n" +
 	"\vCreateToken\x12\x1e.foxhole.v1.CreateTokenRequest\x1a\x1f.foxhole.v1.CreateTokenResponse\"\x10\xaa\x9f\x19\f\b\x02\x10\x01 \x02(\x012\x02\b\x1e\x12a\n" +
 	"\fRotateSecret\x12\x1f.foxhole.v1.RotateSecretRequest\x1a .foxhole.v1.RotateSecretResponse\"\x0e\xaa\x9f\x19\n" +
-	"\b\x01\x10\x01 \x012\x02\b\x1eB.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x12g\n" +
+	"\rDeleteAccount\x12 .foxhole.v1.DeleteAccountRequest\x1a!.foxhole.v1.DeleteAccountResponse\"\x11\xaa\x9f\x19\n" +
+	"\b\x01\x10\x01 \x012\x02\b\x1e\x90\x02\x02B.Z,foxhole.dev/foxhole/gen/foxhole/v1;foxholev1b\x06proto3"
 
 var (
 	file_foxhole_v1_auth_proto_rawDescOnce sync.Once
@@ -379,7 +470,7 @@ func file_foxhole_v1_auth_proto_rawDescGZIP() []byte {
 	return file_foxhole_v1_auth_proto_rawDescData
 }
 
-var file_foxhole_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_foxhole_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_foxhole_v1_auth_proto_goTypes = []any{
 	(*RegisterRequest)(nil),       // 0: foxhole.v1.RegisterRequest
 	(*RegisterResponse)(nil),      // 1: foxhole.v1.RegisterResponse
@@ -387,20 +478,24 @@ var file_foxhole_v1_auth_proto_goTypes = []any{
 	(*CreateTokenResponse)(nil),   // 3: foxhole.v1.CreateTokenResponse
 	(*RotateSecretRequest)(nil),   // 4: foxhole.v1.RotateSecretRequest
 	(*RotateSecretResponse)(nil),  // 5: foxhole.v1.RotateSecretResponse
-	(*User)(nil),                  // 6: foxhole.v1.User
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*DeleteAccountRequest)(nil),  // 6: foxhole.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil), // 7: foxhole.v1.DeleteAccountResponse
+	(*User)(nil),                  // 8: foxhole.v1.User
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_foxhole_v1_auth_proto_depIdxs = []int32{
-	6, // 0: foxhole.v1.RegisterResponse.user:type_name -> foxhole.v1.User
-	7, // 1: foxhole.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	8, // 0: foxhole.v1.RegisterResponse.user:type_name -> foxhole.v1.User
+	9, // 1: foxhole.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0, // 2: foxhole.v1.AuthService.Register:input_type -> foxhole.v1.RegisterRequest
 	2, // 3: foxhole.v1.AuthService.CreateToken:input_type -> foxhole.v1.CreateTokenRequest
 	4, // 4: foxhole.v1.AuthService.RotateSecret:input_type -> foxhole.v1.RotateSecretRequest
-	1, // 5: foxhole.v1.AuthService.Register:output_type -> foxhole.v1.RegisterResponse
-	3, // 6: foxhole.v1.AuthService.CreateToken:output_type -> foxhole.v1.CreateTokenResponse
-	5, // 7: foxhole.v1.AuthService.RotateSecret:output_type -> foxhole.v1.RotateSecretResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
+	6, // 5: foxhole.v1.AuthService.DeleteAccount:input_type -> foxhole.v1.DeleteAccountRequest
+	1, // 6: foxhole.v1.AuthService.Register:output_type -> foxhole.v1.RegisterResponse
+	3, // 7: foxhole.v1.AuthService.CreateToken:output_type -> foxhole.v1.CreateTokenResponse
+	5, // 8: foxhole.v1.AuthService.RotateSecret:output_type -> foxhole.v1.RotateSecretResponse
+	7, // 9: foxhole.v1.AuthService.DeleteAccount:output_type -> foxhole.v1.DeleteAccountResponse
+	6, // [6:10] is the sub-list for method output_type
+	2, // [2:6] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -419,7 +514,7 @@ func file_foxhole_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_foxhole_v1_auth_proto_rawDesc), len(file_foxhole_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -110,10 +110,13 @@ func (x *GetProfileResponse) GetUser() *User {
 // to apply.
 type UpdateProfileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// New values. Only writable fields (today: `screen_name`) are read.
+	// New values. Only writable fields (`screen_name`, `bio`, `attributes`)
+	// are read.
 	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// Fields of `user` to change, by proto or JSON name (e.g. `screen_name` or
-	// `screenName`). Empty: every writable field that is set in `user`.
+	// `screenName`). Empty: every writable field that is set in `user` (a
+	// non-empty `screen_name` or `bio`, a present `attributes`). Naming `bio`
+	// or `attributes` with an empty value clears it.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

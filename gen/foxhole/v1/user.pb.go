@@ -9,6 +9,7 @@ package foxholev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -35,7 +36,20 @@ type User struct {
 	// When the user registered. Never writable.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the profile last changed. Set by the server.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// A few words about the user: 0 to 500 characters, no control characters
+	// but newline and tab. Writable through UpdateProfile.
+	Bio string `protobuf:"bytes,5,opt,name=bio,proto3" json:"bio,omitempty"`
+	// Absolute URL of the user's avatar (GET /avatars/{id}?size=N), empty when
+	// the user has none. Set by PUT /avatar and DELETE /avatar, never by
+	// UpdateProfile; it changes with every new avatar, so it may be cached.
+	AvatarUrl string `protobuf:"bytes,6,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
+	// Fields the application defines (e.g. {"pronouns": "she/her"}): a JSON
+	// object, public like the rest of this message, at most 4 KiB as JSON
+	// (FOXHOLE_PROFILE_ATTRIBUTES_MAX_BYTES), nested at most 4 deep, with keys
+	// of 1 to 64 characters and no control characters in keys or strings.
+	// Writable through UpdateProfile; it is replaced whole, never merged.
+	Attributes    *structpb.Struct `protobuf:"bytes,7,opt,name=attributes,proto3" json:"attributes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -94,6 +108,27 @@ func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 func (x *User) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *User) GetBio() string {
+	if x != nil {
+		return x.Bio
+	}
+	return ""
+}
+
+func (x *User) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
+}
+
+func (x *User) GetAttributes() *structpb.Struct {
+	if x != nil {
+		return x.Attributes
 	}
 	return nil
 }
@@ -158,7 +193,7 @@ var File_foxhole_v1_user_proto protoreflect.FileDescriptor
 const file_foxhole_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"\x15foxhole/v1/user.proto\x12\n" +
-	"foxhole.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x01\n" +
+	"foxhole.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x02\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vscreen_name\x18\x02 \x01(\tR\n" +
@@ -166,7 +201,13 @@ const file_foxhole_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\":\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x10\n" +
+	"\x03bio\x18\x05 \x01(\tR\x03bio\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x06 \x01(\tR\tavatarUrl\x127\n" +
+	"\n" +
+	"attributes\x18\a \x01(\v2\x17.google.protobuf.StructR\n" +
+	"attributes\":\n" +
 	"\aUserRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vscreen_name\x18\x02 \x01(\tR\n" +
@@ -189,15 +230,17 @@ var file_foxhole_v1_user_proto_goTypes = []any{
 	(*User)(nil),                  // 0: foxhole.v1.User
 	(*UserRef)(nil),               // 1: foxhole.v1.UserRef
 	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 3: google.protobuf.Struct
 }
 var file_foxhole_v1_user_proto_depIdxs = []int32{
 	2, // 0: foxhole.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	2, // 1: foxhole.v1.User.updated_at:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 2: foxhole.v1.User.attributes:type_name -> google.protobuf.Struct
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_foxhole_v1_user_proto_init() }

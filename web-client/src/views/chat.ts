@@ -1,3 +1,4 @@
+import { avatarImg } from "../avatar";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ChatMessage, Event } from "../gen/foxhole/v1/realtime_pb";
 import { realtime } from "../events";
@@ -138,7 +139,7 @@ export function chatView(): ChatView {
       const at = ev.createdAt ? timestampDate(ev.createdAt) : new Date();
       const label = h("span", { class: "private" });
       const item = h("li", { class: `message${mine ? " mine" : ""}${m.recipientId ? " personal" : ""}`, "data-event-id": ev.id.toString() },
-        h("span", { class: "meta" }, senderName(m.sender, mine), " ", label,
+        h("span", { class: "meta" }, avatarImg(m.sender?.id), senderName(m.sender, mine), " ", label,
           h("time", { datetime: at.toISOString() }, time(at))));
       messageBody(item, ev, m, { canDelete: mine });
       item.hidden = blocked.has(m.sender?.id ?? "");

@@ -2,6 +2,7 @@
 // one Subscribe stream), creating, finding, joining and leaving rooms,
 // invitations, and the open room: its history (older pages loaded while
 // scrolling up), live messages, members and who of them is online.
+import { avatarImg } from "../avatar";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Event } from "../gen/foxhole/v1/realtime_pb";
@@ -83,7 +84,7 @@ function eventItem(ev: Event, room: Room): HTMLLIElement | undefined {
     const m = ev.payload.value;
     const mine = m.sender?.id === me?.id;
     const item = h("li", { class: `message${mine ? " mine" : ""}`, "data-event-id": ev.id.toString() },
-      h("span", { class: "meta" }, senderName(m.sender, mine), stamp));
+      h("span", { class: "meta" }, avatarImg(m.sender?.id), senderName(m.sender, mine), stamp));
     messageBody(item, ev, m, { canDelete: mine || manages(room) });
     item.hidden = blocked.has(m.sender?.id ?? "");
     return item;
@@ -388,6 +389,7 @@ export function roomsView(): RoomsView {
         const name = m.user?.screenName || id;
         const li = h("li", { "data-user-id": id },
           h("span", { class: online.has(id) ? "dot on" : "dot", "aria-hidden": "true" }),
+          avatarImg(id),
           h("span", {}, id === me?.id ? `${name} (you)` : name), " ",
           h("span", { class: "muted" }, roleName[m.role] ?? ""));
         const mayRemove = id !== me?.id && (room.role === RoomRole.OWNER || (room.role === RoomRole.ADMIN && m.role === RoomRole.MEMBER));

@@ -40,6 +40,9 @@ const (
 	// AuthServiceRotateSecretProcedure is the fully-qualified name of the AuthService's RotateSecret
 	// RPC.
 	AuthServiceRotateSecretProcedure = "/foxhole.v1.AuthService/RotateSecret"
+	// AuthServiceDeleteAccountProcedure is the fully-qualified name of the AuthService's DeleteAccount
+	// RPC.
+	AuthServiceDeleteAccountProcedure = "/foxhole.v1.AuthService/DeleteAccount"
 )
 
 // AuthServiceClient is a client for the foxhole.v1.AuthService service.
@@ -60,6 +63,19 @@ type AuthServiceClient interface {
 	// token alone cannot replace the secret. A wrong secret answers
 	// `unauthenticated` and changes nothing.
 	RotateSecret(context.Context, *connect.Request[v1.RotateSecretRequest]) (*connect.Response[v1.RotateSecretResponse], error)
+	// DeleteAccount deletes the caller's account for good, confirmed by its
+	// current secret (a wrong one answers `unauthenticated` and changes
+	// nothing). The profile, avatar, files (on every store), room
+	// memberships, blocks and read markers go; every message the user sent
+	// is erased to a tombstone, and the user's id is replaced by a new,
+	// unrelated one in what others keep (their messages, room history). A
+	// room the user owned alone passes to its longest-standing admin, else
+	// member, else is deleted. Tokens are refused at once and sessions end
+	// within 5 s in every process; download links handed out earlier answer
+	// 404; GetUser answers `not_found`. Once this call has begun, the
+	// deletion completes even if the process dies: any process finishes it
+	// when it starts and every minute after.
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the foxhole.v1.AuthService service. By default, it
@@ -91,14 +107,22 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("RotateSecret")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteAccount: connect.NewClient[v1.DeleteAccountRequest, v1.DeleteAccountResponse](
+			httpClient,
+			baseURL+AuthServiceDeleteAccountProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	register     *connect.Client[v1.RegisterRequest, v1.RegisterResponse]
-	createToken  *connect.Client[v1.CreateTokenRequest, v1.CreateTokenResponse]
-	rotateSecret *connect.Client[v1.RotateSecretRequest, v1.RotateSecretResponse]
+	register      *connect.Client[v1.RegisterRequest, v1.RegisterResponse]
+	createToken   *connect.Client[v1.CreateTokenRequest, v1.CreateTokenResponse]
+	rotateSecret  *connect.Client[v1.RotateSecretRequest, v1.RotateSecretResponse]
+	deleteAccount *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
 }
 
 // Register calls foxhole.v1.AuthService.Register.
@@ -114,6 +138,11 @@ func (c *authServiceClient) CreateToken(ctx context.Context, req *connect.Reques
 // RotateSecret calls foxhole.v1.AuthService.RotateSecret.
 func (c *authServiceClient) RotateSecret(ctx context.Context, req *connect.Request[v1.RotateSecretRequest]) (*connect.Response[v1.RotateSecretResponse], error) {
 	return c.rotateSecret.CallUnary(ctx, req)
+}
+
+// DeleteAccount calls foxhole.v1.AuthService.DeleteAccount.
+func (c *authServiceClient) DeleteAccount(ctx context.Context, req *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return c.deleteAccount.CallUnary(ctx, req)
 }
 
 // AuthServiceHandler is an implementation of the foxhole.v1.AuthService service.
@@ -134,6 +163,19 @@ type AuthServiceHandler interface {
 	// token alone cannot replace the secret. A wrong secret answers
 	// `unauthenticated` and changes nothing.
 	RotateSecret(context.Context, *connect.Request[v1.RotateSecretRequest]) (*connect.Response[v1.RotateSecretResponse], error)
+	// DeleteAccount deletes the caller's account for good, confirmed by its
+	// current secret (a wrong one answers `unauthenticated` and changes
+	// nothing). The profile, avatar, files (on every store), room
+	// memberships, blocks and read markers go; every message the user sent
+	// is erased to a tombstone, and the user's id is replaced by a new,
+	// unrelated one in what others keep (their messages, room history). A
+	// room the user owned alone passes to its longest-standing admin, else
+	// member, else is deleted. Tokens are refused at once and sessions end
+	// within 5 s in every process; download links handed out earlier answer
+	// 404; GetUser answers `not_found`. Once this call has begun, the
+	// deletion completes even if the process dies: any process finishes it
+	// when it starts and every minute after.
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -161,6 +203,13 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("RotateSecret")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceDeleteAccountHandler := connect.NewUnaryHandler(
+		AuthServiceDeleteAccountProcedure,
+		svc.DeleteAccount,
+		connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/foxhole.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -169,6 +218,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceCreateTokenHandler.ServeHTTP(w, r)
 		case AuthServiceRotateSecretProcedure:
 			authServiceRotateSecretHandler.ServeHTTP(w, r)
+		case AuthServiceDeleteAccountProcedure:
+			authServiceDeleteAccountHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -188,4 +239,8 @@ func (UnimplementedAuthServiceHandler) CreateToken(context.Context, *connect.Req
 
 func (UnimplementedAuthServiceHandler) RotateSecret(context.Context, *connect.Request[v1.RotateSecretRequest]) (*connect.Response[v1.RotateSecretResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.AuthService.RotateSecret is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("foxhole.v1.AuthService.DeleteAccount is not implemented"))
 }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file foxhole/v1/auth.proto.
  */
 export const file_foxhole_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChVmb3hob2xlL3YxL2F1dGgucHJvdG8SCmZveGhvbGUudjEiMAoPUmVnaXN0ZXJSZXF1ZXN0Eh0KC3NjcmVlbl9uYW1lGAEgASgJQgi6SAVyAyiACCJHChBSZWdpc3RlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5mb3hob2xlLnYxLlVzZXISEwoLdXNlcl9zZWNyZXQYAiABKAkiNQoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eh8KC3VzZXJfc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIm8KE0NyZWF0ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNgoTUm90YXRlU2VjcmV0UmVxdWVzdBIfCgt1c2VyX3NlY3JldBgBIAEoCUIKukgHcgUQARiAAiIrChRSb3RhdGVTZWNyZXRSZXNwb25zZRITCgt1c2VyX3NlY3JldBgBIAEoCTKrAgoLQXV0aFNlcnZpY2USVwoIUmVnaXN0ZXISGy5mb3hob2xlLnYxLlJlZ2lzdGVyUmVxdWVzdBocLmZveGhvbGUudjEuUmVnaXN0ZXJSZXNwb25zZSIQqp8ZDAgCEAEgBSgBMgIIHhJgCgtDcmVhdGVUb2tlbhIeLmZveGhvbGUudjEuQ3JlYXRlVG9rZW5SZXF1ZXN0Gh8uZm94aG9sZS52MS5DcmVhdGVUb2tlblJlc3BvbnNlIhCqnxkMCAIQASACKAEyAggeEmEKDFJvdGF0ZVNlY3JldBIfLmZveGhvbGUudjEuUm90YXRlU2VjcmV0UmVxdWVzdBogLmZveGhvbGUudjEuUm90YXRlU2VjcmV0UmVzcG9uc2UiDqqfGQoIARABIAEyAggeQi5aLGZveGhvbGUuZGV2L2ZveGhvbGUvZ2VuL2ZveGhvbGUvdjE7Zm94aG9sZXYxYgZwcm90bzM", [file_buf_validate_validate, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("ChVmb3hob2xlL3YxL2F1dGgucHJvdG8SCmZveGhvbGUudjEiMAoPUmVnaXN0ZXJSZXF1ZXN0Eh0KC3NjcmVlbl9uYW1lGAEgASgJQgi6SAVyAyiACCJHChBSZWdpc3RlclJlc3BvbnNlEh4KBHVzZXIYASABKAsyEC5mb3hob2xlLnYxLlVzZXISEwoLdXNlcl9zZWNyZXQYAiABKAkiNQoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eh8KC3VzZXJfc2VjcmV0GAEgASgJQgq6SAdyBRABGIACIm8KE0NyZWF0ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNgoTUm90YXRlU2VjcmV0UmVxdWVzdBIfCgt1c2VyX3NlY3JldBgBIAEoCUIKukgHcgUQARiAAiIrChRSb3RhdGVTZWNyZXRSZXNwb25zZRITCgt1c2VyX3NlY3JldBgBIAEoCSI3ChREZWxldGVBY2NvdW50UmVxdWVzdBIfCgt1c2VyX3NlY3JldBgBIAEoCUIKukgHcgUQARiAAiIXChVEZWxldGVBY2NvdW50UmVzcG9uc2UylAMKC0F1dGhTZXJ2aWNlElcKCFJlZ2lzdGVyEhsuZm94aG9sZS52MS5SZWdpc3RlclJlcXVlc3QaHC5mb3hob2xlLnYxLlJlZ2lzdGVyUmVzcG9uc2UiEKqfGQwIAhABIAUoATICCB4SYAoLQ3JlYXRlVG9rZW4SHi5mb3hob2xlLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBofLmZveGhvbGUudjEuQ3JlYXRlVG9rZW5SZXNwb25zZSIQqp8ZDAgCEAEgAigBMgIIHhJhCgxSb3RhdGVTZWNyZXQSHy5mb3hob2xlLnYxLlJvdGF0ZVNlY3JldFJlcXVlc3QaIC5mb3hob2xlLnYxLlJvdGF0ZVNlY3JldFJlc3BvbnNlIg6qnxkKCAEQASABMgIIHhJnCg1EZWxldGVBY2NvdW50EiAuZm94aG9sZS52MS5EZWxldGVBY2NvdW50UmVxdWVzdBohLmZveGhvbGUudjEuRGVsZXRlQWNjb3VudFJlc3BvbnNlIhGQAgKqnxkKCAEQASABMgIIHkIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_foxhole_v1_policy, file_foxhole_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * RegisterRequest optionally names the new user.
@@ -171,6 +171,43 @@ export const RotateSecretResponseSchema: GenMessage<RotateSecretResponse> = /*@_
   messageDesc(file_foxhole_v1_auth, 5);
 
 /**
+ * DeleteAccountRequest confirms the deletion of the caller's account.
+ *
+ * @generated from message foxhole.v1.DeleteAccountRequest
+ */
+export type DeleteAccountRequest = Message<"foxhole.v1.DeleteAccountRequest"> & {
+  /**
+   * The caller's current secret: proof that the caller holds more than a
+   * token.
+   *
+   * @generated from field: string user_secret = 1;
+   */
+  userSecret: string;
+};
+
+/**
+ * Describes the message foxhole.v1.DeleteAccountRequest.
+ * Use `create(DeleteAccountRequestSchema)` to create a new message.
+ */
+export const DeleteAccountRequestSchema: GenMessage<DeleteAccountRequest> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_auth, 6);
+
+/**
+ * DeleteAccountResponse is empty: the account is gone.
+ *
+ * @generated from message foxhole.v1.DeleteAccountResponse
+ */
+export type DeleteAccountResponse = Message<"foxhole.v1.DeleteAccountResponse"> & {
+};
+
+/**
+ * Describes the message foxhole.v1.DeleteAccountResponse.
+ * Use `create(DeleteAccountResponseSchema)` to create a new message.
+ */
+export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse> = /*@__PURE__*/
+  messageDesc(file_foxhole_v1_auth, 7);
+
+/**
  * AuthService creates users and trades their secret for access tokens.
  *
  * A user has no username and no password: Register returns a random user
@@ -219,6 +256,27 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RotateSecretRequestSchema;
     output: typeof RotateSecretResponseSchema;
+  },
+  /**
+   * DeleteAccount deletes the caller's account for good, confirmed by its
+   * current secret (a wrong one answers `unauthenticated` and changes
+   * nothing). The profile, avatar, files (on every store), room
+   * memberships, blocks and read markers go; every message the user sent
+   * is erased to a tombstone, and the user's id is replaced by a new,
+   * unrelated one in what others keep (their messages, room history). A
+   * room the user owned alone passes to its longest-standing admin, else
+   * member, else is deleted. Tokens are refused at once and sessions end
+   * within 5 s in every process; download links handed out earlier answer
+   * 404; GetUser answers `not_found`. Once this call has begun, the
+   * deletion completes even if the process dies: any process finishes it
+   * when it starts and every minute after.
+   *
+   * @generated from rpc foxhole.v1.AuthService.DeleteAccount
+   */
+  deleteAccount: {
+    methodKind: "unary";
+    input: typeof DeleteAccountRequestSchema;
+    output: typeof DeleteAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_foxhole_v1_auth, 0);

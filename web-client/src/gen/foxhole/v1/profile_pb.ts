@@ -62,7 +62,8 @@ export const GetProfileResponseSchema: GenMessage<GetProfileResponse> = /*@__PUR
  */
 export type UpdateProfileRequest = Message<"foxhole.v1.UpdateProfileRequest"> & {
   /**
-   * New values. Only writable fields (today: `screen_name`) are read.
+   * New values. Only writable fields (`screen_name`, `bio`, `attributes`)
+   * are read.
    *
    * @generated from field: foxhole.v1.User user = 1;
    */
@@ -70,7 +71,9 @@ export type UpdateProfileRequest = Message<"foxhole.v1.UpdateProfileRequest"> & 
 
   /**
    * Fields of `user` to change, by proto or JSON name (e.g. `screen_name` or
-   * `screenName`). Empty: every writable field that is set in `user`.
+   * `screenName`). Empty: every writable field that is set in `user` (a
+   * non-empty `screen_name` or `bio`, a present `attributes`). Naming `bio`
+   * or `attributes` with an empty value clears it.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

@@ -5,14 +5,14 @@
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file foxhole/v1/user.proto.
  */
 export const file_foxhole_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChVmb3hob2xlL3YxL3VzZXIucHJvdG8SCmZveGhvbGUudjEihwEKBFVzZXISCgoCaWQYASABKAkSEwoLc2NyZWVuX25hbWUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKgoHVXNlclJlZhIKCgJpZBgBIAEoCRITCgtzY3JlZW5fbmFtZRgCIAEoCUIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChVmb3hob2xlL3YxL3VzZXIucHJvdG8SCmZveGhvbGUudjEi1QEKBFVzZXISCgoCaWQYASABKAkSEwoLc2NyZWVuX25hbWUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDYmlvGAUgASgJEhIKCmF2YXRhcl91cmwYBiABKAkSKwoKYXR0cmlidXRlcxgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiKgoHVXNlclJlZhIKCgJpZBgBIAEoCRITCgtzY3JlZW5fbmFtZRgCIAEoCUIuWixmb3hob2xlLmRldi9mb3hob2xlL2dlbi9mb3hob2xlL3YxO2ZveGhvbGV2MWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * User is the public view of an account: everything here is safe to show to
@@ -50,6 +50,34 @@ export type User = Message<"foxhole.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 4;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * A few words about the user: 0 to 500 characters, no control characters
+   * but newline and tab. Writable through UpdateProfile.
+   *
+   * @generated from field: string bio = 5;
+   */
+  bio: string;
+
+  /**
+   * Absolute URL of the user's avatar (GET /avatars/{id}?size=N), empty when
+   * the user has none. Set by PUT /avatar and DELETE /avatar, never by
+   * UpdateProfile; it changes with every new avatar, so it may be cached.
+   *
+   * @generated from field: string avatar_url = 6;
+   */
+  avatarUrl: string;
+
+  /**
+   * Fields the application defines (e.g. {"pronouns": "she/her"}): a JSON
+   * object, public like the rest of this message, at most 4 KiB as JSON
+   * (FOXHOLE_PROFILE_ATTRIBUTES_MAX_BYTES), nested at most 4 deep, with keys
+   * of 1 to 64 characters and no control characters in keys or strings.
+   * Writable through UpdateProfile; it is replaced whole, never merged.
+   *
+   * @generated from field: google.protobuf.Struct attributes = 7;
+   */
+  attributes?: JsonObject | undefined;
 };
 
 /**
