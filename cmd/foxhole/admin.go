@@ -43,6 +43,8 @@ var adminSubcommands = []struct {
 	{"users show", "USER_ID", "show one user", adminUsersShow},
 	{"users ban", "USER_ID", "refuse the user's tokens and end its sessions in every process within 5 s; no new token until unban", adminBan(true)},
 	{"users unban", "USER_ID", "lift a ban", adminBan(false)},
+	{"users delete", "USER_ID", "delete the account as DeleteAccount does: profile, avatar, files, memberships, blocks; messages erased to tombstones", adminUsersDelete},
+	{"messages purge", "USER_ID", "erase every message the user sent to a tombstone, with its edits", adminMessagesPurge},
 }
 
 func printAdminUsage(w io.Writer) {
@@ -218,4 +220,32 @@ func adminBan(on bool) func(ctx context.Context, ad *app.Admin, args []string, a
 		}
 		return nil
 	}
+}
+
+func adminUsersDelete(ctx context.Context, ad *app.Admin, args []string, _ bool, stdout io.Writer) error {
+	id, err := oneUser(args)
+	if err != nil {
+		return err
+	}
+	if err := ad.Delete(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %s: nothing of it is left, and its sessions end within 5 s in every process\n", id)
+	return nil
+}
+
+func adminMessagesPurge(ctx context.Context, ad *app.Admin, args []string, asJSON bool, stdout io.Writer) error {
+	id, err := oneUser(args)
+	if err != nil {
+		return err
+	}
+	n, err := ad.Purge(ctx, id)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"userId": id, "eventsChanged": n})
+	}
+	fmt.Fprintf(stdout, "purged %s: %d stored events erased to tombstones or removed\n", id, n)
+	return nil
 }

@@ -112,3 +112,58 @@ func TestAdminBanEndsSessionsAndRefusesTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPurgeAndDelete purges a user's messages to tombstones, then
+// deletes the user, from the command line beside a running server.
+func TestAdminPurgeAndDelete(t *testing.T) {
+	srv := testutil.Start(t)
+	ctx := context.Background()
+	p := client.Connect
+	u, other := srv.Register(t, p, "spammer"), srv.Register(t, p, "other")
+	c := srv.Clients(p, u.Token)
+	for _, text := range []string{"buy cheap stuff", "more cheap stuff"} {
+		if _, err := c.Realtime.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: text})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := srv.Clients(p, other.Token).Realtime.SendMessage(ctx, connect.NewRequest(&foxholev1.SendMessageRequest{Content: "kept"})); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := admin(t, srv, "messages", "purge", u.ID); code != adminOK || !strings.Contains(out, "purged") {
+		t.Fatalf("messages purge = %d %q %q", code, out, errOut)
+	}
+	if found := srv.FindInDatabase(t, []byte("cheap stuff")); len(found) > 0 {
+		t.Errorf("purged text still stored: %v", found)
+	}
+	page, err := srv.Clients(p, other.Token).Realtime.ListMessages(ctx, connect.NewRequest(&foxholev1.ListMessagesRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tombstones, kept int
+	for _, ev := range page.Msg.GetEvents() {
+		switch m := ev.GetChatMessage(); {
+		case m.GetDeleted() && m.GetSender().GetId() == u.ID:
+			tombstones++
+		case m.GetContent() == "kept":
+			kept++
+		}
+	}
+	if tombstones != 2 || kept != 1 {
+		t.Errorf("after the purge the lobby holds %d tombstones and %d of the other's messages, want 2 and 1", tombstones, kept)
+	}
+	if code, out, errOut := admin(t, srv, "users", "delete", u.ID); code != adminOK {
+		t.Fatalf("users delete = %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := admin(t, srv, "users", "show", u.ID); code != adminRefused {
+		t.Errorf("users show of a deleted user = %d, want %d", code, adminRefused)
+	}
+	if _, err := srv.Clients(p, other.Token).Profile.GetUser(ctx, connect.NewRequest(&foxholev1.GetUserRequest{Id: u.ID})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("GetUser of a deleted user = %v, want not_found", err)
+	}
+	if found := srv.FindInDatabase(t, []byte(u.ID)); len(found) > 0 {
+		t.Errorf("the deleted user's id is still stored: %v", found)
+	}
+	if code, _, _ := admin(t, srv, "messages", "purge", "nobody"); code != adminRefused {
+		t.Errorf("messages purge nobody = %d, want %d", code, adminRefused)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"foxhole.dev/foxhole/internal/account"
 	"foxhole.dev/foxhole/internal/config"
 	"foxhole.dev/foxhole/internal/store"
 )
@@ -47,4 +48,18 @@ func (ad *Admin) User(ctx context.Context, id string) (*store.UserSummary, error
 // banned.
 func (ad *Admin) Ban(ctx context.Context, id string, on bool) error {
 	return ad.a.auth.SetBanned(ctx, id, on)
+}
+
+// Delete deletes the user as DeleteAccount does, without its secret.
+func (ad *Admin) Delete(ctx context.Context, id string) error {
+	return ad.a.auth.DeleteUser(ctx, id)
+}
+
+// Purge erases every message the user sent to a tombstone, with their
+// edits, and returns how many events changed.
+func (ad *Admin) Purge(ctx context.Context, id string) (int64, error) {
+	if _, err := ad.a.store.UserByID(ctx, id); err != nil {
+		return 0, err
+	}
+	return account.EraseMessagesBy(ctx, ad.a.store, id, "")
 }

@@ -289,22 +289,45 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, current string) err
 	if subtle.ConstantTimeCompare(old, u.SecretHash) != 1 {
 		return errWrongSecret
 	}
+	err = s.deleteAccount(ctx, userID, old)
+	if errors.Is(err, errNotBegun) {
+		return errWrongSecret // rotated or deleted meanwhile
+	}
+	return err
+}
+
+// DeleteUser deletes the account as DeleteAccount does, without its
+// secret: an operator's deletion. An unknown user is errs.ErrNotFound.
+func (s *Service) DeleteUser(ctx context.Context, userID string) error {
+	u, err := s.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	err = s.deleteAccount(ctx, userID, u.SecretHash)
+	if errors.Is(err, errNotBegun) {
+		return errs.New(errs.ErrNotFound, "user %q not found (its secret changed, or it was deleted, meanwhile)", userID)
+	}
+	return err
+}
+
+// errNotBegun is deleteAccount's answer when the account's secret is no
+// longer the one given (rotated or deleted meanwhile).
+var errNotBegun = errors.New("the account's secret changed")
+
+// deleteAccount deletes the account whose secret hashes to old (else
+// errNotBegun): its tokens are revoked everywhere, then Erase removes
+// everything of it.
+func (s *Service) deleteAccount(ctx context.Context, userID string, old []byte) error {
 	// The new hash is of a secret nobody is given: the old secret stops
 	// working, and the column stays unique and not null.
 	ver, err := s.users.BeginDeletion(ctx, userID, old, hashSecret(newSecret()), store.NewID())
 	if errors.Is(err, errs.ErrNotFound) {
-		return errWrongSecret // rotated or deleted meanwhile
+		return errNotBegun
 	}
 	if err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
-	s.Revoked(userID, ver)
-	if err := s.cache.Delete(ctx, versionKey(userID)); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("invalidate the cached token version")
-	}
-	if s.OnRotate != nil {
-		s.OnRotate(ctx, userID, ver)
-	}
+	s.revoke(ctx, userID, ver)
 	if s.Erase == nil {
 		return nil
 	}
