@@ -13,6 +13,7 @@ package call
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -27,6 +28,8 @@ type Record struct {
 	RequestID string
 	// UserID is the authenticated caller; empty on public routes.
 	UserID string
+	// Response is the request's response, as the access log wraps it.
+	Response *StatusWriter
 	// Code is the Connect code of the outcome, once known.
 	Code string
 	// Start is when the request arrived.
@@ -184,4 +187,44 @@ func (r *Record) Detached() *Record {
 		scheme:     r.scheme,
 		host:       r.host,
 	}
+}
+
+// StatusWriter remembers a response's status. It passes Flush and the
+// other optional interfaces through Unwrap, which http.ResponseController
+// and Connect's streaming rely on. The server's access log wraps every
+// response in one and keeps it in the Record (Response), where route spans
+// read the status too.
+type StatusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *StatusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Status is the status written so far: 200 once anything was, or before.
+func (w *StatusWriter) Status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
 }

@@ -19,7 +19,7 @@ import (
 // inner layers fill in through the context, and its response's status.
 type entry struct {
 	rec call.Record
-	w   statusWriter
+	w   call.StatusWriter
 }
 
 func requestIDFrom(ctx context.Context) string {
@@ -67,6 +67,7 @@ func startCall(base *zerolog.Logger, w http.ResponseWriter, r *http.Request) (*e
 	log := base.With().Str("request_id", e.rec.RequestID).Logger()
 	ctx := call.With(log.WithContext(r.Context()), &e.rec)
 	e.w.ResponseWriter = w
+	e.rec.Response = &e.w
 	return e, r.WithContext(ctx)
 }
 
@@ -90,7 +91,7 @@ func (e *entry) logLine(r *http.Request, onCall OnCall) {
 		Str("path", r.URL.Path).
 		Str("protocol", protocol(r)).
 		Str("code", code).
-		Int("status", e.w.status()).
+		Int("status", e.w.Status()).
 		Float64("duration_ms", float64(took.Microseconds())/1000).
 		Str("user_id", e.rec.UserID).
 		Msg("call")
@@ -148,7 +149,7 @@ func protocol(r *http.Request) string {
 // codeFromResponse finds the code of a call that ended before any
 // interceptor ran (a body that did not decode, say): from the gRPC status
 // header or trailer, else from the HTTP status.
-func codeFromResponse(w *statusWriter) string {
+func codeFromResponse(w *call.StatusWriter) string {
 	h := w.Header()
 	s := h.Get("Grpc-Status")
 	if s == "" {
@@ -162,45 +163,8 @@ func codeFromResponse(w *statusWriter) string {
 			return connect.Code(n).String()
 		}
 	}
-	if w.status() < 400 {
+	if w.Status() < 400 {
 		return "ok"
 	}
-	return codeOfStatus(w.status()).String()
-}
-
-// statusWriter remembers the response status. It passes Flush and the other
-// optional interfaces through Unwrap, which http.ResponseController and
-// Connect's streaming rely on.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
+	return codeOfStatus(w.Status()).String()
 }

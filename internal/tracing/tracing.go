@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"foxhole.dev/foxhole/internal/blob"
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/buildinfo"
 )
 
@@ -83,49 +84,22 @@ func Route(tp trace.TracerProvider, pattern string, h http.Handler) http.Handler
 		ctx, span := tr.Start(ctx, pattern, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", sw.status()))
-		if sw.status() >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(sw.status()))
+		// The access log's writer knows the status; a route served
+		// without one gets a writer of its own.
+		var sw *call.StatusWriter
+		if rec, ok := call.Lookup(ctx); ok && rec.Response != nil {
+			sw = rec.Response
+		} else {
+			sw = &call.StatusWriter{ResponseWriter: w}
+			w = sw
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
+		status := sw.Status()
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
 		}
 	})
-}
-
-// statusWriter remembers the status, and passes the optional interfaces
-// (Flush, Hijack, deadlines) through Unwrap.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
 }
 
 // Session starts the span of a WebSocket session, which outlives the
