@@ -25,8 +25,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"foxhole.dev/foxhole/internal/blob"
-	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/buildinfo"
+	"foxhole.dev/foxhole/internal/call"
 )
 
 // Name is the instrumentation scope of Foxhole's own spans.
