@@ -289,24 +289,36 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 		if !shard.IsDir() || len(shard.Name()) != 2 {
 			continue
 		}
-		entries, err := os.ReadDir(filepath.Join(s.dir, shard.Name()))
-		if err != nil {
+		if err := walkDir(ctx, filepath.Join(s.dir, shard.Name()), fn); err != nil {
 			return err
 		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if !blob.ValidKey(e.Name()) {
-				continue
-			}
-			fi, err := e.Info()
-			if err != nil {
-				continue // removed meanwhile
-			}
-			if err := fn(blob.Info{Key: e.Name(), Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// walkDir calls fn with every object of dir (a file named by a valid key);
+// a dir that does not exist has none.
+func walkDir(ctx context.Context, dir string, fn func(blob.Info) error) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !blob.ValidKey(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if err := fn(blob.Info{Key: e.Name(), Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -150,27 +150,5 @@ func (s *Store) DeletePartial(_ context.Context, key string) error {
 
 // WalkPartials implements blob.Partials.
 func (s *Store) WalkPartials(ctx context.Context, fn func(blob.Info) error) error {
-	entries, err := os.ReadDir(filepath.Join(s.dir, "partial"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !blob.ValidKey(e.Name()) {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil {
-			continue
-		}
-		if err := fn(blob.Info{Key: e.Name(), Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return walkDir(ctx, filepath.Join(s.dir, "partial"), fn)
 }
