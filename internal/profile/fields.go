@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/text"
 )
 
 // MaxBio is the longest bio, in characters.
@@ -24,19 +25,8 @@ const (
 // CleanBio trims s and checks it is a valid bio: 0 to 500 characters, no
 // control characters but newline and tab.
 func CleanBio(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case !utf8.ValidString(s):
-		return "", errs.Invalidf("bio", "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > MaxBio:
-		return "", errs.Invalidf("bio", "must be at most %d characters", MaxBio)
-	case strings.IndexFunc(s, controlButLine) >= 0:
-		return "", errs.Invalidf("bio", "must not contain control characters but newline and tab")
-	}
-	return s, nil
+	return text.Rule{Field: "bio", Max: MaxBio, Lines: true}.Clean(s)
 }
-
-func controlButLine(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }
 
 // AttributesJSON checks attributes and returns them as the JSON stored:
 // keys sorted, no white space ("" for none or an empty object). Past

@@ -21,12 +21,9 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
@@ -38,6 +35,7 @@ import (
 	"foxhole.dev/foxhole/internal/pubsub"
 	"foxhole.dev/foxhole/internal/ratelimit"
 	"foxhole.dev/foxhole/internal/store"
+	"foxhole.dev/foxhole/internal/text"
 )
 
 // Store is the part of the database that realtime needs.
@@ -580,17 +578,7 @@ func (s *Service) AllowMessage(ctx context.Context, user string) error {
 // checkContent enforces the message rules: 1 to MaxMessageChars characters,
 // not all white space, no control characters but newline and tab.
 func (s *Service) checkContent(c string) error {
-	switch {
-	case !utf8.ValidString(c):
-		return errs.Invalidf("content", "must be valid UTF-8")
-	case strings.TrimSpace(c) == "":
-		return errs.Invalidf("content", "must not be empty")
-	case utf8.RuneCountInString(c) > s.opt.MaxMessageChars:
-		return errs.Invalidf("content", "must be at most %d characters", s.opt.MaxMessageChars)
-	case strings.IndexFunc(c, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
-		return errs.Invalidf("content", "must not contain control characters other than newline and tab")
-	}
-	return nil
+	return text.Rule{Field: "content", Required: true, Max: s.opt.MaxMessageChars, Lines: true}.Check(c)
 }
 
 // Route says who may see a stored event, and where its history is.

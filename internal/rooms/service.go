@@ -8,10 +8,7 @@ package rooms
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -19,6 +16,7 @@ import (
 	"foxhole.dev/foxhole/internal/errs"
 	"foxhole.dev/foxhole/internal/realtime"
 	"foxhole.dev/foxhole/internal/store"
+	"foxhole.dev/foxhole/internal/text"
 )
 
 // Options bound rooms.
@@ -119,33 +117,13 @@ func owner(ctx context.Context, t *store.RoomTx, user string) (*store.Member, er
 // cleanName checks a room's name: 1 to MaxName characters after trimming,
 // no control characters.
 func (s *Service) cleanName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	switch {
-	case !utf8.ValidString(name):
-		return "", errs.Invalidf("name", "must be valid UTF-8")
-	case name == "":
-		return "", errs.Invalidf("name", "must not be empty")
-	case utf8.RuneCountInString(name) > s.opt.MaxName:
-		return "", errs.Invalidf("name", "must be at most %d characters", s.opt.MaxName)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", errs.Invalidf("name", "must not contain control characters")
-	}
-	return name, nil
+	return text.Rule{Field: "name", Required: true, Max: s.opt.MaxName}.Clean(name)
 }
 
 // cleanTopic checks a room's topic: at most MaxTopic characters, no control
 // characters but newline and tab.
 func (s *Service) cleanTopic(topic string) (string, error) {
-	topic = strings.TrimSpace(topic)
-	switch {
-	case !utf8.ValidString(topic):
-		return "", errs.Invalidf("topic", "must be valid UTF-8")
-	case utf8.RuneCountInString(topic) > s.opt.MaxTopic:
-		return "", errs.Invalidf("topic", "must be at most %d characters", s.opt.MaxTopic)
-	case strings.IndexFunc(topic, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
-		return "", errs.Invalidf("topic", "must not contain control characters other than newline and tab")
-	}
-	return topic, nil
+	return text.Rule{Field: "topic", Max: s.opt.MaxTopic, Lines: true}.Clean(topic)
 }
 
 func (s *Service) roomsLimit(ctx context.Context, t *store.RoomTx, user string) error {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
 	"foxhole.dev/foxhole/internal/errs"
+	"foxhole.dev/foxhole/internal/text"
 )
 
 // User is a row of the users table. Times are Unix microseconds.
@@ -46,18 +44,7 @@ const MaxScreenName = 64
 // CleanScreenName trims s and checks it is a valid screen name: 1 to 64
 // characters of any script, none of them a control character.
 func CleanScreenName(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case !utf8.ValidString(s):
-		return "", errs.Invalidf("screen_name", "must be valid UTF-8")
-	case s == "":
-		return "", errs.Invalidf("screen_name", "must not be empty")
-	case utf8.RuneCountInString(s) > MaxScreenName:
-		return "", errs.Invalidf("screen_name", "must be at most %d characters", MaxScreenName)
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "", errs.Invalidf("screen_name", "must not contain control characters")
-	}
-	return s, nil
+	return text.Rule{Field: "screen_name", Required: true, Max: MaxScreenName}.Clean(s)
 }
 
 // newUserInserter returns the group commit of CreateUser on db: one INSERT
