@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/errs"
 )
 
@@ -34,6 +35,11 @@ func WithUser(ctx context.Context, userID string) context.Context {
 // not authenticated.
 func IdentityFrom(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(callerKey{}).(Identity)
+	if !ok {
+		if rec, found := call.Lookup(ctx); found {
+			id, ok = rec.Caller().(Identity)
+		}
+	}
 	return id, ok && id.UserID != ""
 }
 

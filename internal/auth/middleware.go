@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"strings"
 
+	"foxhole.dev/foxhole/internal/call"
 	"foxhole.dev/foxhole/internal/errs"
 )
 
 // Middleware authenticates every request that isPublic does not exempt
 // (public requests pass untouched, whatever token they carry),
-// before anything reads its body, and puts the user in the request context.
+// before anything reads its body, and puts the user in the request's call
+// record, or its context when it has none.
 // A request without a valid token is answered by fail with an
 // errs.ErrUnauthenticated error.
 func (s *Service) Middleware(isPublic func(*http.Request) bool, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
@@ -29,6 +31,13 @@ func (s *Service) Middleware(isPublic func(*http.Request) bool, fail func(http.R
 			id, err := s.Identify(r.Context(), token)
 			if err != nil {
 				fail(w, r, err)
+				return
+			}
+			// In the server's call record when there is one, which spares a
+			// copy of the request.
+			if rec, ok := call.Lookup(r.Context()); ok {
+				rec.SetCaller(id)
+				next.ServeHTTP(w, r)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))

@@ -40,6 +40,7 @@ type Record struct {
 	// route is known.
 	Policy *foxholev1.Policy
 
+	caller     any // what authenticated the call (auth's Identity); nil: none
 	clientAddr netip.Addr
 	deadlines  Deadlines
 	publicURL  string // the configured public URL, or empty
@@ -80,6 +81,13 @@ func Lookup(ctx context.Context) (*Record, bool) {
 func (r *Record) undeclared(what string) {
 	panic(fmt.Sprintf("call: %s reads %s, which its policy does not declare", r.Route, what))
 }
+
+// SetCaller records what authenticated the call, which auth puts here and
+// reads back: the request then needs no context of its own to carry it.
+func (r *Record) SetCaller(c any) { r.caller = c }
+
+// Caller returns what SetCaller recorded; nil: nothing.
+func (r *Record) Caller() any { return r.caller }
 
 // SetClientAddr records the client's address (through trusted proxies).
 func (r *Record) SetClientAddr(a netip.Addr) { r.clientAddr = a }
@@ -179,6 +187,7 @@ func (r *Record) Detached() *Record {
 	return &Record{
 		RequestID:  r.RequestID,
 		UserID:     r.UserID,
+		caller:     r.caller,
 		Start:      r.Start,
 		Route:      r.Route,
 		Policy:     r.Policy,

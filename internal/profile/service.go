@@ -58,8 +58,15 @@ func encodeProfile(u *store.User) []byte {
 }
 
 func decodeProfile(b []byte) (*store.User, bool) {
-	f := strings.Split(string(b), "\x00")
-	if len(f) != 7 {
+	var f [7]string
+	rest := string(b)
+	for i := range f[:6] {
+		var ok bool
+		if f[i], rest, ok = strings.Cut(rest, "\x00"); !ok {
+			return nil, false
+		}
+	}
+	if f[6] = rest; strings.Contains(rest, "\x00") {
 		return nil, false
 	}
 	created, err1 := strconv.ParseInt(f[2], 10, 64)

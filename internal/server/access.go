@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -63,8 +65,11 @@ func startCall(base *zerolog.Logger, w http.ResponseWriter, r *http.Request) (*e
 	if e.rec.RequestID == "" {
 		e.rec.RequestID = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", e.rec.RequestID)
-	log := base.With().Str("request_id", e.rec.RequestID).Logger()
+	w.Header()["X-Request-Id"] = []string{e.rec.RequestID}
+	// A hook, not a field: With would copy the logger's fields into a new
+	// buffer for every request, and most requests log nothing but their
+	// access line.
+	log := base.Hook(requestIDHook(e.rec.RequestID))
 	ctx := call.With(log.WithContext(r.Context()), &e.rec)
 	e.w.ResponseWriter = w
 	e.rec.Response = &e.w
@@ -126,10 +131,31 @@ func cleanRequestID(s string) string {
 	return s
 }
 
+// requestIDHook adds the request's id to every line logged for it.
+type requestIDHook string
+
+func (h requestIDHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str("request_id", string(h))
+}
+
+// Request ids are a random prefix drawn once per process and a counter:
+// unique without reading randomness for every request.
+var (
+	requestIDPrefix = func() [8]byte {
+		var b [8]byte
+		rand.Read(b[:])
+		return b
+	}()
+	requestIDCount atomic.Uint64
+)
+
+// newRequestID returns 24 hex digits: the process's prefix, then the
+// count of requests so far.
 func newRequestID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [16]byte
+	copy(b[:8], requestIDPrefix[:])
+	binary.BigEndian.PutUint64(b[8:], requestIDCount.Add(1))
+	return hex.EncodeToString(b[4:])
 }
 
 func protocol(r *http.Request) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,9 @@ type rule struct {
 	read    time.Duration // the whole request's read deadline; 0: none
 	request time.Duration // a stream's request's read deadline, lifted once it arrives; 0: none
 	rateKey string        // prefix of the rate limit's key
+	// handler serves a procedure: the one the mux picks for its path,
+	// found once at start rather than matched again for every call.
+	handler http.Handler
 }
 
 // enforcer applies every route's declared policy: before authentication
@@ -93,7 +97,9 @@ func newEnforcer(r *routes, procedures map[string]*foxholev1.Policy, o Options) 
 		probes:       make(chan struct{}, o.MaxProbeStreams),
 	}
 	for path, p := range procedures {
-		e.procedures[path] = ruleOf(path, p)
+		ru := ruleOf(path, p)
+		ru.handler, _ = r.mux.Handler(&http.Request{Method: http.MethodPost, URL: &url.URL{Path: path}})
+		e.procedures[path] = ru
 	}
 	for _, pattern := range r.plain {
 		e.routes[pattern] = ruleOf(pattern, httpRoutes[pattern])
@@ -241,7 +247,8 @@ func (e *enforcer) allow(w http.ResponseWriter, r *http.Request, l ratelimit.Lim
 }
 
 // afterAuth records the caller and counts the call against its rate per
-// user, then serves it within the slot and the lifetime its route declares.
+// user, then serves it within the slot and the lifetime its route declares:
+// a procedure by its own handler, a plain route by next (the mux).
 func (e *enforcer) afterAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := call.From(r.Context())
@@ -261,11 +268,15 @@ func (e *enforcer) afterAuth(next http.Handler) http.Handler {
 		if l, ok := e.perUserRoom[rec.Policy.GetRateLimit()]; ok && !e.allow(w, r, l.limiter, rec.UserID, l.msg) {
 			return
 		}
+		h := next
+		if ru, ok := e.procedures[rec.Route]; ok {
+			h = ru.handler
+		}
 		if rec.Policy.GetSlot() == foxholev1.Slot_SLOT_UNSPECIFIED && rec.Policy.GetMaxDuration() == nil {
-			next.ServeHTTP(w, r)
+			h.ServeHTTP(w, r)
 			return
 		}
-		e.serveBounded(next, w, r, rec)
+		e.serveBounded(h, w, r, rec)
 	})
 }
 
