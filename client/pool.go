@@ -8,8 +8,8 @@ import (
 
 // DefaultConnections is how many connections New's default HTTP client
 // spreads calls over. It was chosen by measurement: the calls per second
-// one Client reaches on a server with several cores, for several pool
-// sizes; more connections than this added nothing.
+// one busy Client reaches on a server with several cores, for several
+// pool sizes.
 const DefaultConnections = 4
 
 // NewHTTPClient returns an HTTP client that speaks every protocol to
