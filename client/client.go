@@ -68,37 +68,65 @@ func (p Protocol) Options() []connect.ClientOption {
 	return nil
 }
 
-// HTTPClient returns an HTTP client for a Foxhole without TLS. With h2c
-// it speaks HTTP/2 over plain TCP, which gRPC needs and which carries
-// every call and stream on one connection; without, HTTP/1.1, as curl and
-// browsers do. Responses have no overall timeout: streams may last.
+// HTTPClient returns an HTTP client for a Foxhole without TLS, on one
+// connection. With h2c it speaks HTTP/2 over plain TCP, which gRPC needs
+// and which carries every call and stream on one connection; without,
+// HTTP/1.1, as curl and browsers do. Responses have no overall timeout:
+// streams may last.
 func HTTPClient(h2c bool) *http.Client {
+	return &http.Client{Transport: plainTransport(h2c)}
+}
+
+// HTTPSClient returns an HTTP client for a Foxhole behind TLS, on one
+// connection: HTTP/2 by ALPN, which gRPC needs and which every protocol
+// can use, or HTTP/1.1 where the server offers only that. tc configures
+// TLS (trusted roots, a client certificate); nil: the system's roots.
+func HTTPSClient(tc *tls.Config) *http.Client {
+	return &http.Client{Transport: tlsTransport(tc)}
+}
+
+// HTTPClientFor returns the HTTP client that New uses by default for
+// serverURL: NewHTTPClient(serverURL, tc, DefaultConnections).
+func HTTPClientFor(serverURL string, tc *tls.Config) *http.Client {
+	return NewHTTPClient(serverURL, tc, DefaultConnections)
+}
+
+// Transport returns the transport of one connection that speaks every
+// protocol to serverURL: HTTPSClient(tc)'s for an https:// URL,
+// HTTPClient(true)'s (h2c) otherwise. It is what Pool spreads calls over,
+// for a client that wants settings of its own, such as a dialer.
+func Transport(serverURL string, tc *tls.Config) *http.Transport {
+	if strings.HasPrefix(strings.ToLower(serverURL), "https://") {
+		return tlsTransport(tc)
+	}
+	return plainTransport(true)
+}
+
+// plainTransport is HTTPClient's: h2c only, or HTTP/1.1 only.
+func plainTransport(h2c bool) *http.Transport {
 	var p http.Protocols
 	if h2c {
 		p.SetUnencryptedHTTP2(true)
 	} else {
 		p.SetHTTP1(true)
 	}
-	return &http.Client{Transport: &http.Transport{
+	return &http.Transport{
 		Protocols:           &p,
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
 }
 
-// HTTPSClient returns an HTTP client for a Foxhole behind TLS: HTTP/2 by
-// ALPN, which gRPC needs and which every protocol can use, or HTTP/1.1
-// where the server offers only that. tc configures TLS (trusted roots, a
-// client certificate); nil: the system's roots.
-func HTTPSClient(tc *tls.Config) *http.Client {
+// tlsTransport is HTTPSClient's, with a copy of tc of its own.
+func tlsTransport(tc *tls.Config) *http.Transport {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetHTTP2(true)
 	if tc != nil {
 		tc = tc.Clone()
 	}
-	return &http.Client{Transport: &http.Transport{
+	return &http.Transport{
 		Protocols:           &p,
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
@@ -106,17 +134,7 @@ func HTTPSClient(tc *tls.Config) *http.Client {
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
-	}}
-}
-
-// HTTPClientFor returns the HTTP client that speaks every protocol to
-// serverURL: HTTPSClient(tc) for an https:// URL, HTTPClient(true) (h2c)
-// otherwise.
-func HTTPClientFor(serverURL string, tc *tls.Config) *http.Client {
-	if strings.HasPrefix(strings.ToLower(serverURL), "https://") {
-		return HTTPSClient(tc)
 	}
-	return HTTPClient(true)
 }
 
 // LoadCA returns a TLS configuration that trusts the PEM certificates in
@@ -158,6 +176,7 @@ type config struct {
 	protocol Protocol
 	http     *http.Client
 	tls      *tls.Config
+	conns    int
 	tokens   func(foxholev1connect.AuthServiceClient) *TokenSource
 	opts     []connect.ClientOption
 }
@@ -165,9 +184,17 @@ type config struct {
 // WithProtocol picks the protocol; the default is Connect (binary).
 func WithProtocol(p Protocol) Option { return func(c *config) { c.protocol = p } }
 
-// WithHTTPClient sets the HTTP client; the default is HTTPClientFor the
-// server's URL, with the TLS configuration of WithTLS.
+// WithHTTPClient sets the HTTP client; the default is NewHTTPClient for
+// the server's URL, with the TLS configuration of WithTLS and the
+// connections of WithConnections.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.http = hc } }
+
+// WithConnections sets how many HTTP/2 connections the default HTTP client
+// spreads calls and streams over, each on the next in turn (see Pool): a Go
+// server serves each connection in one loop, which caps how many calls per
+// second one connection carries. 1 (or less) means one connection; the
+// default is DefaultConnections. It is unused with WithHTTPClient.
+func WithConnections(n int) Option { return func(c *config) { c.conns = n } }
 
 // WithTLS sets the TLS configuration of the default HTTP client for an
 // https:// URL, such as LoadCA's for a server whose certificate a private
@@ -202,12 +229,12 @@ func WithClientOptions(opts ...connect.ClientOption) Option {
 // http://127.0.0.1:8080 or https://foxhole.example.com; every protocol
 // works on both.
 func New(serverURL string, opts ...Option) *Client {
-	cfg := config{protocol: Connect}
+	cfg := config{protocol: Connect, conns: DefaultConnections}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.http == nil {
-		cfg.http = HTTPClientFor(serverURL, cfg.tls)
+		cfg.http = NewHTTPClient(serverURL, cfg.tls, cfg.conns)
 	}
 	serverURL = strings.TrimRight(serverURL, "/")
 	base := append(cfg.protocol.Options(), cfg.opts...)

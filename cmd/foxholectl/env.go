@@ -140,13 +140,23 @@ func (e *env) saveCredentials(ctx context.Context, creds credentials) error {
 	})
 }
 
-// httpClient returns the HTTP client for server (client.HTTPClientFor:
-// h2c for http URLs, HTTP/2 by ALPN for https, trusting tc's roots). A
-// server that does not accept the connection within ten seconds counts as
-// unreachable.
+// httpClient returns the HTTP client for server (client.Transport: h2c
+// for http URLs, HTTP/2 by ALPN for https, trusting tc's roots), over
+// as many connections as the constant below says. A server that does not
+// accept a connection within ten seconds counts as unreachable.
 func httpClient(server string, tc *tls.Config) *http.Client {
-	hc := client.HTTPClientFor(server, tc)
-	t := hc.Transport.(*http.Transport)
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return hc
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: client.Pool(connections, func() http.RoundTripper {
+		t := client.Transport(server, tc)
+		t.DialContext = dialer.DialContext
+		return t
+	})}
 }
+
+// connections is how many connections a command spreads its calls over
+// (client.Pool): one, not client.DefaultConnections. A command makes one
+// call at a time (chat: a stream and one call beside it), far from what
+// one connection carries, and the pool sends each call on the next
+// connection in turn, so a larger one would only dial a new connection,
+// and shake hands again over TLS, for each of a command's first calls.
+const connections = 1
