@@ -1,31 +1,41 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"foxhole.dev/foxhole/client"
+	foxholev1 "foxhole.dev/foxhole/gen/foxhole/v1"
+	"foxhole.dev/foxhole/gen/foxhole/v1/foxholev1connect"
+	"foxhole.dev/foxhole/internal/server"
 )
 
 // The baselines are the ceilings Foxhole is measured against: bare net/http
 // handlers doing the least work a call of each kind needs, with no
 // database, no RPC framework and no limits.
 //
-//   - POST /profile verifies an HS256 JWT the way Foxhole does and answers
-//     the JSON GetProfile answers: the ceiling of an authenticated call.
-//   - POST /token hashes the secret in the body, finds its user in a map,
-//     signs an HS256 JWT and answers the JSON CreateToken answers: the
+// The unary ones answer at Foxhole's own procedure paths, in the protocol
+// the call speaks (Connect JSON, Connect binary or gRPC, told apart by
+// Content-Type, with precomputed or hand-framed bodies; gRPC-Web too), so that the very
+// same client, over the same transport and connections, loads Foxhole and
+// its baseline: a ratio then compares the servers alone.
+//
+//   - GetProfile verifies an HS256 JWT the way Foxhole does and answers
+//     the message GetProfile answers: the ceiling of an authenticated call.
+//   - CreateToken decodes the secret, hashes it, finds its user in a map,
+//     signs an HS256 JWT and answers the message CreateToken answers: the
 //     ceiling of token issuance.
 //   - GET /baseline/ws relays every text frame to every connected
 //     WebSocket: the ceiling of realtime fan-out.
@@ -38,47 +48,164 @@ var (
 	baselineUser   = "0123456789abcdefghjkmnpqrs"
 )
 
-// profileJSON is a GetProfile answer as Connect JSON prints it.
-var profileJSON = []byte(`{"user":{"id":"0123456789abcdefghjkmnpqrs","screenName":"baseline","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}`)
+// The answers of GetProfile, as Foxhole's would be for the baseline user.
+var (
+	baselineProfile = &foxholev1.GetProfileResponse{User: &foxholev1.User{
+		Id: baselineUser, ScreenName: "baseline",
+		CreatedAt: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		UpdatedAt: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+	}}
+	profileJSON     = []byte(`{"user":{"id":"0123456789abcdefghjkmnpqrs","screenName":"baseline","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}}`)
+	profileBinary   = must(proto.Marshal(baselineProfile))
+	profileGRPCBody = grpcFrame(profileBinary)
+)
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// encoding is how a unary call's messages travel.
+type encoding int
+
+const (
+	encJSON   encoding = iota // Connect, JSON
+	encBinary                 // Connect, binary protobuf
+	encGRPC                   // gRPC: length-prefixed protobuf, status in trailers
+	encGRPCWeb                // gRPC-Web: the same, status in a last frame
+)
+
+func encodingOf(r *http.Request) (encoding, bool) {
+	switch ct := r.Header.Get("Content-Type"); {
+	case ct == "application/json" || strings.HasPrefix(ct, "application/json;"):
+		return encJSON, true
+	case ct == "application/proto":
+		return encBinary, true
+	case ct == "application/grpc" || ct == "application/grpc+proto":
+		return encGRPC, true
+	case ct == "application/grpc-web" || ct == "application/grpc-web+proto":
+		return encGRPCWeb, true
+	}
+	return 0, false
+}
+
+// grpcFrame prefixes msg as one uncompressed gRPC message.
+func grpcFrame(msg []byte) []byte {
+	out := make([]byte, 5+len(msg))
+	binary.BigEndian.PutUint32(out[1:5], uint32(len(msg)))
+	copy(out[5:], msg)
+	return out
+}
+
+// answer writes body, already encoded as enc wants, with the status of a
+// successful call.
+func answer(w http.ResponseWriter, enc encoding, body []byte) {
+	h := w.Header()
+	switch enc {
+	case encJSON:
+		h.Set("Content-Type", "application/json")
+	case encBinary:
+		h.Set("Content-Type", "application/proto")
+	case encGRPC:
+		h.Set("Content-Type", "application/grpc")
+		h.Set("Trailer", "Grpc-Status")
+	case encGRPCWeb:
+		h.Set("Content-Type", "application/grpc-web+proto")
+	}
+	w.Write(body)
+	switch enc {
+	case encGRPC:
+		h.Set("Grpc-Status", "0")
+	case encGRPCWeb:
+		w.Write(grpcWebOK)
+	}
+}
+
+// grpcWebOK is gRPC-Web's frame of trailers for a call that succeeded.
+var grpcWebOK = func() []byte {
+	b := grpcFrame([]byte("grpc-status: 0\r\n"))
+	b[0] = 0x80
+	return b
+}()
+
+// refuse answers a failed call: the status code is enough for a load tool,
+// which counts it as an error.
+func refuse(w http.ResponseWriter, status int) {
+	http.Error(w, http.StatusText(status), status)
+}
 
 // BaselineHandler serves the baselines.
 func BaselineHandler() http.Handler {
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer("foxhole"), jwt.WithExpirationRequired())
 	users := map[[sha256.Size]byte]string{sha256.Sum256([]byte(baselineSecret)): baselineUser}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /profile", func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		var claims jwt.RegisteredClaims
-		if len(auth) < 8 || auth[:7] != "Bearer " {
-			http.Error(w, `{"code":"unauthenticated"}`, http.StatusUnauthorized)
+	mux.HandleFunc("POST /"+foxholev1connect.ProfileServiceName+"/GetProfile", func(w http.ResponseWriter, r *http.Request) {
+		enc, ok := encodingOf(r)
+		if !ok {
+			refuse(w, http.StatusUnsupportedMediaType)
 			return
 		}
-		if _, err := parser.ParseWithClaims(auth[7:], &claims, func(*jwt.Token) (any, error) { return baselineKey, nil }); err != nil {
-			http.Error(w, `{"code":"unauthenticated"}`, http.StatusUnauthorized)
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		var claims jwt.RegisteredClaims
+		if _, err := parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return baselineKey, nil }); !ok || err != nil {
+			refuse(w, http.StatusUnauthorized)
 			return
 		}
 		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(profileJSON)
+		answer(w, enc, [...][]byte{profileJSON, profileBinary, profileGRPCBody, profileGRPCBody}[enc])
 	})
-	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ UserSecret string }
-		if err := json.NewDecoder(io.LimitReader(r.Body, 8<<10)).Decode(&req); err != nil {
-			http.Error(w, `{"code":"invalid_argument"}`, http.StatusBadRequest)
+	mux.HandleFunc("POST /"+foxholev1connect.AuthServiceName+"/CreateToken", func(w http.ResponseWriter, r *http.Request) {
+		enc, ok := encodingOf(r)
+		if !ok {
+			refuse(w, http.StatusUnsupportedMediaType)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 8<<10))
+		if err != nil {
+			refuse(w, http.StatusBadRequest)
+			return
+		}
+		var req foxholev1.CreateTokenRequest
+		switch enc {
+		case encJSON:
+			var j struct{ UserSecret string }
+			err = json.Unmarshal(body, &j)
+			req.UserSecret = j.UserSecret
+		case encBinary:
+			err = proto.Unmarshal(body, &req)
+		case encGRPC, encGRPCWeb:
+			if len(body) < 5 {
+				refuse(w, http.StatusBadRequest)
+				return
+			}
+			err = proto.Unmarshal(body[5:], &req)
+		}
+		if err != nil {
+			refuse(w, http.StatusBadRequest)
 			return
 		}
 		user, ok := users[sha256.Sum256([]byte(req.UserSecret))]
 		if !ok {
-			http.Error(w, `{"code":"unauthenticated"}`, http.StatusUnauthorized)
+			refuse(w, http.StatusUnauthorized)
 			return
 		}
 		token, expires, err := signBaselineToken(user, time.Now())
 		if err != nil {
-			http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
+			refuse(w, http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"accessToken": token, "tokenType": "Bearer", "expiresAt": expires.Format(time.RFC3339)})
+		var out []byte
+		if enc == encJSON {
+			out, _ = json.Marshal(map[string]string{"accessToken": token, "tokenType": "Bearer", "expiresAt": expires.Format(time.RFC3339)})
+		} else {
+			out, _ = proto.Marshal(&foxholev1.CreateTokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresAt: timestamppb.New(expires)})
+			if enc == encGRPC || enc == encGRPCWeb {
+				out = grpcFrame(out)
+			}
+		}
+		answer(w, enc, out)
 	})
 	var relay wsRelay
 	mux.HandleFunc("GET /baseline/ws", relay.serve)
@@ -150,12 +277,10 @@ func StartBaseline() (*Baseline, error) {
 }
 
 // ServeBaseline serves the baselines on ln, over HTTP/1.1 and h2c, until
-// the returned server is closed.
+// the returned server is closed. It is Foxhole's own http.Server, settings
+// and all, so that a connection to either is served alike.
 func ServeBaseline(ln net.Listener) *http.Server {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: BaselineHandler(), Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
+	srv := server.NewHTTPServer("", BaselineHandler())
 	go srv.Serve(ln)
 	return srv
 }
@@ -163,54 +288,6 @@ func ServeBaseline(ln net.Listener) *http.Server {
 // Close stops the baseline server.
 func (b *Baseline) Close() error { return b.server.Close() }
 
-// ProfileBaselineOp returns the op factory that loads the JWT baseline at
-// url as the http-json protocol loads GetProfile: a POST with a bearer
-// token and a JSON body.
-func ProfileBaselineOp(url string) (func(int) (Op, error), error) {
-	token, _, err := signBaselineToken(baselineUser, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	op := postJSON(client.HTTPClient(false), url+"/profile", token, []byte("{}"))
-	return func(int) (Op, error) { return op, nil }, nil
-}
-
-// TokenBaselineOp returns the op factory that loads the signing baseline
-// at url as the http-json protocol loads CreateToken.
-func TokenBaselineOp(url string) func(int) (Op, error) {
-	body, _ := json.Marshal(map[string]string{"userSecret": baselineSecret})
-	op := postJSON(client.HTTPClient(false), url+"/token", "", body)
-	return func(int) (Op, error) { return op, nil }
-}
-
 // WSBaselineURL is the URL RunFanout takes for the WebSocket baseline at
 // url.
 func WSBaselineURL(url string) string { return url + "/baseline" }
-
-// postJSON returns an op that POSTs body, with a bearer token when token
-// is not empty, as curl would call a Connect unary method, and reads the
-// whole answer.
-func postJSON(client *http.Client, url, token string, body []byte) Op {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		if _, err := io.Copy(io.Discard, res.Body); err != nil {
-			return err
-		}
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("answered %d", res.StatusCode)
-		}
-		return nil
-	}
-}

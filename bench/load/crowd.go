@@ -508,7 +508,7 @@ type foxholeCrowd struct {
 }
 
 func (f *foxholeCrowd) prepare(ctx context.Context, users int) error {
-	target, err := NewTarget(f.url, string(client.Connect))
+	target, err := NewTarget(f.url, string(client.Connect), "")
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func RunFanout(ctx context.Context, url string, o FanoutOptions) (Result, error)
 	// tabs each (a user's sessions are capped), and one more to talk.
 	tokens := make([]string, (o.Subscribers+sessionsPerUser-1)/sessionsPerUser+1)
 	if !strings.Contains(url, "baseline") {
-		t, err := NewTarget(url, HTTPJSON)
+		t, err := NewTarget(url, HTTPJSON, "")
 		if err != nil {
 			return Result{}, err
 		}

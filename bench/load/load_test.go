@@ -16,7 +16,7 @@ func TestUnaryScenariosAgainstARealServer(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate, c.MessageRate, c.MessageBurst = 0, 1e6, 1e6 })
 	short := load.Options{Concurrency: 4, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond}
 	for _, protocol := range load.ProtocolNames() {
-		target, err := load.NewTarget(srv.URL, protocol)
+		target, err := load.NewTarget(srv.URL, protocol, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,13 +36,59 @@ func TestUnaryScenariosAgainstARealServer(t *testing.T) {
 	}
 }
 
+// TestEveryTransport loads Foxhole and the baselines with the same
+// targets, in every protocol over every transport, as the report does.
+func TestEveryTransport(t *testing.T) {
+	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate = 0 })
+	base, err := load.StartBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	short := load.Options{Concurrency: 4, Duration: 200 * time.Millisecond}
+	for _, transport := range load.Transports {
+		for _, protocol := range load.ProtocolNames() {
+			for name, at := range map[string]func(string, string, string) (*load.Target, error){"foxhole": load.NewTarget, "baseline": load.NewBaselineTarget} {
+				url := map[string]string{"foxhole": srv.URL, "baseline": base.URL}[name]
+				target, err := at(url, protocol, transport)
+				if protocol == "grpc" && transport == "h1" {
+					if err == nil {
+						t.Errorf("gRPC over HTTP/1.1 accepted")
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, scenario := range []string{"profile", "token"} {
+					newOp, err := target.UnaryOp(context.Background(), scenario)
+					if err != nil {
+						t.Fatal(err)
+					}
+					res, err := load.Run(context.Background(), short, newOp)
+					if err != nil || res.Requests == 0 || len(res.Errors) > 0 {
+						t.Errorf("%s %s over %s, %s: %+v, %v", name, scenario, protocol, transport, res, err)
+					}
+				}
+			}
+		}
+	}
+	if _, err := load.NewTarget(srv.URL, "connect", "h3"); err == nil {
+		t.Error("an unknown transport was accepted")
+	}
+}
+
 func TestOpenLoopKeepsItsRate(t *testing.T) {
 	b, err := load.StartBaseline()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	op, err := load.ProfileBaselineOp(b.URL)
+	target, err := load.NewBaselineTarget(b.URL, "connect", "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := target.UnaryOp(context.Background(), "profile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,28 +103,9 @@ func TestOpenLoopKeepsItsRate(t *testing.T) {
 	}
 }
 
-func TestBaselinesAnswer(t *testing.T) {
-	b, err := load.StartBaseline()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	profile, err := load.ProfileBaselineOp(b.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := load.Options{Concurrency: 4, Duration: 200 * time.Millisecond}
-	for name, newOp := range map[string]func(int) (load.Op, error){"profile": profile, "token": load.TokenBaselineOp(b.URL)} {
-		res, err := load.Run(context.Background(), short, newOp)
-		if err != nil || res.Requests == 0 || len(res.Errors) > 0 {
-			t.Errorf("%s baseline: %+v, %v", name, res, err)
-		}
-	}
-}
-
 func TestErrorsAreCountedByCode(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.AuthRate, c.MessageRate, c.MessageBurst = 0, 1e6, 1e6 })
-	target, _ := load.NewTarget(srv.URL, "connect")
+	target, _ := load.NewTarget(srv.URL, "connect", "")
 	failing := func(int) (load.Op, error) {
 		return func(ctx context.Context) error {
 			_, err := target.NewUser(ctx) // fine
@@ -99,7 +126,7 @@ func TestErrorsAreCountedByCode(t *testing.T) {
 
 func TestFileAndRealtimeScenarios(t *testing.T) {
 	srv := testutil.Start(t, func(c *config.Config) { c.MessageRate, c.MessageBurst = 1000, 1000 })
-	target, err := load.NewTarget(srv.URL, load.HTTPJSON)
+	target, err := load.NewTarget(srv.URL, load.HTTPJSON, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,9 @@ type Options struct {
 	Duration    time.Duration // measured time
 	Warmup      time.Duration // unmeasured time before it
 	Rate        float64       // calls per second; 0: closed loop
+	// ServerCPU, when set, reads the CPU time the server has used so far;
+	// Run reads it as the measured time starts and ends.
+	ServerCPU func() time.Duration
 }
 
 // Result is what a run measured. Latencies are in milliseconds.
@@ -41,6 +44,19 @@ type Result struct {
 	P99         float64          `json:"p99Ms"`
 	P999        float64          `json:"p999Ms"`
 	ServerRSS   int64            `json:"serverRssBytes,omitempty"`
+	// ServerCPU is the CPU time the server used in the measured time, in
+	// seconds, when Options.ServerCPU was set.
+	ServerCPU float64 `json:"serverCpuSeconds,omitempty"`
+}
+
+// PerCPUSecond is how many calls the server answered for each second of
+// CPU it used: its throughput per core, whether or not the load filled
+// the core. 0 when the server's CPU was not measured.
+func (r Result) PerCPUSecond() float64 {
+	if r.ServerCPU <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.ServerCPU
 }
 
 // Run calls the ops made by newOp (one per caller) as o says. Only calls
@@ -79,6 +95,19 @@ func Run(ctx context.Context, o Options, newOp func(caller int) (Op, error)) (Re
 		}
 		_ = hist.RecordValue(max(1, lat.Microseconds()))
 	}
+
+	var cpu [2]time.Duration
+	cpuRead := make(chan struct{})
+	go func() {
+		defer close(cpuRead)
+		if o.ServerCPU == nil {
+			return
+		}
+		for i, at := range []time.Time{measureFrom, end} {
+			time.Sleep(time.Until(at))
+			cpu[i] = o.ServerCPU()
+		}
+	}()
 
 	var wg sync.WaitGroup
 	if o.Rate <= 0 {
@@ -123,6 +152,7 @@ func Run(ctx context.Context, o Options, newOp func(caller int) (Op, error)) (Re
 		}
 	}
 	wg.Wait()
+	<-cpuRead
 
 	ms := func(q float64) float64 { return float64(hist.ValueAtQuantile(q)) / 1000 }
 	r := Result{
@@ -137,6 +167,9 @@ func Run(ctx context.Context, o Options, newOp func(caller int) (Op, error)) (Re
 	}
 	if len(errs) > 0 {
 		r.Errors = errs
+	}
+	if cpu[1] > cpu[0] {
+		r.ServerCPU = (cpu[1] - cpu[0]).Seconds()
 	}
 	return r, nil
 }

@@ -1,10 +1,15 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -31,18 +36,28 @@ const HTTPJSON = "http-json"
 // Unary names the unary scenarios.
 var Unary = []string{"register", "token", "profile", "mixed", "message"}
 
-// Target is a Foxhole to load, spoken to in one protocol.
+// Transports names the ways the load tool connects, as the flags take
+// them: HTTP/1.1 with a connection per caller ("h1"), HTTP/2 over one
+// connection ("h2"), or over N connections with calls spread over them
+// in turn ("h2x4"). gRPC needs HTTP/2.
+var Transports = []string{"h1", "h2", "h2x4"}
+
+// Target is a Foxhole, or the baselines standing in for one, to load in
+// one protocol over one transport.
 type Target struct {
-	URL      string
-	Protocol string
-	protocol client.Protocol
-	http     *http.Client
+	URL       string
+	Protocol  string
+	Transport string
+	protocol  client.Protocol
+	http      *http.Client
+	baseline  bool
 }
 
-// NewTarget returns a Target; protocol is one of ProtocolNames. Plain JSON
-// POSTs go over HTTP/1.1 with a connection per caller, as curl does; the
-// client's protocols over h2c, as Go services call.
-func NewTarget(url, protocol string) (*Target, error) {
+// NewTarget returns a Target; protocol is one of ProtocolNames, transport
+// one of Transports or empty for the protocol's usual: plain JSON POSTs go
+// over HTTP/1.1 with a connection per caller, as curl does; the client's
+// protocols over one h2c connection.
+func NewTarget(url, protocol, transport string) (*Target, error) {
 	t := &Target{URL: url, Protocol: protocol, protocol: client.ConnectJSON}
 	if protocol != HTTPJSON {
 		p, err := client.ParseProtocol(protocol)
@@ -51,8 +66,51 @@ func NewTarget(url, protocol string) (*Target, error) {
 		}
 		t.protocol = p
 	}
-	t.http = client.HTTPClient(protocol != HTTPJSON)
+	if transport == "" {
+		transport = map[bool]string{true: "h1", false: "h2"}[protocol == HTTPJSON]
+	}
+	if transport == "h1" && t.protocol == client.GRPC {
+		return nil, fmt.Errorf("gRPC needs HTTP/2: pick another transport than h1")
+	}
+	hc, err := httpClient(transport)
+	if err != nil {
+		return nil, err
+	}
+	t.Transport, t.http = transport, hc
 	return t, nil
+}
+
+// NewBaselineTarget returns the baselines served at url as a Target that
+// NewTarget's would load: the same protocol, transport and client, so
+// that only the server differs. It answers the profile and token
+// scenarios.
+func NewBaselineTarget(url, protocol, transport string) (*Target, error) {
+	t, err := NewTarget(url, protocol, transport)
+	if err == nil {
+		t.baseline = true
+	}
+	return t, err
+}
+
+// httpClient returns the HTTP client of a transport. Each HTTP/2
+// transport may hold one connection: a burst of calls on a fresh one would
+// otherwise dial a connection for each waiting call.
+func httpClient(transport string) (*http.Client, error) {
+	if transport == "h1" {
+		return client.HTTPClient(false), nil
+	}
+	n := 1
+	if transport != "h2" {
+		var err error
+		if n, err = strconv.Atoi(strings.TrimPrefix(transport, "h2x")); err != nil || !strings.HasPrefix(transport, "h2x") || n < 1 {
+			return nil, fmt.Errorf("unknown transport %q: want h1, h2 or h2xN (N connections)", transport)
+		}
+	}
+	return &http.Client{Transport: client.Pool(n, func() http.RoundTripper {
+		t := client.Transport("http://", nil)
+		t.MaxConnsPerHost = 1
+		return t
+	})}, nil
 }
 
 // client returns a client of the target carrying token when it is not
@@ -66,8 +124,13 @@ type User struct {
 	ID, Secret, Token string
 }
 
-// NewUser registers a user and obtains its token.
+// NewUser registers a user and obtains its token; the baselines have one
+// user, whose secret and token the tool knows.
 func (t *Target) NewUser(ctx context.Context) (User, error) {
+	if t.baseline {
+		token, _, err := signBaselineToken(baselineUser, time.Now())
+		return User{ID: baselineUser, Secret: baselineSecret, Token: token}, err
+	}
 	c := t.client("")
 	reg, err := c.Register(ctx, "")
 	if err != nil {
@@ -82,6 +145,9 @@ func (t *Target) NewUser(ctx context.Context) (User, error) {
 
 // UnaryOp returns the op factory of a unary scenario.
 func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, error), error) {
+	if t.baseline && scenario != "profile" && scenario != "token" {
+		return nil, fmt.Errorf("the baselines answer the profile and token scenarios, not %q", scenario)
+	}
 	switch scenario {
 	case "register":
 		c := t.client("").Auth
@@ -165,4 +231,32 @@ func (t *Target) UnaryOp(ctx context.Context, scenario string) (func(int) (Op, e
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q", scenario)
+}
+
+// postJSON returns an op that POSTs body, with a bearer token when token
+// is not empty, as curl would call a Connect unary method, and reads the
+// whole answer.
+func postJSON(client *http.Client, url, token string, body []byte) Op {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("answered %d", res.StatusCode)
+		}
+		return nil
+	}
 }

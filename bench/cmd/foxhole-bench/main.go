@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -39,6 +40,7 @@ func main() {
 		local    = flag.String("local", "", "path of a foxhole binary to start on a free port and fresh data dir instead of -url; its memory is reported")
 		scenario = flag.String("scenario", "profile", "one of "+strings.Join(append(load.Unary, "upload", "download", "stream", "ws", "baseline-jwt", "baseline-token", "baseline-ws", "baseline-disk"), ", "))
 		protocol = flag.String("protocol", "connect-json", "one of "+strings.Join(load.ProtocolNames(), ", "))
+		over     = flag.String("transport", "", "for the unary scenarios and their baselines: h1 (HTTP/1.1, a connection per caller), h2 (HTTP/2, one connection) or h2xN (HTTP/2, N connections); empty: h1 for http-json, else h2")
 		c        = flag.Int("c", 64, "concurrent callers (closed loop), or calls in flight at most (open loop)")
 		d        = flag.Duration("d", 10*time.Second, "measured duration")
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured warm-up before it")
@@ -102,13 +104,13 @@ func main() {
 		os.Exit(2)
 	}
 	fan := load.FanoutOptions{Subscribers: *subs, Interval: *every, Broadcasts: max(1, int(*d / *every))}
-	if err := run(*url, *local, place, *scenario, *protocol, *c, *d, *warmup, *rate, n, fan, *asJSON); err != nil {
+	if err := run(*url, *local, place, *scenario, *protocol, *over, *c, *d, *warmup, *rate, n, fan, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "foxhole-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url, local string, place placement, scenario, protocol string, c int, d, warmup time.Duration, rate float64, size int64, fan load.FanoutOptions, asJSON bool) error {
+func run(url, local string, place placement, scenario, protocol, transport string, c int, d, warmup time.Duration, rate float64, size int64, fan load.FanoutOptions, asJSON bool) error {
 	if c < 1 || d <= 0 || warmup < 0 || rate < 0 {
 		return fmt.Errorf("-c must be at least 1, -d positive, -warmup and -rate not negative")
 	}
@@ -138,13 +140,16 @@ func run(url, local string, place placement, scenario, protocol string, c int, d
 	var res load.Result
 	var newOp func(int) (load.Op, error)
 	switch scenario {
-	case "baseline-jwt":
-		protocol = load.HTTPJSON
-		if newOp, err = load.ProfileBaselineOp(server.url); err != nil {
+	case "baseline-jwt", "baseline-token":
+		// Loaded exactly as Foxhole would be, in the same protocol over
+		// the same transport.
+		t, err := load.NewBaselineTarget(server.url, protocol, transport)
+		if err != nil {
 			return err
 		}
-	case "baseline-token":
-		newOp, protocol = load.TokenBaselineOp(server.url), load.HTTPJSON
+		if newOp, err = t.UnaryOp(ctx, map[string]string{"baseline-jwt": "profile", "baseline-token": "token"}[scenario]); err != nil {
+			return err
+		}
 	case "baseline-disk":
 		dir, err := os.MkdirTemp("", "foxhole-bench-disk-")
 		if err != nil {
@@ -164,7 +169,7 @@ func run(url, local string, place placement, scenario, protocol string, c int, d
 			return err
 		}
 	default:
-		t, err := load.NewTarget(url, protocol)
+		t, err := load.NewTarget(url, protocol, transport)
 		if err != nil {
 			return err
 		}
@@ -180,6 +185,9 @@ func run(url, local string, place placement, scenario, protocol string, c int, d
 		}
 	}
 	if newOp != nil {
+		if server != nil {
+			opts.ServerCPU = server.cpu
+		}
 		if res, err = load.Run(ctx, opts, newOp); err != nil {
 			return err
 		}
@@ -199,6 +207,9 @@ func run(url, local string, place placement, scenario, protocol string, c int, d
 		res.Requests, res.RPS, res.P50, res.P90, res.P99, res.P999)
 	for _, code := range res.ErrorCodes() {
 		fmt.Printf("  errors %s: %d\n", code, res.Errors[code])
+	}
+	if res.ServerCPU > 0 {
+		fmt.Printf("  server CPU: %.2f s, %.0f calls per CPU-second\n", res.ServerCPU, res.PerCPUSecond())
 	}
 	if res.ServerRSS > 0 {
 		fmt.Printf("  server RSS: %.1f MiB\n", float64(res.ServerRSS)/(1<<20))
@@ -292,6 +303,24 @@ func (p *process) stop() {
 	if p.dir != "" {
 		os.RemoveAll(p.dir)
 	}
+}
+
+// cpu returns the CPU time, user and system, the process has used so far.
+func (p *process) cpu() time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which closes with the last ')':
+	// state is the first, utime and stime the 12th and 13th, in ticks of
+	// 1/100 s.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+sys) * 10 * time.Millisecond
 }
 
 // rss returns the server's peak resident set size.

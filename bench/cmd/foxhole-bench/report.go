@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,20 +30,50 @@ const (
 
 // measured is what one placement of the standard set measured.
 type measured struct {
-	place          placement
-	profile, jwt   []load.Result // GetProfile and its baseline, at each level
-	token, signing load.Result   // CreateToken and its baseline, 64 callers
-	register       load.Result   // 64 callers
-	fanout         map[string][]load.Result
-	upload, disk   load.Result
-	rss            int64 // the server's peak
+	place        placement
+	profile, jwt []load.Result // GetProfile and its baseline, at each level
+	unary        []pair        // each unary call on each protocol and transport
+	conns        []pair        // GetProfile over 1, 2, 4 and 8 connections
+	register     load.Result   // 64 callers
+	fanout       map[string][]load.Result
+	upload, disk load.Result
+	rss          int64 // the server's peak
 }
+
+// pair is a unary scenario on Foxhole and on its baseline, loaded alike.
+type pair struct {
+	call, protocol, transport string
+	foxhole, base             load.Result
+}
+
+// ratio is Foxhole's throughput over the baseline's; perCore the same per
+// second of server CPU; p99 Foxhole's p99 latency over the baseline's.
+func (p pair) ratio() float64   { return p.foxhole.RPS / p.base.RPS }
+func (p pair) perCore() float64 { return p.foxhole.PerCPUSecond() / p.base.PerCPUSecond() }
+func (p pair) p99() float64     { return p.foxhole.P99 / p.base.P99 }
 
 var (
 	levels = []int{1, 8, 64}
 	counts = []int{100, 1000}
 	paths  = []string{"baseline (bare WebSocket relay)", "Foxhole WebSocket", "Foxhole Subscribe stream"}
+	// The unary matrix: every protocol over every transport but gRPC over
+	// HTTP/1.1, which gRPC does not speak.
+	protocols  = []string{"connect-json", "connect", "grpc"}
+	transports = []string{"h1", "h2", "h2x4"}
+	poolSizes  = []int{1, 2, 4, 8}
+	calls      = map[string]string{"profile": "GetProfile", "token": "CreateToken"}
 )
+
+// transportName says in words what a transport is.
+func transportName(t string) string {
+	switch t {
+	case "h1":
+		return "HTTP/1.1, a connection per caller"
+	case "h2":
+		return "HTTP/2, one connection"
+	}
+	return "HTTP/2, " + strings.TrimPrefix(t, "h2x") + " connections"
+}
 
 const uploadSize = 16 << 20
 
@@ -105,54 +136,84 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 		}
 	}
 
-	// Unary: authenticated GetProfile against the bare JWT handler, both
-	// loaded the same way.
-	target, err := load.NewTarget(server.url, load.HTTPJSON)
-	if err != nil {
-		return m, err
+	// Unary: every scenario beside its baseline, loaded by the same
+	// client over the same transport, one after the other.
+	cpu := map[bool]func() time.Duration{true: server.cpu, false: base.cpu}
+	runPair := func(scenario, protocol, transport string, o load.Options) (pair, error) {
+		pr := pair{call: calls[scenario], protocol: protocol, transport: transport}
+		for _, onFoxhole := range []bool{false, true} {
+			at, url, into := load.NewBaselineTarget, base.url, &pr.base
+			if onFoxhole {
+				at, url, into = load.NewTarget, server.url, &pr.foxhole
+			}
+			t, err := at(url, protocol, transport)
+			if err != nil {
+				return pr, err
+			}
+			newOp, err := t.UnaryOp(ctx, scenario)
+			if err != nil {
+				return pr, err
+			}
+			o.ServerCPU = cpu[onFoxhole]
+			if *into, err = load.Run(ctx, o, newOp); err != nil {
+				return pr, fmt.Errorf("%s over %s, %s: %w", scenario, protocol, transport, err)
+			}
+		}
+		return pr, nil
 	}
-	jwtOp, err := load.ProfileBaselineOp(base.url)
-	if err != nil {
-		return m, err
-	}
+	o := load.Options{Concurrency: 64, Duration: 3 * time.Second, Warmup: time.Second}
+
+	// GetProfile at each level of callers, in Connect JSON over HTTP/1.1.
 	for _, c := range levels {
-		o := load.Options{Concurrency: c, Duration: 3 * time.Second, Warmup: time.Second}
-		b, err := load.Run(ctx, o, jwtOp)
-		if err != nil {
-			return m, err
-		}
-		newOp, err := target.UnaryOp(ctx, "profile")
-		if err != nil {
-			return m, err
-		}
+		o := o
+		o.Concurrency = c
 		if c == levels[len(levels)-1] {
 			profile("getprofile")
 		}
-		f, err := load.Run(ctx, o, newOp)
+		pr, err := runPair("profile", "connect-json", "h1", o)
 		if err != nil {
 			return m, err
 		}
-		m.jwt, m.profile = append(m.jwt, b), append(m.profile, f)
+		m.jwt, m.profile = append(m.jwt, pr.base), append(m.profile, pr.foxhole)
+	}
+	for _, scenario := range []string{"profile", "token"} {
+		for _, transport := range transports {
+			for _, protocol := range protocols {
+				if protocol == "grpc" && transport == "h1" {
+					continue
+				}
+				if scenario == "token" && protocol == "connect-json" && transport == "h1" {
+					profile("token")
+				}
+				pr, err := runPair(scenario, protocol, transport, o)
+				if err != nil {
+					return m, err
+				}
+				m.unary = append(m.unary, pr)
+			}
+		}
+	}
+	for _, n := range poolSizes {
+		pr, err := runPair("profile", "connect", fmt.Sprintf("h2x%d", n), o)
+		if err != nil {
+			return m, err
+		}
+		m.conns = append(m.conns, pr)
 	}
 
-	// Credentials at 64 callers: CreateToken against the bare signing
-	// handler, and Register.
-	o := load.Options{Concurrency: 64, Duration: 4 * time.Second, Warmup: time.Second}
-	if m.signing, err = load.Run(ctx, o, load.TokenBaselineOp(base.url)); err != nil {
+	// Register, which writes a user durably before answering.
+	target, err := load.NewTarget(server.url, "connect-json", "h1")
+	if err != nil {
 		return m, err
 	}
-	for _, s := range []struct {
-		name string
-		into *load.Result
-	}{{"token", &m.token}, {"register", &m.register}} {
-		newOp, err := target.UnaryOp(ctx, s.name)
-		if err != nil {
-			return m, err
-		}
-		profile(s.name)
-		if *s.into, err = load.Run(ctx, o, newOp); err != nil {
-			return m, err
-		}
+	newOp, err := target.UnaryOp(ctx, "register")
+	if err != nil {
+		return m, err
+	}
+	profile("register")
+	o.ServerCPU = server.cpu
+	if m.register, err = load.Run(ctx, o, newOp); err != nil {
+		return m, err
 	}
 
 	// Realtime against the bare WebSocket relay.
@@ -191,46 +252,81 @@ func render(runs []measured) string {
 	fmt.Fprintf(&md, "Measured %s by `foxhole-bench -report` on %d cores, %s of memory, %s. Every figure sits beside its baseline from the same run, ", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), memTotal(), runtime.Version())
 	md.WriteString("each in two placements: **pinned**, the server (or the baseline standing in for it) on core 0 and the load tool on core 1, so that a ratio measures the server rather than its competition with the tool; and **shared**, all of them on both cores, as a single machine runs them. The baselines run in a process of their own in both.\n\n")
 
-	md.WriteString("### Authenticated GetProfile against a bare net/http handler verifying the same HS256 JWT\n\n")
-	md.WriteString("Both loaded the same way: JSON POSTs with a bearer token over HTTP/1.1, closed loop.\n\n")
-	md.WriteString("| callers | cores | Foxhole calls/s | baseline calls/s | ratio | Foxhole p50 / p99 ms | baseline p50 / p99 ms | p99 ratio |\n|---|---|---|---|---|---|---|---|\n")
+	md.WriteString("### Unary calls against bare handlers, like with like\n\n")
+	md.WriteString("Each call beside a bare net/http handler that does the least work the call needs, answering at the same procedure path in the same protocol: GetProfile's verifies the same HS256 JWT and answers the same message; CreateToken's decodes the secret, hashes it, finds its user in a map, signs an HS256 JWT and answers the same message. Both are loaded by the same Go client (connect-go, as `client.New` calls), in the same protocol, over the same transport and number of connections, with 64 callers in a closed loop, one after the other; the baselines run on Foxhole's own `http.Server` settings. **Per core** divides each server's calls by the CPU time it used in the measured time (user and system, from /proc), so that it holds whether or not the load filled the server's core. A JSON call is Connect JSON (what curl sends), binary is Connect with binary protobuf, gRPC is gRPC.\n\n")
+	md.WriteString("| call | protocol | transport | cores | Foxhole calls/s | baseline calls/s | ratio | per core, Foxhole / baseline calls per CPU-second | ratio per core | p99 ms, Foxhole / baseline | p99 ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for i := range runs[0].unary {
+		for _, m := range runs {
+			pr := m.unary[i]
+			fmt.Fprintf(&md, "| %s | %s | %s | %s | %.0f | %.0f | %.2f | %.0f / %.0f | **%.2f** | %.2f / %.2f | %.2f |\n",
+				pr.call, pr.protocol, transportName(pr.transport), m.place.name, pr.foxhole.RPS, pr.base.RPS, pr.ratio(),
+				pr.foxhole.PerCPUSecond(), pr.base.PerCPUSecond(), pr.perCore(), pr.foxhole.P99, pr.base.P99, pr.p99())
+		}
+	}
+
+	md.WriteString("\n### GetProfile against callers, Connect JSON over HTTP/1.1\n\n")
+	md.WriteString("| callers | cores | Foxhole calls/s | baseline calls/s | ratio | ratio per core | Foxhole p50 / p99 ms | baseline p50 / p99 ms | p99 ratio |\n|---|---|---|---|---|---|---|---|---|\n")
 	for i, c := range levels {
 		for _, m := range runs {
-			f, b := m.profile[i], m.jwt[i]
-			fmt.Fprintf(&md, "| %d | %s | %.0f | %.0f | **%.2f** | %.2f / %.2f | %.2f / %.2f | %.2f |\n",
-				c, m.place.name, f.RPS, b.RPS, f.RPS/b.RPS, f.P50, f.P99, b.P50, b.P99, f.P99/b.P99)
+			pr := pair{foxhole: m.profile[i], base: m.jwt[i]}
+			fmt.Fprintf(&md, "| %d | %s | %.0f | %.0f | **%.2f** | %.2f | %.2f / %.2f | %.2f / %.2f | %.2f |\n",
+				c, m.place.name, pr.foxhole.RPS, pr.base.RPS, pr.ratio(), pr.perCore(), pr.foxhole.P50, pr.foxhole.P99, pr.base.P50, pr.base.P99, pr.p99())
 		}
 	}
 	fmt.Fprintf(&md, "\n![GetProfile latency against callers, %s](bench-unary.png)\n\n", runs[0].place.name)
 
-	md.WriteString("### Credentials, 64 callers\n\nCreateToken against a bare handler that hashes the secret, finds its user in a map, signs an HS256 JWT and answers the same JSON; Register against the same ceiling (it also writes a user, durably, before answering).\n\n")
-	md.WriteString("| scenario | cores | calls/s | signing baseline calls/s | ratio | errors | p50 / p99 ms |\n|---|---|---|---|---|---|---|\n")
-	for _, s := range []struct {
-		name string
-		pick func(measured) load.Result
-	}{{"CreateToken", func(m measured) load.Result { return m.token }}, {"Register", func(m measured) load.Result { return m.register }}} {
+	md.WriteString("### One client over several HTTP/2 connections\n\nGetProfile in Connect binary, 64 callers on one client spreading its calls over N HTTP/2 connections (`client.WithConnections(N)`), beside the baseline loaded alike.\n\n")
+	md.WriteString("| connections | cores | Foxhole calls/s | baseline calls/s | ratio | ratio per core | Foxhole p99 ms |\n|---|---|---|---|---|---|---|\n")
+	for i, n := range poolSizes {
 		for _, m := range runs {
-			r := s.pick(m)
-			fmt.Fprintf(&md, "| %s | %s | %.0f | %.0f | **%.2f** | %d | %.2f / %.2f |\n", s.name, m.place.name, r.RPS, m.signing.RPS, r.RPS/m.signing.RPS, errorCount(r), r.P50, r.P99)
+			pr := m.conns[i]
+			fmt.Fprintf(&md, "| %d | %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", n, m.place.name, pr.foxhole.RPS, pr.base.RPS, pr.ratio(), pr.perCore(), pr.foxhole.P99)
 		}
 	}
 
-	md.WriteString("\n### Goals at 64 callers\n\n| goal | ")
+	md.WriteString("\n### Register, 64 callers\n\nRegister writes a user, durably, before answering.\n\n| cores | calls/s | errors | p50 / p99 ms |\n|---|---|---|---|\n")
+	for _, m := range runs {
+		fmt.Fprintf(&md, "| %s | %.0f | %d | %.2f / %.2f |\n", m.place.name, m.register.RPS, errorCount(m.register), m.register.P50, m.register.P99)
+	}
+
+	md.WriteString("\n### Goals\n\nThe worst case over the protocols, per transport; per core and p99 at 64 callers.\n\n| goal | ")
 	for _, m := range runs {
 		fmt.Fprintf(&md, "%s | ", m.place.name)
 	}
 	md.WriteString("\n|---|" + strings.Repeat("---|", len(runs)) + "\n")
-	top := len(levels) - 1
-	goals := []struct {
+	// worst picks the lowest (least) or highest value over the protocols.
+	worst := func(m measured, call, transport string, pick func(pair) float64, least bool) float64 {
+		var vs []float64
+		for _, pr := range m.unary {
+			if pr.call == call && pr.transport == transport {
+				vs = append(vs, pick(pr))
+			}
+		}
+		if least {
+			return slices.Min(vs)
+		}
+		return slices.Max(vs)
+	}
+	type goal struct {
 		name string
 		eval func(measured) string
-	}{
-		{"GetProfile ≥ 0.80 of the bare JWT handler", func(m measured) string { return verdict(m.profile[top].RPS/m.jwt[top].RPS, 0.80, true) }},
-		{"GetProfile p99 ≤ 1.3× the bare handler's", func(m measured) string { return verdict(m.profile[top].P99/m.jwt[top].P99, 1.3, false) }},
-		{"CreateToken ≥ 0.80 of the bare signing handler", func(m measured) string { return verdict(m.token.RPS/m.signing.RPS, 0.80, true) }},
-		{"Register ≥ 5,000 per second", func(m measured) string { return verdict(m.register.RPS, 5000, true) }},
-		{"Register with 0 errors", func(m measured) string { return verdict(float64(errorCount(m.register)), 0, false) }},
 	}
+	var goals []goal
+	for _, t := range []string{"h1", "h2"} {
+		goals = append(goals,
+			goal{"GetProfile ≥ 0.80 of the bare handler per core, " + transportName(t), func(m measured) string {
+				return verdict(worst(m, "GetProfile", t, pair.perCore, true), 0.80, true)
+			}},
+			goal{"GetProfile p99 ≤ 1.3× the bare handler's, " + transportName(t), func(m measured) string {
+				return verdict(worst(m, "GetProfile", t, pair.p99, false), 1.3, false)
+			}},
+			goal{"CreateToken ≥ 0.80 of the bare handler per core, " + transportName(t), func(m measured) string {
+				return verdict(worst(m, "CreateToken", t, pair.perCore, true), 0.80, true)
+			}})
+	}
+	goals = append(goals,
+		goal{"Register ≥ 5,000 per second", func(m measured) string { return verdict(m.register.RPS, 5000, true) }},
+		goal{"Register with 0 errors", func(m measured) string { return verdict(float64(errorCount(m.register)), 0, false) }})
 	for _, g := range goals {
 		fmt.Fprintf(&md, "| %s | ", g.name)
 		for _, m := range runs {
@@ -238,7 +334,6 @@ func render(runs []measured) string {
 		}
 		md.WriteString("\n")
 	}
-
 	md.WriteString("\n### Realtime delivery, one broadcast every 100 ms, against a bare WebSocket fan-out\n\n| subscribers | cores | path | p50 ms | p99 ms | p99 ratio | deliveries/s | lost |\n|---|---|---|---|---|---|---|---|\n")
 	for i, n := range counts {
 		for _, m := range runs {
@@ -263,8 +358,8 @@ func render(runs []measured) string {
 		}
 		fmt.Fprintf(&md, "%.0f MiB (%s)", float64(m.rss)/(1<<20), m.place.name)
 	}
-	fmt.Fprintf(&md, ". CPU and allocation profiles of the %s server under 64 callers are in `profiles/` (`getprofile`, `token`, `register`; read one with `go tool pprof bin/foxhole docs/profiles/token.cpu.pprof`).\n\n", runs[0].place.name)
-	md.WriteString("Reproduce: `just bench` (builds `bin/foxhole` and `bin/foxhole-bench`, then runs `bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole`). One scenario at a time: `bin/foxhole-bench -local bin/foxhole -pin 0:1 -scenario profile -protocol http-json -c 64 -d 10s` (`-pin` optional; `-rate` for open loop, `-json` for machines; `-scenario baseline-jwt` or `baseline-token` for the ceilings).\n")
+	fmt.Fprintf(&md, ". CPU and allocation profiles of the %s server under 64 callers are in `profiles/` (`getprofile`: Connect JSON over HTTP/1.1; `token`: the same; `register`; read one with `go tool pprof bin/foxhole docs/profiles/token.cpu.pprof`).\n\n", runs[0].place.name)
+	md.WriteString("Reproduce: `just bench` (builds `bin/foxhole` and `bin/foxhole-bench`, then runs `bin/foxhole-bench -report docs/benchmarks.md -local bin/foxhole`). One scenario at a time: `bin/foxhole-bench -local bin/foxhole -pin 0:1 -scenario profile -protocol connect-json -transport h1 -c 64 -d 10s` (`-pin` optional; `-transport h1`, `h2` or `h2xN`; `-rate` for open loop, `-json` for machines; `-scenario baseline-jwt` or `baseline-token` for the ceilings, loaded in the same protocol over the same transport).\n")
 	md.WriteString(endMark + "\n")
 	return md.String()
 }
