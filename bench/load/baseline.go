@@ -71,10 +71,10 @@ func must[T any](v T, err error) T {
 type encoding int
 
 const (
-	encJSON   encoding = iota // Connect, JSON
-	encBinary                 // Connect, binary protobuf
-	encGRPC                   // gRPC: length-prefixed protobuf, status in trailers
-	encGRPCWeb                // gRPC-Web: the same, status in a last frame
+	encJSON    encoding = iota // Connect, JSON
+	encBinary                  // Connect, binary protobuf
+	encGRPC                    // gRPC: length-prefixed protobuf, status in trailers
+	encGRPCWeb                 // gRPC-Web: the same, status in a last frame
 )
 
 func encodingOf(r *http.Request) (encoding, bool) {
