@@ -14,6 +14,7 @@ import (
 
 	"foxhole.dev/foxhole/internal/app"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/gctune"
 )
 
 var serveCommand = command{
@@ -41,6 +42,7 @@ var serveCommand = command{
 				}
 			}()
 		}
+		go gctune.Run(ctx, uint64(cfg.GCHeapFloor), time.Second)
 		a, err := app.New(ctx, cfg, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "foxhole:", err)

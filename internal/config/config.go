@@ -67,6 +67,10 @@ type Config struct {
 	// PprofAddr serves net/http/pprof on its own listener
 	// (FOXHOLE_PPROF_ADDR, e.g. 127.0.0.1:6060). Empty: off.
 	PprofAddr string
+	// GCHeapFloor is how much the heap may grow between two collections
+	// at least (FOXHOLE_GC_HEAP_FLOOR); 0: Go's default pace. Unused when
+	// GOGC is set.
+	GCHeapFloor int64
 
 	LogLevel  string // FOXHOLE_LOG_LEVEL: debug, info, warn or error.
 	LogFormat string // FOXHOLE_LOG_FORMAT: json, console, or auto (console on a terminal).
@@ -222,6 +226,7 @@ func Default() Config {
 		TransferMinRate:     1 << 10,
 		TransferWindow:      time.Minute,
 		S3StaleUploadAge:    24 * time.Hour,
+		GCHeapFloor:         64 << 20,
 		UploadExpiry:        24 * time.Hour,
 		MaxPendingUploads:   32,
 		MaxSharesPerUser:    1000,
@@ -317,6 +322,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	p.integer("FOXHOLE_MAX_PROBE_STREAMS", &c.MaxProbeStreams, 1, 1e6)
+	p.size("FOXHOLE_GC_HEAP_FLOOR", &c.GCHeapFloor, 0, 1<<40)
 	p.str("FOXHOLE_PPROF_ADDR", &c.PprofAddr)
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {

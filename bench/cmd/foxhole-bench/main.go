@@ -30,6 +30,7 @@ import (
 
 	"foxhole.dev/foxhole/bench/load"
 	"foxhole.dev/foxhole/internal/config"
+	"foxhole.dev/foxhole/internal/gctune"
 	"foxhole.dev/foxhole/internal/testutil"
 	"foxhole.dev/foxhole/internal/testutil/backends"
 )
@@ -284,8 +285,15 @@ func (p *process) start(ready string) error {
 	return fmt.Errorf("%s did not become ready in 30s", p.cmd.Path)
 }
 
-// serveBaseline serves the baselines on addr until SIGINT or SIGTERM.
+// serveBaseline serves the baselines on addr until SIGINT or SIGTERM. Its
+// garbage collector is paced as Foxhole's is, by FOXHOLE_GC_HEAP_FLOOR, so
+// that a ratio compares the handlers and not two ways of pacing the
+// collector.
 func serveBaseline(addr string) error {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -293,6 +301,7 @@ func serveBaseline(addr string) error {
 	srv := load.ServeBaseline(ln)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go gctune.Run(ctx, uint64(cfg.GCHeapFloor), time.Second)
 	<-ctx.Done()
 	return srv.Close()
 }
