@@ -177,3 +177,14 @@ func TestFanoutOverSeveralProcesses(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeSumsRounds(t *testing.T) {
+	m := load.Merge([]load.Result{
+		{Requests: 100, RPS: 50, P99: 3, ServerCPU: 1, Errors: map[string]int64{"unknown": 1}},
+		{Requests: 300, RPS: 150, P99: 1, ServerCPU: 2},
+		{Requests: 200, RPS: 100, P99: 2, ServerCPU: 1},
+	})
+	if m.Requests != 600 || m.RPS != 100 || m.P99 != 2 || m.ServerCPU != 4 || m.Errors["unknown"] != 1 || m.PerCPUSecond() != 150 {
+		t.Errorf("merged: %+v", m)
+	}
+}

@@ -6,8 +6,10 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -197,4 +199,29 @@ func (r Result) ErrorCodes() []string {
 	}
 	sort.Slice(codes, func(i, j int) bool { return r.Errors[codes[i]] > r.Errors[codes[j]] })
 	return codes
+}
+
+// Merge sums runs of one scenario into one result: calls, errors and
+// server CPU add up, the rate is the runs' mean, and the latencies are
+// those of the run of median p99.
+func Merge(rs []Result) Result {
+	if len(rs) == 0 {
+		return Result{}
+	}
+	byP99 := slices.Clone(rs)
+	slices.SortFunc(byP99, func(a, b Result) int { return cmp.Compare(a.P99, b.P99) })
+	m := byP99[len(byP99)/2]
+	m.Requests, m.RPS, m.ServerCPU, m.Errors = 0, 0, 0, nil
+	for _, r := range rs {
+		m.Requests += r.Requests
+		m.RPS += r.RPS / float64(len(rs))
+		m.ServerCPU += r.ServerCPU
+		for code, n := range r.Errors {
+			if m.Errors == nil {
+				m.Errors = map[string]int64{}
+			}
+			m.Errors[code] += n
+		}
+	}
+	return m
 }

@@ -1,11 +1,16 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -17,6 +22,7 @@ const issuer = "foxhole"
 // Tokens issues and verifies HS256 access tokens.
 type Tokens struct {
 	key    []byte
+	signer *hs256
 	ttl    time.Duration
 	parser *jwt.Parser
 	now    func() time.Time
@@ -44,7 +50,8 @@ type claims struct {
 // NewTokens returns Tokens that sign with key and issue tokens valid for ttl.
 func NewTokens(key []byte, ttl time.Duration) *Tokens {
 	return &Tokens{
-		key: key,
+		key:    key,
+		signer: newHS256(key),
 		ttl: ttl,
 		now: time.Now,
 		verified: otter.Must(&otter.Options[string, Identity]{
@@ -73,7 +80,7 @@ func (t *Tokens) Issue(userID string, version int64, now time.Time) (string, tim
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(exp),
 	}}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+	s, err := jwt.NewWithClaims(t.signer, c).SignedString(nil)
 	return s, exp, err
 }
 
@@ -147,4 +154,30 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// hs256 is jwt's HS256 for one key, its HMAC kept between tokens: jwt's
+// own makes a new HMAC for every token, hashing the key into it again.
+// Tokens are verified by jwt's own, which accepts what this signs.
+type hs256 struct{ hmacs sync.Pool }
+
+func newHS256(key []byte) *hs256 {
+	s := &hs256{}
+	s.hmacs.New = func() any { return hmac.New(sha256.New, key) }
+	return s
+}
+
+func (*hs256) Alg() string { return jwt.SigningMethodHS256.Alg() }
+
+// Sign signs with the key hs256 was made for; the key jwt passes is unused.
+func (s *hs256) Sign(signingString string, _ any) ([]byte, error) {
+	h := s.hmacs.Get().(hash.Hash)
+	defer s.hmacs.Put(h)
+	h.Reset()
+	io.WriteString(h, signingString)
+	return h.Sum(nil), nil
+}
+
+func (*hs256) Verify(signingString string, sig []byte, key any) error {
+	return jwt.SigningMethodHS256.Verify(signingString, sig, key)
 }

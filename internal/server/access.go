@@ -53,6 +53,9 @@ func accessLog(base zerolog.Logger, onCall OnCall, next http.Handler) http.Handl
 	// so that a stream's goroutine, which stays in here for as long as the
 	// stream lasts, does not hold their frames on its stack meanwhile.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 {
+			growStack()
+		}
 		e, r := startCall(&base, w, r)
 		next.ServeHTTP(&e.w, r)
 		e.logLine(r, onCall)

@@ -61,6 +61,8 @@ var (
 	protocols  = []string{"connect-json", "connect", "grpc"}
 	transports = []string{"h1", "h2", "h2x4"}
 	poolSizes  = []int{1, 2, 4, 8}
+	// pairRounds is how many times each side of a pair runs, in turns.
+	pairRounds = 3
 	calls      = map[string]string{"profile": "GetProfile", "token": "CreateToken"}
 )
 
@@ -138,30 +140,36 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 
 	// Unary: every scenario beside its baseline, loaded by the same
 	// client over the same transport, one after the other.
-	cpu := map[bool]func() time.Duration{true: server.cpu, false: base.cpu}
+	// runPair loads the baseline and Foxhole alike, in turns, so that a
+	// change in the machine's speed (it is shared) falls on both; each
+	// side's result merges its rounds.
 	runPair := func(scenario, protocol, transport string, o load.Options) (pair, error) {
 		pr := pair{call: calls[scenario], protocol: protocol, transport: transport}
-		for _, onFoxhole := range []bool{false, true} {
-			at, url, into := load.NewBaselineTarget, base.url, &pr.base
-			if onFoxhole {
-				at, url, into = load.NewTarget, server.url, &pr.foxhole
-			}
-			t, err := at(url, protocol, transport)
+		var ops [2]func(int) (load.Op, error)
+		for i, at := range []func(string, string, string) (*load.Target, error){load.NewBaselineTarget, load.NewTarget} {
+			t, err := at(map[int]string{0: base.url, 1: server.url}[i], protocol, transport)
 			if err != nil {
 				return pr, err
 			}
-			newOp, err := t.UnaryOp(ctx, scenario)
-			if err != nil {
+			if ops[i], err = t.UnaryOp(ctx, scenario); err != nil {
 				return pr, err
-			}
-			o.ServerCPU = cpu[onFoxhole]
-			if *into, err = load.Run(ctx, o, newOp); err != nil {
-				return pr, fmt.Errorf("%s over %s, %s: %w", scenario, protocol, transport, err)
 			}
 		}
+		var rounds [2][]load.Result
+		for range pairRounds {
+			for i, newOp := range ops {
+				o.ServerCPU = map[int]func() time.Duration{0: base.cpu, 1: server.cpu}[i]
+				r, err := load.Run(ctx, o, newOp)
+				if err != nil {
+					return pr, fmt.Errorf("%s over %s, %s: %w", scenario, protocol, transport, err)
+				}
+				rounds[i] = append(rounds[i], r)
+			}
+		}
+		pr.base, pr.foxhole = load.Merge(rounds[0]), load.Merge(rounds[1])
 		return pr, nil
 	}
-	o := load.Options{Concurrency: 64, Duration: 3 * time.Second, Warmup: time.Second}
+	o := load.Options{Concurrency: 64, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond}
 
 	// GetProfile at each level of callers, in Connect JSON over HTTP/1.1.
 	for _, c := range levels {
