@@ -52,8 +52,8 @@ func NewTokens(key []byte, ttl time.Duration) *Tokens {
 	return &Tokens{
 		key:    key,
 		signer: newHS256(key),
-		ttl: ttl,
-		now: time.Now,
+		ttl:    ttl,
+		now:    time.Now,
 		verified: otter.Must(&otter.Options[string, Identity]{
 			MaximumSize: verifiedTokens,
 			ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[string, Identity]) time.Duration {
