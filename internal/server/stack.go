@@ -12,7 +12,7 @@ package server
 // stackReserve is the frame that growStack takes: the stack then has room
 // for it on top of what the call had used, which the runtime rounds up to
 // the next power of two.
-const stackReserve = 4 << 10
+const stackReserve = 8 << 10
 
 // growStack takes a frame of stackReserve bytes and returns.
 //
