@@ -144,21 +144,21 @@ func (h requestIDHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 // Request ids are a random prefix drawn once per process and a counter:
 // unique without reading randomness for every request.
 var (
-	requestIDPrefix = func() [8]byte {
-		var b [8]byte
+	requestIDPrefix = func() [4]byte {
+		var b [4]byte
 		rand.Read(b[:])
 		return b
 	}()
 	requestIDCount atomic.Uint64
 )
 
-// newRequestID returns 24 hex digits: the process's prefix, then the
-// count of requests so far.
+// newRequestID returns 24 hex digits: the process's 4 random bytes, then
+// the count of its requests so far in 8.
 func newRequestID() string {
-	var b [16]byte
-	copy(b[:8], requestIDPrefix[:])
-	binary.BigEndian.PutUint64(b[8:], requestIDCount.Add(1))
-	return hex.EncodeToString(b[4:])
+	var b [12]byte
+	copy(b[:4], requestIDPrefix[:])
+	binary.BigEndian.PutUint64(b[4:], requestIDCount.Add(1))
+	return hex.EncodeToString(b[:])
 }
 
 func protocol(r *http.Request) string {
