@@ -132,17 +132,23 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 		return m, err
 	}
 	defer unpin()
-	profile := func(name string) {
+	o := load.Options{Concurrency: 64, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond}
+	// profile saves the server's profiles over its first measured round of
+	// what starts next: after the baseline's first round (a pair's) or none.
+	profile := func(name string, pair bool) {
+		after := o.Warmup
+		if pair {
+			after += o.Warmup + o.Duration
+		}
 		if profiles != "" {
-			go saveProfiles(server, profiles, name, time.Second, 2*time.Second) // past the warm-up
+			go saveProfiles(server, profiles, name, after, o.Duration)
 		}
 	}
 
-	// Unary: every scenario beside its baseline, loaded by the same
-	// client over the same transport, one after the other.
-	// runPair loads the baseline and Foxhole alike, in turns, so that a
-	// change in the machine's speed (it is shared) falls on both; each
-	// side's result merges its rounds.
+	// Unary: every scenario beside its baseline, loaded by the same client
+	// over the same transport. runPair loads the baseline and Foxhole in
+	// turns, so that a change in the machine's speed (it is shared) falls
+	// on both; each side's result merges its rounds.
 	runPair := func(scenario, protocol, transport string, o load.Options) (pair, error) {
 		pr := pair{call: calls[scenario], protocol: protocol, transport: transport}
 		var ops [2]func(int) (load.Op, error)
@@ -169,14 +175,13 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 		pr.base, pr.foxhole = load.Merge(rounds[0]), load.Merge(rounds[1])
 		return pr, nil
 	}
-	o := load.Options{Concurrency: 64, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond}
 
 	// GetProfile at each level of callers, in Connect JSON over HTTP/1.1.
 	for _, c := range levels {
 		o := o
 		o.Concurrency = c
 		if c == levels[len(levels)-1] {
-			profile("getprofile")
+			profile("getprofile", true)
 		}
 		pr, err := runPair("profile", "connect-json", "h1", o)
 		if err != nil {
@@ -191,7 +196,7 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 					continue
 				}
 				if scenario == "token" && protocol == "connect-json" && transport == "h1" {
-					profile("token")
+					profile("token", true)
 				}
 				pr, err := runPair(scenario, protocol, transport, o)
 				if err != nil {
@@ -218,7 +223,7 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 	if err != nil {
 		return m, err
 	}
-	profile("register")
+	profile("register", false)
 	o.ServerCPU = server.cpu
 	if m.register, err = load.Run(ctx, o, newOp); err != nil {
 		return m, err
