@@ -8,10 +8,9 @@ import (
 
 // DefaultConnections is how many connections New's default HTTP client
 // spreads calls over. One connection held a 16-core server to about 15,000
-// calls per second, the pace of its one loop, whatever the cores; on a
-// 2-core server 1, 2, 4 and 8 connections served one busy client alike
-// (docs/benchmarks.md). Four loops carry four times one's calls for the
-// cost of three idle connections more.
+// calls per second, the pace of its one loop, whatever the cores; with a
+// 2-core server, one busy client made 14% more calls over 4 connections
+// than over one, and no more over 8 (docs/benchmarks.md).
 const DefaultConnections = 4
 
 // NewHTTPClient returns an HTTP client that speaks every protocol to
