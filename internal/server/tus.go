@@ -67,17 +67,23 @@ func (t *tus) error(w http.ResponseWriter, r *http.Request, err error) {
 	_, _ = w.Write(errs.JSON(code, err.Error()))
 }
 
-// preamble sets the headers of every answer and checks the protocol
-// version; it reports whether to go on.
-func (t *tus) preamble(w http.ResponseWriter, r *http.Request) bool {
+// preamble sets the headers of every answer, checks the protocol version
+// and returns the caller, whose uploads are the only ones it may touch;
+// ok is false when it has answered the request already.
+func (t *tus) preamble(w http.ResponseWriter, r *http.Request) (owner string, ok bool) {
 	w.Header().Set("Tus-Resumable", tusVersion)
 	w.Header().Set("Cache-Control", "no-store")
 	if v := r.Header.Get("Tus-Resumable"); v != tusVersion {
 		w.Header().Set("Tus-Version", tusVersion)
 		t.fail412(w, r, v)
-		return false
+		return "", false
 	}
-	return true
+	owner, err := auth.Caller(r.Context())
+	if err != nil {
+		t.fail(w, r, err)
+		return "", false
+	}
+	return owner, true
 }
 
 func (t *tus) fail412(w http.ResponseWriter, _ *http.Request, v string) {
@@ -128,12 +134,8 @@ func parseMetadata(v string) (map[string]string, error) {
 // create answers POST /files/tus/: a new upload, with its first bytes when
 // the request carries some (creation-with-upload).
 func (t *tus) create(w http.ResponseWriter, r *http.Request) {
-	if !t.preamble(w, r) {
-		return
-	}
-	owner, err := auth.Caller(r.Context())
-	if err != nil {
-		t.fail(w, r, err)
+	owner, ok := t.preamble(w, r)
+	if !ok {
 		return
 	}
 	if r.Header.Get("Upload-Defer-Length") != "" {
@@ -196,12 +198,8 @@ func (t *tus) create(w http.ResponseWriter, r *http.Request) {
 
 // head answers HEAD /files/tus/{id}: the upload's offset.
 func (t *tus) head(w http.ResponseWriter, r *http.Request) {
-	if !t.preamble(w, r) {
-		return
-	}
-	owner, err := auth.Caller(r.Context())
-	if err != nil {
-		t.fail(w, r, err)
+	owner, ok := t.preamble(w, r)
+	if !ok {
 		return
 	}
 	u, err := t.svc.Resumable(r.Context(), owner, r.PathValue("id"))
@@ -227,12 +225,8 @@ func (t *tus) headError(w http.ResponseWriter, r *http.Request, err error) {
 
 // patch answers PATCH /files/tus/{id}: bytes at the upload's offset.
 func (t *tus) patch(w http.ResponseWriter, r *http.Request) {
-	if !t.preamble(w, r) {
-		return
-	}
-	owner, err := auth.Caller(r.Context())
-	if err != nil {
-		t.fail(w, r, err)
+	owner, ok := t.preamble(w, r)
+	if !ok {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != tusChunkType {
@@ -307,12 +301,8 @@ func (t *tus) write(w http.ResponseWriter, r *http.Request, owner, id string, of
 
 // terminate answers DELETE /files/tus/{id}.
 func (t *tus) terminate(w http.ResponseWriter, r *http.Request) {
-	if !t.preamble(w, r) {
-		return
-	}
-	owner, err := auth.Caller(r.Context())
-	if err != nil {
-		t.fail(w, r, err)
+	owner, ok := t.preamble(w, r)
+	if !ok {
 		return
 	}
 	if err := t.svc.DeleteResumable(r.Context(), owner, r.PathValue("id")); err != nil {
