@@ -72,7 +72,7 @@ func NewTarget(url, protocol, transport string) (*Target, error) {
 	if transport == "h1" && t.protocol == client.GRPC {
 		return nil, fmt.Errorf("gRPC needs HTTP/2: pick another transport than h1")
 	}
-	hc, err := httpClient(transport)
+	hc, err := httpClient(url, transport)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func NewBaselineTarget(url, protocol, transport string) (*Target, error) {
 // httpClient returns the HTTP client of a transport. Each HTTP/2
 // transport may hold one connection: a burst of calls on a fresh one would
 // otherwise dial a connection for each waiting call.
-func httpClient(transport string) (*http.Client, error) {
+func httpClient(url, transport string) (*http.Client, error) {
 	if transport == "h1" {
 		return client.HTTPClient(false), nil
 	}
@@ -107,7 +107,7 @@ func httpClient(transport string) (*http.Client, error) {
 		}
 	}
 	return &http.Client{Transport: client.Pool(n, func() http.RoundTripper {
-		t := client.Transport("http://", nil)
+		t := client.Transport(url, nil)
 		t.MaxConnsPerHost = 1
 		return t
 	})}, nil

@@ -151,21 +151,26 @@ func measure(bin string, place placement, profiles string) (measured, error) {
 	// on both; each side's result merges its rounds.
 	runPair := func(scenario, protocol, transport string, o load.Options) (pair, error) {
 		pr := pair{call: calls[scenario], protocol: protocol, transport: transport}
-		var ops [2]func(int) (load.Op, error)
-		for i, at := range []func(string, string, string) (*load.Target, error){load.NewBaselineTarget, load.NewTarget} {
-			t, err := at(map[int]string{0: base.url, 1: server.url}[i], protocol, transport)
+		sides := [2]struct {
+			at    func(url, protocol, transport string) (*load.Target, error)
+			url   string
+			cpu   func() time.Duration
+			newOp func(int) (load.Op, error)
+		}{{at: load.NewBaselineTarget, url: base.url, cpu: base.cpu}, {at: load.NewTarget, url: server.url, cpu: server.cpu}}
+		for i := range sides {
+			t, err := sides[i].at(sides[i].url, protocol, transport)
 			if err != nil {
 				return pr, err
 			}
-			if ops[i], err = t.UnaryOp(ctx, scenario); err != nil {
+			if sides[i].newOp, err = t.UnaryOp(ctx, scenario); err != nil {
 				return pr, err
 			}
 		}
 		var rounds [2][]load.Result
 		for range pairRounds {
-			for i, newOp := range ops {
-				o.ServerCPU = map[int]func() time.Duration{0: base.cpu, 1: server.cpu}[i]
-				r, err := load.Run(ctx, o, newOp)
+			for i, side := range sides {
+				o.ServerCPU = side.cpu
+				r, err := load.Run(ctx, o, side.newOp)
 				if err != nil {
 					return pr, fmt.Errorf("%s over %s, %s: %w", scenario, protocol, transport, err)
 				}
